@@ -1,0 +1,160 @@
+"""Canvas entities as synced: typed columns for queries, raw JSON beside them.
+
+Every synced row is keyed by its Canvas id under its owner (a user for terms and
+courses, a course for everything below), so a re-sync upserts instead of duplicating.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.types import LongText, UTCDateTime, utcnow
+
+
+class SyncedMixin:
+    """Bookkeeping every synced row carries (see DESIGN.md, Storage)."""
+
+    raw_json: Mapped[str | None] = mapped_column(LongText)
+    content_hash: Mapped[str | None] = mapped_column(String(40))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Term(SyncedMixin, db.Model):
+    __tablename__ = "term"
+    __table_args__ = (
+        UniqueConstraint("user_id", "canvas_term_id"),
+        Index("idx_term_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    canvas_term_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    start_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    courses: Mapped[list[Course]] = relationship(back_populates="term")
+
+
+class Course(SyncedMixin, db.Model):
+    __tablename__ = "course"
+    __table_args__ = (
+        UniqueConstraint("user_id", "canvas_course_id"),
+        Index("idx_course_canvas_id", "canvas_course_id"),
+        Index("idx_course_canvas_lookup", "canvas_course_id", "term_id"),
+        Index("idx_course_last_synced", "last_synced_canvas"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    term_id: Mapped[int | None] = mapped_column(ForeignKey("term.id", ondelete="SET NULL"))
+    canvas_course_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    course_code: Mapped[str | None] = mapped_column(String(255))
+    workflow_state: Mapped[str | None] = mapped_column(String(32))
+    apply_assignment_group_weights: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    term: Mapped[Term | None] = relationship(back_populates="courses")
+    grade_categories: Mapped[list[GradeCategory]] = relationship(
+        back_populates="course", order_by="GradeCategory.position"
+    )
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="course")
+
+
+class GradeCategory(SyncedMixin, db.Model):
+    """A Canvas assignment group: a weighted bucket of assignments."""
+
+    __tablename__ = "grade_category"
+    __table_args__ = (
+        UniqueConstraint("course_id", "canvas_group_id"),
+        Index("idx_grade_category_name_lookup", "course_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    canvas_group_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    weight: Mapped[float | None] = mapped_column(Float)
+    position: Mapped[int | None] = mapped_column(Integer)
+
+    course: Mapped[Course] = relationship(back_populates="grade_categories")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="grade_category")
+
+
+class Assignment(SyncedMixin, db.Model):
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("course_id", "canvas_assignment_id"),
+        Index("idx_assignment_canvas_id", "canvas_assignment_id"),
+        Index("idx_assignment_canvas_course_id", "canvas_course_id"),
+        Index("idx_assignment_canvas_lookup", "canvas_assignment_id", "course_id"),
+        Index("idx_assignment_course_id", "course_id"),
+        Index("idx_assignment_last_synced", "last_synced_canvas"),
+        Index("ix_assignment_due_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    grade_category_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grade_category.id", ondelete="SET NULL")
+    )
+    canvas_assignment_id: Mapped[int] = mapped_column(BigInteger)
+    canvas_course_id: Mapped[int] = mapped_column(BigInteger)
+    canvas_group_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(500))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    points_possible: Mapped[float | None] = mapped_column(Float)
+    submission_types: Mapped[str | None] = mapped_column(String(255))
+    html_url: Mapped[str | None] = mapped_column(String(1000))
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    canvas_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship(back_populates="assignments")
+    grade_category: Mapped[GradeCategory | None] = relationship(back_populates="assignments")
+    submissions: Mapped[list[Submission]] = relationship(back_populates="assignment")
+
+
+class Submission(SyncedMixin, db.Model):
+    __tablename__ = "submission"
+    __table_args__ = (
+        UniqueConstraint("course_id", "canvas_submission_id"),
+        Index("ix_submission_assignment_user", "assignment_id", "canvas_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id", ondelete="CASCADE"))
+    canvas_submission_id: Mapped[int] = mapped_column(BigInteger)
+    canvas_assignment_id: Mapped[int] = mapped_column(BigInteger)
+    canvas_user_id: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    workflow_state: Mapped[str | None] = mapped_column(String(32))
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    excused: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    assignment: Mapped[Assignment] = relationship(back_populates="submissions")
+
+
+# The indexes the incremental sync's hot queries rely on; add_canvas_indexes.py
+# creates whichever of them an older database lacks.
+SYNC_INDEX_NAMES = (
+    "idx_assignment_canvas_id",
+    "idx_assignment_canvas_course_id",
+    "idx_course_canvas_id",
+    "idx_term_user_id",
+    "idx_assignment_canvas_lookup",
+    "idx_assignment_course_id",
+    "idx_course_canvas_lookup",
+    "idx_grade_category_name_lookup",
+    "idx_assignment_last_synced",
+    "idx_course_last_synced",
+)

@@ -1,0 +1,84 @@
+"""Configuration classes. This is the only module that reads the environment."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+class Config:
+    # Development defaults; ProductionConfig refuses to start without real secrets.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-secret-key-change-me")
+    # Fernet key (urlsafe base64, 32 bytes) for Canvas tokens at rest; several keys
+    # separated by commas rotate (the first encrypts, all decrypt). When unset the key
+    # is derived from SECRET_KEY, which is fine for development only.
+    TOKEN_ENCRYPTION_KEY = os.environ.get("TOKEN_ENCRYPTION_KEY", "")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'canvasflow.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "pool_recycle": 3600}
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Canvas HTTP client
+    CANVAS_TIMEOUT_S = float(os.environ.get("CANVAS_TIMEOUT_S", "30"))
+    CANVAS_MAX_RETRIES = _env_int("CANVAS_MAX_RETRIES", 5)
+    CANVAS_PER_PAGE = _env_int("CANVAS_PER_PAGE", 100)
+    SYNC_COURSE_WORKERS = _env_int("SYNC_COURSE_WORKERS", 4)
+    SYNC_THREAD_POOL_SIZE = _env_int("SYNC_THREAD_POOL_SIZE", 4)
+    # Canvas URLs pointing at private/loopback hosts are refused unless allowed (SSRF).
+    ALLOW_PRIVATE_CANVAS_URLS = _env_bool("ALLOW_PRIVATE_CANVAS_URLS", True)
+    REQUIRE_HTTPS_CANVAS_URLS = _env_bool("REQUIRE_HTTPS_CANVAS_URLS", False)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_ENABLED = True
+    LOGIN_RATE_LIMIT = _env_int("LOGIN_RATE_LIMIT", 10)  # attempts per 5 minutes
+
+    # Sandbox Canvas used by `python run.py --demo`
+    DEMO_SANDBOX_PORT = _env_int("DEMO_SANDBOX_PORT", 8765)
+    DEMO_EMAIL = os.environ.get("DEMO_EMAIL", "demo@canvasflow.test")
+    DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    TOKEN_ENCRYPTION_KEY = ""
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    WTF_CSRF_ENABLED = True
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    ALLOW_PRIVATE_CANVAS_URLS = _env_bool("ALLOW_PRIVATE_CANVAS_URLS", False)
+    REQUIRE_HTTPS_CANVAS_URLS = _env_bool("REQUIRE_HTTPS_CANVAS_URLS", True)
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_from_env() -> type[Config]:
+    return CONFIGS[os.environ.get("CANVASFLOW_ENV", "development")]

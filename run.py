@@ -1,0 +1,29 @@
+"""Entry point: `python run.py` serves the app; `python run.py --demo` serves it with sandbox data.
+
+Also the `--app` target for the flask CLI: `flask --app run db upgrade`.
+"""
+from __future__ import annotations
+
+import argparse
+
+from app import create_app
+
+app = create_app()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve Canvas Flow.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--demo", action="store_true", help="start the sandbox Canvas and a demo user")
+    args = parser.parse_args(argv)
+    if args.demo:
+        from app.demo import start_demo
+
+        start_demo(app)
+    print(f"Canvas Flow is running at http://{args.host}:{args.port}/", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+
+
+if __name__ == "__main__":
+    main()
