@@ -29,7 +29,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     crypto.init_app(app)
 
     from app import cli, web
+    from app.sync import runner
 
+    runner.init_app(app)
     cli.init_app(app)
     web.init_app(app)
     return app

@@ -68,5 +68,81 @@ def list_users():
         click.echo(f"{user.id:>4}  {user.email:<32} {'admin' if user.is_admin else 'user ':<5}  canvas: {canvas}  last sync: {synced}")
 
 
+canvas_cli = AppGroup("canvas", help="Sync Canvas data.")
+
+
+@canvas_cli.command("sync")
+@click.option("--email", required=True, help="The user to sync.")
+@click.option("--incremental", is_flag=True, help="Fetch only what changed since the last successful sync.")
+@click.option("--course", "course_id", type=int, default=None, help="Re-sync only this Canvas course id.")
+def canvas_sync(email, incremental, course_id):
+    """Sync a user's Canvas data now, in this process."""
+    from app.services.canvas_errors import CanvasAPIError
+    from app.services.canvas_sync_service import create_canvas_sync_service
+
+    user = _get_user(email)
+    try:
+        service = create_canvas_sync_service(user, on_progress=_progress_printer())
+    except Exception as exc:  # no Canvas connection, undecryptable token
+        raise click.ClickException(str(exc)) from None
+    try:
+        if course_id is not None:
+            result = service.sync_course_data(course_id, trigger="cli")
+        else:
+            result = service.sync_all_data(use_incremental=incremental, trigger="cli")
+    except CanvasAPIError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        service.api.close()
+    if result.joined:
+        click.echo(f"A sync of {user.email} is already running (run {result.run_id}); not starting another.")
+        return
+    click.echo(result.summary())
+    for error in result.course_errors:
+        click.echo(f"  course {error['course']} failed: {error['error']}", err=True)
+    if result.error and not result.course_errors:
+        click.echo(result.error, err=True)
+    if not result.ok:
+        raise SystemExit(1)
+
+
+def _progress_printer():
+    """A progress bar on a terminal, plain lines otherwise."""
+    import sys
+
+    state = {"bar": None, "shown": 0}
+
+    def show(run) -> None:
+        if not run.progress_total:
+            return
+        if sys.stdout.isatty():
+            if state["bar"] is None:
+                state["bar"] = click.progressbar(length=run.progress_total, label="Syncing courses",
+                                                 item_show_func=lambda item: item)
+                state["bar"].__enter__()
+            state["bar"].update(run.progress_current - state["shown"], run.current_item)
+            if run.progress_current >= run.progress_total or run.is_finished:
+                state["bar"].__exit__(None, None, None)
+        elif run.progress_current > state["shown"]:
+            click.echo(f"[{run.progress_current}/{run.progress_total}] {run.current_item}")
+        state["shown"] = run.progress_current
+
+    return show
+
+
+sandbox_cli = AppGroup("sandbox", help="Run the sandbox stand-ins for external services.")
+
+
+@sandbox_cli.command("canvas", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def sandbox_canvas(ctx):
+    """Serve the sandbox Canvas (options as `python -m sandbox.canvas --help`)."""
+    from sandbox.canvas.__main__ import main
+
+    raise SystemExit(main(ctx.args))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
+    app.cli.add_command(canvas_cli)
+    app.cli.add_command(sandbox_cli)

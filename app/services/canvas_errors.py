@@ -1,0 +1,49 @@
+"""Typed Canvas errors. Every message is plain words, safe to show a user, and never holds a token."""
+from __future__ import annotations
+
+
+class CanvasAPIError(Exception):
+    kind = "other"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class InvalidToken(CanvasAPIError):
+    kind = "invalid_token"
+
+    def __init__(self, reason: str = "invalid", *, status: int | None = 401):
+        self.reason = reason  # invalid, expired or revoked
+        super().__init__(f"Canvas rejected the access token ({reason}).", status=status)
+
+
+class InsufficientScope(CanvasAPIError):
+    kind = "invalid_token"
+
+    def __init__(self, status: int | None = 401):
+        super().__init__("The Canvas access token lacks the scopes Canvas Flow needs.", status=status)
+
+
+class Forbidden(CanvasAPIError):
+    kind = "forbidden"
+
+
+class NotFound(CanvasAPIError):
+    kind = "not_found"
+
+
+class Throttled(CanvasAPIError):
+    kind = "throttled"
+
+    def __init__(self, status: int | None = None):
+        super().__init__("Canvas is busy and kept asking us to slow down; we will retry later.", status=status)
+
+
+class CanvasUnavailable(CanvasAPIError):
+    kind = "unreachable"
+
+
+class BadResponse(CanvasAPIError):
+    kind = "bad_response"

@@ -1,0 +1,108 @@
+"""Canvas JSON -> database rows, one small definition per entity (cf. singer-sdk streams).
+
+Each stream knows its model, the unique key a row is upserted by, and how to turn a
+Canvas object into a row. A content hash over the object (minus fields Canvas
+recomputes on every read) tells a changed row from an unchanged one for the entities
+whose JSON has no `updated_at`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from app.models import Assignment, Course, GradeCategory, Submission, Term
+
+# Canvas recomputes these on every request (e.g. seconds_late grows while a submission is missing).
+VOLATILE_FIELDS = frozenset({"seconds_late", "preview_url", "needs_grading_count_by_section"})
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def raw_and_hash(obj: dict) -> tuple[str, str]:
+    raw = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    stable = {k: v for k, v in obj.items() if k not in VOLATILE_FIELDS}
+    digest = hashlib.sha1(json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    return raw, digest
+
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    model: type
+    parent: str  # the column that scopes canvas ids: user_id or course_id
+    canvas_id: str  # the column holding the Canvas id
+    to_row: Callable[..., dict]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.parent, self.canvas_id)
+
+
+def _bookkeeping(obj: dict, now: datetime) -> dict:
+    raw, digest = raw_and_hash(obj)
+    return {"raw_json": raw, "content_hash": digest, "first_seen_at": now, "last_synced_canvas": now,
+            "deleted_at": None}
+
+
+def term_row(obj: dict, *, user_id: int, now: datetime) -> dict:
+    return {"user_id": user_id, "canvas_term_id": obj["id"], "name": obj.get("name") or f"Term {obj['id']}",
+            "start_at": parse_time(obj.get("start_at")), "end_at": parse_time(obj.get("end_at")),
+            **_bookkeeping(obj, now)}
+
+
+def course_row(obj: dict, *, user_id: int, term_id: int | None, now: datetime) -> dict:
+    # The nested term is stored on its own row; keep it out of the course hash.
+    course = {k: v for k, v in obj.items() if k != "term"}
+    return {"user_id": user_id, "term_id": term_id, "canvas_course_id": obj["id"],
+            "name": (obj.get("name") or obj.get("course_code") or f"Course {obj['id']}")[:255],
+            "course_code": (obj.get("course_code") or None) and obj["course_code"][:255],
+            "workflow_state": obj.get("workflow_state"),
+            "apply_assignment_group_weights": bool(obj.get("apply_assignment_group_weights")),
+            **_bookkeeping(course, now)}
+
+
+def group_row(obj: dict, *, course_id: int, now: datetime) -> dict:
+    group = {k: v for k, v in obj.items() if k != "assignments"}
+    return {"course_id": course_id, "canvas_group_id": obj["id"], "name": (obj.get("name") or "")[:255],
+            "weight": obj.get("group_weight"), "position": obj.get("position"), **_bookkeeping(group, now)}
+
+
+def assignment_row(obj: dict, *, course_id: int, canvas_course_id: int, group_ids: dict[int, int],
+                   now: datetime) -> dict:
+    group = obj.get("assignment_group_id")
+    return {"course_id": course_id, "canvas_assignment_id": obj["id"], "canvas_course_id": canvas_course_id,
+            "canvas_group_id": group, "grade_category_id": group_ids.get(group),
+            "name": (obj.get("name") or f"Assignment {obj['id']}")[:500], "due_at": parse_time(obj.get("due_at")),
+            "points_possible": obj.get("points_possible"),
+            "submission_types": ",".join(obj.get("submission_types") or [])[:255] or None,
+            "html_url": (obj.get("html_url") or None) and obj["html_url"][:1000],
+            "published": bool(obj.get("published", True)), "canvas_updated_at": parse_time(obj.get("updated_at")),
+            **_bookkeeping(obj, now)}
+
+
+def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int], now: datetime) -> dict | None:
+    assignment_id = assignment_ids.get(obj.get("assignment_id"))
+    if assignment_id is None:  # a submission of an assignment we do not see (unpublished, deleted)
+        return None
+    grade = obj.get("grade")
+    return {"course_id": course_id, "assignment_id": assignment_id, "canvas_submission_id": obj["id"],
+            "canvas_assignment_id": obj["assignment_id"], "canvas_user_id": obj.get("user_id") or 0,
+            "score": obj.get("score"), "grade": None if grade is None else str(grade)[:64],
+            "submitted_at": parse_time(obj.get("submitted_at")), "graded_at": parse_time(obj.get("graded_at")),
+            "workflow_state": obj.get("workflow_state"), "late": bool(obj.get("late")),
+            "missing": bool(obj.get("missing")), "excused": bool(obj.get("excused")), **_bookkeeping(obj, now)}
+
+
+TERMS = Stream("terms", Term, "user_id", "canvas_term_id", term_row)
+COURSES = Stream("courses", Course, "user_id", "canvas_course_id", course_row)
+GRADE_CATEGORIES = Stream("grade_categories", GradeCategory, "course_id", "canvas_group_id", group_row)
+ASSIGNMENTS = Stream("assignments", Assignment, "course_id", "canvas_assignment_id", assignment_row)
+SUBMISSIONS = Stream("submissions", Submission, "course_id", "canvas_submission_id", submission_row)
+STREAMS = (TERMS, COURSES, GRADE_CATEGORIES, ASSIGNMENTS, SUBMISSIONS)

@@ -1,0 +1,344 @@
+"""CanvasSyncService: one user's Canvas data into the database, fully or incrementally.
+
+Fetching runs in worker threads (courses concurrently; inside a course the structure
+call and the submission streams in parallel); writing runs in the calling thread,
+one transaction per course, as each course's data arrives. So the database sees one
+writer (SQLite's only mode), a failed course rolls back alone, and the run's progress
+row is committed together with the course it describes.
+
+    from app.services.canvas_sync_service import create_canvas_sync_service
+    result = create_canvas_sync_service(user).sync_all_data(use_incremental=True)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, true, update
+from sqlalchemy.orm import Session
+
+from app.models import Assignment, Course, Submission, SyncRun, User
+from app.models.types import utcnow
+from app.services import sync_runs
+from app.services.canvas_api_service import CanvasAPIService
+from app.services.canvas_errors import CanvasAPIError, Forbidden, InsufficientScope, InvalidToken
+from app.services.canvas_streams import (
+    ASSIGNMENTS,
+    COURSES,
+    GRADE_CATEGORIES,
+    SUBMISSIONS,
+    TERMS,
+    assignment_row,
+    course_row,
+    group_row,
+    submission_row,
+    term_row,
+)
+from app.services.stream_writer import EntityCounts, mark_deleted, write_stream
+from app.services.upsert import upsert
+
+log = logging.getLogger(__name__)
+
+ENTITIES = ("terms", "courses", "grade_categories", "assignments", "submissions")
+# Canvas's *_since filters compare Canvas's clock with ours: re-read a margin.
+SINCE_OVERLAP = timedelta(minutes=5)
+ASSIGNMENTS_PER_STREAM = 25
+MAX_SUBMISSION_STREAMS = 4
+FATAL_ERRORS = (InvalidToken, InsufficientScope)
+
+
+@dataclass
+class SyncResult:
+    run_id: int | None
+    status: str
+    kind: str
+    counts: dict[str, EntityCounts] = field(default_factory=lambda: {e: EntityCounts() for e in ENTITIES})
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    course_errors: list[dict] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    joined: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SyncRun.SUCCEEDED
+
+    def as_dict(self) -> dict:
+        return {
+            **{entity: self.counts[entity].as_dict() for entity in ENTITIES},
+            "requests": self.requests, "retries": self.retries, "throttles": self.throttles, "bytes": self.bytes,
+            "seconds": round(self.seconds, 3), "course_errors": self.course_errors, "error_kind": self.error_kind,
+        }
+
+    def summary(self) -> str:
+        parts = [f"{e}: +{c.created} ~{c.updated} ={c.unchanged} -{c.deleted}" for e, c in self.counts.items()]
+        return (f"{self.kind} sync {self.status} in {self.seconds:.1f}s; {'; '.join(parts)}; "
+                f"requests={self.requests} retries={self.retries} throttles={self.throttles}")
+
+
+@dataclass
+class CourseData:
+    course: dict
+    groups: list[dict]
+    submissions: list[dict]
+    complete_submissions: bool
+
+
+class CanvasSyncService:
+    def __init__(self, session: Session, api: CanvasAPIService, user: User, *, course_workers: int = 4,
+                 stream_workers: int = 8, on_progress: Callable[[SyncRun], None] | None = None):
+        self.session = session
+        self.api = api
+        self.user = user
+        self.course_workers = course_workers
+        self.stream_workers = stream_workers
+        self.on_progress = on_progress
+
+    # -- public API ------------------------------------------------------------------
+
+    def sync_all_data(self, use_incremental: bool = False, *, trigger: str = "shell",
+                      run: SyncRun | None = None) -> SyncResult:
+        """Sync every course of the user. Incremental runs need a previous successful sync.
+
+        `run` is a run already started (and holding the user's lock) by a runner.
+        """
+        kind = "incremental" if use_incremental and self.user.last_synced_canvas else "full"
+        return self._run(kind, trigger, only_course=None, run=run)
+
+    def sync_course_data(self, course_id: int, *, trigger: str = "shell", run: SyncRun | None = None) -> SyncResult:
+        """Fully re-sync one course, given by its Canvas id."""
+        return self._run("course", trigger, only_course=course_id, run=run)
+
+    # -- one run ---------------------------------------------------------------------
+
+    def _run(self, kind: str, trigger: str, only_course: int | None, run: SyncRun | None) -> SyncResult:
+        started = True
+        if run is None:
+            run, started = sync_runs.start_run(self.session, self.user.id, trigger=trigger, kind=kind)
+        else:
+            run.kind = kind
+        if not started:
+            log.info("event=sync_joined user_id=%s run_id=%s", self.user.id, run.id)
+            return SyncResult(run_id=run.id, status=run.status, kind=run.kind, joined=True)
+        result = SyncResult(run_id=run.id, status=SyncRun.RUNNING, kind=kind)
+        t0 = time.monotonic()
+        since = sync_runs.since_with_overlap(self.user.last_synced_canvas, SINCE_OVERLAP) if kind == "incremental" else None
+        log.info("event=sync_start user_id=%s run_id=%s kind=%s trigger=%s", self.user.id, run.id, kind, trigger)
+        try:
+            self._sync(run, result, since=since, only_course=only_course)
+        except FATAL_ERRORS as exc:
+            self.session.rollback()
+            result.error, result.error_kind = self._plain(exc), exc.kind
+        except CanvasAPIError as exc:
+            self.session.rollback()
+            result.error, result.error_kind = str(exc), exc.kind
+        except Exception as exc:  # a bug or a database failure: record it, never leave the run "running"
+            self.session.rollback()
+            log.exception("event=sync_crash user_id=%s run_id=%s", self.user.id, run.id)
+            result.error, result.error_kind = f"The sync failed unexpectedly ({type(exc).__name__}).", "other"
+        result.seconds = time.monotonic() - t0
+        stats = self.api.stats.as_dict()
+        result.requests, result.retries, result.throttles, result.bytes = (
+            stats["requests"], stats["retries"], stats["throttles"], stats["bytes"])
+        if result.error:
+            result.status = SyncRun.FAILED
+        elif result.course_errors:
+            result.status = SyncRun.PARTIAL
+            result.error_kind = "partial"
+            result.error = "Some courses could not be synced: " + ", ".join(
+                f"{e['course']} ({e['error']})" for e in result.course_errors)
+        else:
+            result.status = SyncRun.SUCCEEDED
+            if kind != "course":
+                # Only a fully successful run moves the incremental bookmark.
+                self.user.last_synced_canvas = run.started_at
+        sync_runs.finish_run(self.session, run, status=result.status, counts=result.as_dict(), stats=stats,
+                             error=result.error)
+        self._notify(run)
+        log.info("event=sync_end user_id=%s run_id=%s %s", self.user.id, run.id, result.summary())
+        return result
+
+    def _plain(self, exc: CanvasAPIError) -> str:
+        if isinstance(exc, InvalidToken):
+            return f"{exc} Update it in Settings or with: flask --app run users set-canvas --email {self.user.email}"
+        return str(exc)
+
+    def _sync(self, run: SyncRun, result: SyncResult, *, since: datetime | None, only_course: int | None) -> None:
+        now = utcnow()
+        courses = ([self.api.get_course(only_course)] if only_course is not None
+                   else self.api.get_courses(include_term=True))
+        term_ids = self._write_terms(courses, result, now)
+        known = {cid: (local_id, deleted_at) for cid, local_id, deleted_at in self.session.execute(
+            select(Course.canvas_course_id, Course.id, Course.deleted_at).where(Course.user_id == self.user.id))}
+        run.progress_total = len(courses)
+        self.session.commit()
+        self._notify(run)
+
+        def fetch(course: dict) -> CourseData:
+            incremental = since is not None and course["id"] in known and known[course["id"]][1] is None
+            return self._fetch_course(course, since if incremental else None)
+
+        done = 0
+        with ThreadPoolExecutor(self.course_workers, thread_name_prefix="canvas-course") as pool:
+            for course, outcome in _bounded_map(pool, fetch, courses, window=self.course_workers + 1):
+                done += 1
+                name = course.get("name") or f"Course {course.get('id')}"
+                log.info("[%d/%d] Syncing course: %s", done, len(courses), name)
+                if isinstance(outcome, FATAL_ERRORS):
+                    raise outcome
+                if isinstance(outcome, BaseException):
+                    self._course_failed(result, course, outcome)
+                else:
+                    try:
+                        self._write_course(outcome, result, term_ids, now, label=f"[{done}/{len(courses)}] {name}")
+                    except Exception as exc:
+                        self.session.rollback()
+                        log.exception("event=course_write_failed course_id=%s", course.get("id"))
+                        self._course_failed(result, course, exc)
+                run.progress_current, run.current_item = done, name[:500]
+                run.counts_json = _json(result.as_dict())
+                sync_runs.heartbeat(self.session, run)
+                self.session.commit()  # the course's rows and the progress row, together
+                self._notify(run)
+
+        if only_course is None:
+            seen = {c["id"] for c in courses}
+            gone = [cid for cid, (_, deleted_at) in known.items() if cid not in seen and deleted_at is None]
+            result.counts["courses"].deleted += mark_deleted(self.session, COURSES, self.user.id, gone, now=now)
+            self.session.commit()
+
+    # -- fetching (worker threads; no database access here) --------------------------
+
+    def _fetch_course(self, course: dict, since: datetime | None) -> CourseData:
+        course_id = course["id"]
+        with ThreadPoolExecutor(self.stream_workers, thread_name_prefix="canvas-stream") as pool:
+            groups = self.api.get_assignment_groups(course_id, include_assignments=True)
+            assignment_ids = [a["id"] for g in groups for a in g.get("assignments") or []]
+            if not assignment_ids:
+                return CourseData(course, groups, [], complete_submissions=True)
+            if since is not None:
+                calls = [dict(graded_since=since), dict(submitted_since=since)]
+            else:
+                # One bulk call walks bookmark pages one at a time; split it by assignment
+                # so no course's chain of sequential pages dominates the run.
+                n = min(MAX_SUBMISSION_STREAMS, max(1, len(assignment_ids) // ASSIGNMENTS_PER_STREAM))
+                calls = [dict(assignment_ids=assignment_ids[i::n]) if n > 1 else {} for i in range(n)]
+            futures = [pool.submit(self._fetch_submissions, course_id, call) for call in calls]
+            submissions: dict[int, dict] = {}
+            for future in futures:
+                for sub in future.result():
+                    submissions[sub["id"]] = sub
+        return CourseData(course, groups, list(submissions.values()), complete_submissions=since is None)
+
+    def _fetch_submissions(self, course_id: int, call: dict) -> list[dict]:
+        try:
+            return self.api.get_submissions(course_id, **call)
+        except Forbidden:
+            # A student may not list everyone's submissions: fall back to their own.
+            return self.api.get_submissions(course_id, student_ids=None, **call)
+
+    # -- writing (calling thread, one transaction per course) ------------------------
+
+    def _write_terms(self, courses: list[dict], result: SyncResult, now: datetime) -> dict[int, int]:
+        terms = {c["term"]["id"]: c["term"] for c in courses if isinstance(c.get("term"), dict) and c["term"].get("id")}
+        rows = [term_row(t, user_id=self.user.id, now=now) for t in terms.values()]
+        counts, ids = write_stream(self.session, TERMS, self.user.id, rows, now=now, complete=False)
+        result.counts["terms"].add(counts)
+        return ids
+
+    def _write_course(self, data: CourseData, result: SyncResult, term_ids: dict[int, int], now: datetime,
+                      *, label: str) -> None:
+        course = data.course
+        term = course.get("term") if isinstance(course.get("term"), dict) else None
+        term_id = term_ids.get(term["id"]) if term else None
+        counts, course_ids = write_stream(
+            self.session, COURSES, self.user.id,
+            [course_row(course, user_id=self.user.id, term_id=term_id, now=now)], now=now, complete=False)
+        local_course = course_ids[course["id"]]
+
+        groups = [group_row(g, course_id=local_course, now=now) for g in data.groups]
+        group_counts, group_ids = write_stream(self.session, GRADE_CATEGORIES, local_course, groups, now=now,
+                                               complete=True)
+        assignments = []
+        for group in data.groups:
+            for a in group.get("assignments") or []:
+                assignments.append(assignment_row(a, course_id=local_course, canvas_course_id=course["id"],
+                                                  group_ids=group_ids, now=now))
+                if len(assignments) % 10 == 0:
+                    log.info("%s: %d assignments", label, len(assignments))
+        assignment_counts, assignment_ids = write_stream(self.session, ASSIGNMENTS, local_course, assignments,
+                                                         now=now, complete=True)
+        rows = [r for r in (submission_row(s, course_id=local_course, assignment_ids=assignment_ids, now=now)
+                            for s in data.submissions) if r is not None]
+        submission_counts, _ = write_stream(self.session, SUBMISSIONS, local_course, rows, now=now,
+                                            complete=data.complete_submissions)
+        if assignment_counts.deleted and not data.complete_submissions:
+            # Submissions of assignments gone upstream go with them.
+            live = {a["canvas_assignment_id"] for a in assignments}
+            submission_counts.deleted += self.session.execute(
+                update(Submission)
+                .where(Submission.course_id == local_course, Submission.deleted_at.is_(None),
+                       Submission.canvas_assignment_id.not_in(live) if live else true())
+                .values(deleted_at=now)
+            ).rowcount
+        for entity, c in (("courses", counts), ("grade_categories", group_counts), ("assignments", assignment_counts),
+                          ("submissions", submission_counts)):
+            result.counts[entity].add(c)
+
+    def _course_failed(self, result: SyncResult, course: dict, exc: BaseException) -> None:
+        message = str(exc) if isinstance(exc, CanvasAPIError) else f"unexpected {type(exc).__name__}"
+        log.warning("event=course_failed course_id=%s error=%r", course.get("id"), message)
+        result.course_errors.append({"course_id": course.get("id"), "course": course.get("name"), "error": message})
+
+    def _notify(self, run: SyncRun) -> None:
+        if self.on_progress:
+            self.on_progress(run)
+
+
+def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, *, window: int):
+    """Yield (item, result or exception) as they finish, keeping at most `window` in flight.
+
+    The window bounds memory: fetched courses wait for the writer, not pile up.
+    """
+    pending: dict[Future, dict] = {}
+    queue = iter(items)
+    for item in queue:
+        pending[pool.submit(fn, item)] = item
+        if len(pending) >= window:
+            break
+    while pending:
+        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in finished:
+            item = pending.pop(future)
+            nxt = next(queue, None)
+            if nxt is not None:
+                pending[pool.submit(fn, nxt)] = nxt
+            try:
+                yield item, future.result()
+            except Exception as exc:  # handed to the writer, which decides
+                yield item, exc
+
+
+def _json(value) -> str:
+    return json.dumps(value)
+
+
+def create_canvas_sync_service(user: User, *, session: Session | None = None, **kwargs) -> CanvasSyncService:
+    """The sync service for a user, configured from the app (for `flask shell` and the runners)."""
+    from app.extensions import db
+
+    config = current_app.config
+    api = CanvasAPIService.from_config(config, user.canvas_base_url, user.canvas_token) if user.has_canvas \
+        else CanvasAPIService.for_user(user)
+    kwargs.setdefault("course_workers", config["SYNC_COURSE_WORKERS"])
+    return CanvasSyncService(session or db.session, api, user, **kwargs)

@@ -1,0 +1,176 @@
+"""The one place that makes HTTP sessions for every external system.
+
+Pooling and transport retries come from requests + urllib3 (`HTTPAdapter`, `Retry`);
+what no library does for us is written here and kept small:
+
+* `RequestStats`: requests, retries, throttles and bytes of one run, for its summary;
+* `LeakyBucketThrottle`: mirrors Canvas's per-token leaky bucket from the
+  `X-Rate-Limit-Remaining` header so we lower concurrency *before* Canvas says no.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
+
+POOL_CONNECTIONS = 10
+POOL_MAXSIZE = 20
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    retries: int = 0
+    throttles: int = 0
+    bytes: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, throttles: int = 0, bytes: int = 0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.throttles += throttles
+            self.bytes += bytes
+
+    def as_dict(self) -> dict:
+        return {"requests": self.requests, "retries": self.retries, "throttles": self.throttles, "bytes": self.bytes}
+
+
+class CountingRetry(Retry):
+    """urllib3 Retry that reports each retry (and each 429) to a RequestStats."""
+
+    def __init__(self, *args, stats: RequestStats | None = None, **kwargs):
+        self.stats = stats
+        super().__init__(*args, **kwargs)
+
+    def new(self, **kwargs):
+        retry = super().new(**kwargs)
+        retry.stats = self.stats
+        return retry
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if self.stats is not None:
+            self.stats.add(requests=1, retries=1, throttles=1 if response is not None and response.status == 429 else 0)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def build_session(
+    *,
+    stats: RequestStats | None = None,
+    total_retries: int = 5,
+    backoff_factor: float = 0.5,
+    backoff_max: float = 30.0,
+    retry_statuses: tuple[int, ...] = RETRY_STATUSES,
+    headers: dict | None = None,
+) -> requests.Session:
+    """A pooled session (10 pools, 20 connections each) retrying connection errors and 429/5xx.
+
+    Retries back off exponentially with jitter and honour `Retry-After`. Only idempotent
+    methods are retried; POST/PUT callers make their own writes idempotent.
+    """
+    retry = CountingRetry(
+        total=total_retries,
+        connect=total_retries,
+        read=total_retries,
+        status=total_retries,
+        status_forcelist=retry_statuses,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        backoff_jitter=backoff_factor,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS"}),
+        stats=stats,
+    )
+    adapter = HTTPAdapter(pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=retry)
+    session = requests.Session()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"User-Agent": "CanvasFlow/1.0", "Accept": "application/json"})
+    if headers:
+        session.headers.update(headers)
+    return session
+
+
+def backoff_delay(attempt: int, *, base: float = 0.5, cap: float = 30.0, retry_after: str | None = None) -> float:
+    """Seconds to wait before retry `attempt` (1-based): Retry-After when given, else full jitter."""
+    if retry_after:
+        try:
+            return min(cap, max(0.0, float(retry_after)))
+        except ValueError:
+            pass
+    return random.uniform(0, min(cap, base * 2 ** attempt))
+
+
+class LeakyBucketThrottle:
+    """Client-side mirror of a leaky-bucket rate limit (Canvas: mark 700, 50 up front, 10/s out).
+
+    Each response's `X-Rate-Limit-Remaining` resets our estimate of headroom; every request
+    we send takes `upfront` units of it until it finishes, and the bucket drains at
+    `outflow` units per second in between. A request is released only while the estimate
+    keeps `reserve` units spare, so concurrency falls as the bucket fills. One request
+    is always allowed in flight: Canvas never throttles a lone request in practice.
+    """
+
+    def __init__(self, *, max_concurrency: int = 10, capacity: float = 700.0, upfront: float = 50.0,
+                 outflow: float = 10.0, reserve: float = 100.0, clock=time.monotonic):
+        self.max_concurrency = max_concurrency
+        self.capacity = capacity
+        self.upfront = upfront
+        self.outflow = outflow
+        self.reserve = reserve
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._remaining = capacity
+        self._seen_at = clock()
+        self._paused_until = 0.0
+
+    def _headroom(self, now: float) -> float:
+        drained = self._remaining + self.outflow * (now - self._seen_at)
+        return min(self.capacity, drained) - self._in_flight * self.upfront
+
+    def acquire(self, timeout: float = 300.0) -> None:
+        deadline = self._clock() + timeout
+        with self._cond:
+            while True:
+                now = self._clock()
+                if now >= self._paused_until and (
+                    self._in_flight == 0
+                    or (self._in_flight < self.max_concurrency and self._headroom(now) - self.upfront >= self.reserve)
+                ):
+                    self._in_flight += 1
+                    return
+                if now >= deadline:
+                    raise TimeoutError("waited too long for rate-limit headroom")
+                self._cond.wait(timeout=min(0.05, max(0.001, deadline - now)))
+
+    def release(self, remaining: float | None = None) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            if remaining is not None:
+                # The reading already counts the other requests in flight at the server.
+                self._remaining = remaining + self._in_flight * self.upfront
+                self._seen_at = self._clock()
+            self._cond.notify_all()
+
+    def throttled(self, pause_s: float) -> None:
+        """The server said no: stop sending for `pause_s` and assume an empty bucket."""
+        with self._cond:
+            self._paused_until = max(self._paused_until, self._clock() + pause_s)
+            self._remaining = 0.0
+            self._seen_at = self._clock()
+            self._cond.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight

@@ -1,0 +1,83 @@
+"""Write one stream's rows under one parent: diff by content hash, bulk upsert, mark the missing deleted."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.services.canvas_streams import Stream
+from app.services.upsert import upsert
+
+IN_CHUNK = 500
+
+
+@dataclass
+class EntityCounts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+
+    def add(self, other: EntityCounts) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, "deleted": self.deleted}
+
+
+def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[dict], *, now: datetime,
+                 complete: bool) -> tuple[EntityCounts, dict[int, int]]:
+    """Upsert `rows` (all of one parent) and return counts and {canvas id: local id}.
+
+    Unchanged rows are not written. With `complete`, rows of this parent that Canvas no
+    longer returns get `deleted_at`; a row that reappears is revived by its upsert.
+    """
+    model = stream.model
+    canvas_col = getattr(model, stream.canvas_id)
+    parent_col = getattr(model, stream.parent)
+    existing = {
+        cid: (local_id, digest, deleted_at)
+        for cid, local_id, digest, deleted_at in session.execute(
+            select(canvas_col, model.id, model.content_hash, model.deleted_at).where(parent_col == parent_id)
+        )
+    }
+    counts = EntityCounts()
+    changed: list[dict] = []
+    for row in rows:
+        known = existing.get(row[stream.canvas_id])
+        if known is None:
+            counts.created += 1
+            changed.append(row)
+        elif known[1] != row["content_hash"] or known[2] is not None:
+            counts.updated += 1
+            changed.append(row)
+        else:
+            counts.unchanged += 1
+    upsert(session, model, changed, key=stream.key, keep=("first_seen_at",))
+
+    if complete:
+        seen = {row[stream.canvas_id] for row in rows}
+        gone = [cid for cid, (_, _, deleted_at) in existing.items() if cid not in seen and deleted_at is None]
+        counts.deleted = mark_deleted(session, stream, parent_id, gone, now=now)
+
+    ids = {cid: local_id for cid, (local_id, _, _) in existing.items()}
+    if counts.created:
+        ids = dict(session.execute(select(canvas_col, model.id).where(parent_col == parent_id)).all())
+    return counts, ids
+
+
+def mark_deleted(session: Session, stream: Stream, parent_id: int, canvas_ids: list[int], *, now: datetime) -> int:
+    model = stream.model
+    canvas_col = getattr(model, stream.canvas_id)
+    for start in range(0, len(canvas_ids), IN_CHUNK):
+        session.execute(
+            update(model)
+            .where(getattr(model, stream.parent) == parent_id, canvas_col.in_(canvas_ids[start:start + IN_CHUNK]))
+            .values(deleted_at=now)
+        )
+    return len(canvas_ids)

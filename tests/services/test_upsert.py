@@ -1,0 +1,57 @@
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Term, User
+from app.services.upsert import upsert
+
+
+def _user() -> int:
+    user = User(email="u@example.com", password_hash="x")
+    db.session.add(user)
+    db.session.commit()
+    return user.id
+
+
+def _rows(user_id, n, name="T", seen=None):
+    seen = seen or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return [{"user_id": user_id, "canvas_term_id": i, "name": f"{name}{i}", "first_seen_at": seen,
+             "raw_json": "{}", "content_hash": name} for i in range(n)]
+
+
+def test_upsert_inserts_then_updates_without_duplicates(app):
+    user_id = _user()
+    upsert(db.session, Term, _rows(user_id, 2500), key=("user_id", "canvas_term_id"), keep=("first_seen_at",))
+    db.session.commit()
+    later = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    upsert(db.session, Term, _rows(user_id, 2600, name="U", seen=later), key=("user_id", "canvas_term_id"),
+           keep=("first_seen_at",))
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Term)) == 2600
+    first = db.session.scalar(select(Term).where(Term.canvas_term_id == 7))
+    assert first.name == "U7"
+    assert first.first_seen_at == datetime(2026, 1, 1, tzinfo=timezone.utc)  # kept on update
+    new = db.session.scalar(select(Term).where(Term.canvas_term_id == 2550))
+    assert new.first_seen_at == later
+
+
+def test_upsert_rolls_back_with_its_transaction(app):
+    user_id = _user()
+    upsert(db.session, Term, _rows(user_id, 10), key=("user_id", "canvas_term_id"))
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Term)) == 0
+
+
+def test_upsert_of_nothing_is_a_no_op(app):
+    assert upsert(db.session, Term, [], key=("user_id", "canvas_term_id")) == 0
+
+
+def test_aware_datetimes_round_trip_as_utc(app):
+    user_id = _user()
+    start = datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=2)))
+    db.session.add(Term(user_id=user_id, canvas_term_id=1, name="x", start_at=start))
+    db.session.commit()
+    db.session.expire_all()
+    stored = db.session.scalar(select(Term.start_at))
+    assert stored == start and stored.tzinfo is not None
