@@ -1,22 +1,31 @@
 from __future__ import annotations
 
-from flask import render_template
+from flask import abort, render_template
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from app.extensions import db
-from app.models import Course
 from app.web.planner import bp
+from app.web.planner import queries
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    return None
 
 
 @bp.route("/")
-@login_required
 def index():
-    courses = db.session.scalars(
-        select(Course)
-        .where(Course.user_id == current_user.id, Course.deleted_at.is_(None))
-        .options(selectinload(Course.term))
-        .order_by(Course.name)
-    ).all()
-    return render_template("planner/index.html", courses=courses)
+    return render_template("planner/upcoming.html", upcoming=queries.upcoming(current_user))
+
+
+@bp.route("/courses")
+def courses():
+    return render_template("planner/courses.html", terms=queries.courses_by_term(current_user))
+
+
+@bp.route("/courses/<int:course_id>")
+def course(course_id: int):
+    detail = queries.course_detail(current_user, course_id)
+    if detail is None:
+        abort(404)
+    return render_template("planner/course.html", detail=detail)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.extensions import db
+from app.web.settings import bp
+from app.web.settings.forms import CanvasForm, DisconnectForm
+from app.web.settings.urls import CanvasURLError, normalize_canvas_url
+
+log = logging.getLogger(__name__)
+
+
+class VerificationError(Exception):
+    """Canvas refused or could not be reached; str() is safe to show."""
+
+
+def verify_token(base_url: str, token: str) -> dict:
+    """One ``users/self`` call with the candidate token; returns the Canvas user."""
+    from app.services.canvas_api_service import CanvasAPIError, CanvasAPIService
+
+    try:
+        return CanvasAPIService(base_url, token).get_self()
+    except CanvasAPIError as exc:
+        raise VerificationError(str(exc)) from exc
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    return None
+
+
+@bp.route("/", methods=["GET", "POST"])
+def canvas():
+    user = current_user
+    form = CanvasForm()
+    if request.method == "GET" and user.canvas_base_url:
+        form.base_url.data = user.canvas_base_url
+    status = 200
+    if form.validate_on_submit():
+        try:
+            base_url = normalize_canvas_url(
+                form.base_url.data,
+                require_https=current_app.config.get("REQUIRE_HTTPS_CANVAS_URLS", False),
+                allow_private=current_app.config.get("ALLOW_PRIVATE_CANVAS_URLS", True),
+            )
+        except CanvasURLError as exc:
+            form.base_url.errors.append(str(exc))
+            return _render(form), 400
+        token = (form.token.data or "").strip()
+        if not token:
+            if not user.canvas_token_encrypted:
+                form.token.errors.append("Paste your Canvas access token.")
+                return _render(form), 400
+            token = user.canvas_token  # re-check the saved token against the (new) address
+        try:
+            me = verify_token(base_url, token)
+        except VerificationError as exc:
+            log.info("event=canvas_token_rejected user_id=%s", user.id)
+            form.token.errors.append(f"{exc} Nothing was saved.")
+            return _render(form), 400
+        user.canvas_base_url = base_url
+        user.canvas_token = token
+        if hasattr(type(user), "canvas_user_id") and isinstance(me, dict) and me.get("id") is not None:
+            user.canvas_user_id = int(me["id"])
+        db.session.commit()
+        log.info("event=canvas_token_saved user_id=%s", user.id)
+        who = me.get("name") if isinstance(me, dict) else None
+        flash(f"Canvas connected{f' as {who}' if who else ''}. Click Sync Canvas to fetch your courses.", "success")
+        return redirect(url_for("settings.canvas"))
+    if request.method == "POST":
+        status = 400
+    return _render(form), status
+
+
+@bp.route("/disconnect", methods=["POST"])
+def disconnect():
+    form = DisconnectForm()
+    if form.validate_on_submit():
+        current_user.canvas_token = None
+        db.session.commit()
+        flash("The Canvas token was removed. Your synced data stays until you connect again.", "info")
+    return redirect(url_for("settings.canvas"))
+
+
+def _render(form: CanvasForm):
+    form.token.data = ""  # never echo a token back into the page
+    return render_template("settings/canvas.html", form=form, disconnect_form=DisconnectForm())
