@@ -1,0 +1,372 @@
+"""``CanvasSandbox``: the in-process API (start/stop, data, request log, change simulation)."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+from . import clock
+from .api import ApiRequest, ApiResponse, CanvasApi
+from .data import CanvasData, SandboxError
+from .errors import (INVALID_TOKEN_BODY, NO_TOKEN_BODY, REVOKED_TOKEN_BODY, WWW_AUTHENTICATE, ApiError,
+                     not_found)
+from .faults import DEFAULT_SLOW_S, ERROR_BODIES, FaultInjector
+from .pagination import Query
+from .server import SandboxHTTPServer, SandboxRequestHandler
+from .throttle import Throttle, fmt_units, rate_limit_body
+
+ALLOWED_HOSTS = ("127.0.0.1", "localhost")
+CONTROL_PREFIX = "/__sandbox__"
+
+
+@dataclass
+class RequestLogEntry:
+    """One ``/api/v1`` request. ``status`` is None for a dropped connection; ``duration`` in seconds."""
+
+    method: str
+    path: str
+    query: str            # access_token redacted
+    status: int | None
+    started: float        # epoch seconds
+    duration: float
+    throttled: bool
+    fault: str | None
+    cost: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CanvasSandbox:
+    """A Canvas LMS stand-in on 127.0.0.1. See ``sandbox/canvas/__init__.py`` for the full API."""
+
+    def __init__(self, courses: int = 3, assignments: int = 10, students: int = 20, seed: int = 1,
+                 token: str = "sandbox-token", latency_ms: float = 0, throttle: bool = True,
+                 throttle_status: int = 403, faults: float = 0.0, port: int = 0, *, host: str = "127.0.0.1",
+                 fault_seed: int | None = None, fault_kinds=None, fault_slow_s: float = DEFAULT_SLOW_S,
+                 unauthorized_status: int = 401, anchor: float | None = None, topics_per_course: int = 3,
+                 verbose: bool = False):
+        if host not in ALLOWED_HOSTS:
+            raise ValueError("the sandbox binds 127.0.0.1 only")
+        if unauthorized_status not in (401, 403):
+            raise ValueError("unauthorized_status must be 401 or 403")
+        self.host = "127.0.0.1"
+        self.port = int(port)
+        self.token = token
+        self.expired_token = f"{token}-expired"
+        self.revoked_token = f"{token}-revoked"
+        self.verbose = verbose
+        self.latency_ms = float(latency_ms)
+        self.data = CanvasData(courses=courses, assignments=assignments, students=students, seed=seed,
+                               anchor=anchor, topics_per_course=topics_per_course)
+        self.expired_at = clock.iso(self.data.anchor - 3 * clock.DAY)
+        self.api = CanvasApi(self.data, unauthorized_status)
+        self.throttle = Throttle(enabled=throttle, status=throttle_status)
+        self.faults = FaultInjector(faults, seed if fault_seed is None else fault_seed,
+                                    fault_kinds, fault_slow_s)
+        self.request_log: list[RequestLogEntry] = []
+        self._log_lock = threading.Lock()
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def base_url(self) -> str:
+        """The Canvas base URL (the API lives under ``/api/v1``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url + "/api/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def start(self) -> "CanvasSandbox":
+        if self._server is not None:
+            return self
+        self._server = SandboxHTTPServer((self.host, self.port), SandboxRequestHandler, self)
+        self.port = self._server.server_address[1]
+        self.data.base_url = self.base_url
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"canvas-sandbox-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_all_connections()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> "CanvasSandbox":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (used by the CLI)."""
+        self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    # ------------------------------------------------------------------ knobs
+    def set_faults(self, rate: float, seed: int | None = None, kinds=None, slow_s: float | None = None) -> None:
+        """Inject faults on ``rate`` of API requests, deterministic for ``seed`` (restarts the sequence)."""
+        self.faults.configure(rate, self.data.seed if seed is None else seed, kinds, slow_s)
+
+    def set_throttle(self, enabled: bool, status: int | None = None) -> None:
+        self.throttle.enabled = bool(enabled)
+        if status is not None:
+            if status not in (403, 429):
+                raise ValueError("throttle status must be 403 or 429")
+            self.throttle.status = status
+        self.throttle.reset()
+
+    def set_latency(self, ms: float) -> None:
+        self.latency_ms = max(0.0, float(ms))
+
+    def clear_log(self) -> None:
+        with self._log_lock:
+            self.request_log.clear()
+
+    # ------------------------------------------------------------- change simulation
+    def rename_course(self, course_id: int, new_name: str) -> dict:
+        return self.data.rename_course(course_id, new_name)
+
+    def update_assignment(self, assignment_id: int, **fields) -> dict:
+        return self.data.update_assignment(assignment_id, **fields)
+
+    def add_assignment(self, course_id: int, **fields) -> dict:
+        return self.data.add_assignment(course_id, **fields)
+
+    def delete_assignment(self, assignment_id: int) -> dict:
+        return self.data.delete_assignment(assignment_id)
+
+    def grade_submission(self, assignment_id: int, user_id: int, score: float | None) -> dict:
+        return self.data.grade_submission(assignment_id, user_id, score)
+
+    def excuse_submission(self, assignment_id: int, user_id: int) -> dict:
+        return self.data.excuse_submission(assignment_id, user_id)
+
+    def submit(self, assignment_id: int, user_id: int) -> dict:
+        return self.data.submit(assignment_id, user_id)
+
+    def unenroll(self, course_id: int) -> None:
+        self.data.unenroll(course_id)
+
+    def enroll(self, course_id: int) -> None:
+        self.data.enroll(course_id)
+
+    MUTATIONS = {
+        "rename_course": ("course_id", "name"),
+        "update_assignment": ("assignment_id",),
+        "add_assignment": ("course_id",),
+        "delete_assignment": ("assignment_id",),
+        "grade_submission": ("assignment_id", "user_id", "score"),
+        "excuse_submission": ("assignment_id", "user_id"),
+        "submit": ("assignment_id", "user_id"),
+        "unenroll": ("course_id",),
+        "enroll": ("course_id",),
+    }
+
+    def mutate(self, op: str, **args):
+        """Run one change by name (what ``POST /__sandbox__/mutate`` calls)."""
+        if op not in self.MUTATIONS:
+            raise SandboxError(f"unknown op {op!r}")
+        positional = []
+        for name in self.MUTATIONS[op]:
+            if name not in args:
+                raise SandboxError(f"{op} needs {name}")
+            positional.append(args.pop(name))
+        if op in ("update_assignment", "add_assignment"):
+            fields = args.pop("fields", None) or {}
+            fields.update(args)
+            return getattr(self, op)(*positional, **fields)
+        return getattr(self, op)(*positional)
+
+    # ------------------------------------------------------------------ HTTP entry
+    def _handle_http(self, handler: SandboxRequestHandler, body: bytes) -> None:
+        split = urlsplit(handler.path)
+        path = split.path
+        if path.startswith(CONTROL_PREFIX):
+            self._control(handler, path, Query(split.query), body)
+        else:
+            self._api(handler, path, Query(split.query), body)
+
+    def _authenticate(self, headers: dict, query: Query) -> ApiError | None:
+        token = None
+        auth = headers.get("authorization")
+        if auth:
+            m = re.match(r"(?i)bearer\s+(\S+)\s*$", auth.strip())
+            token = m.group(1) if m else None
+        if token is None:
+            token = query.get("access_token")
+        if token is None:
+            return ApiError(401, NO_TOKEN_BODY)
+        if token == self.token:
+            return None
+        if token == self.expired_token:
+            return ApiError(401, {"errors": [{"message": "Expired access token.", "expired_at": self.expired_at}]},
+                            [WWW_AUTHENTICATE])
+        if token == self.revoked_token:
+            return ApiError(401, REVOKED_TOKEN_BODY, [WWW_AUTHENTICATE])
+        return ApiError(401, INVALID_TOKEN_BODY, [WWW_AUTHENTICATE])
+
+    @staticmethod
+    def _identity(headers: dict, query: Query, handler) -> str:
+        auth = headers.get("authorization") or ""
+        m = re.match(r"(?i)bearer\s+(\S+)", auth.strip())
+        token = m.group(1) if m else query.get("access_token")
+        return f"token:{token}" if token else f"ip:{handler.client_address[0]}"
+
+    def _api(self, handler: SandboxRequestHandler, path: str, query: Query, body: bytes) -> None:
+        started = time.time()
+        t0 = time.perf_counter()
+        method = handler.command
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        host = headers.get("host") or f"{self.host}:{self.port}"
+        base_url = f"http://{host}"
+        entry = RequestLogEntry(method, path, query.redacted(), None, started, 0.0, False, None)
+        bucket = self.throttle.bucket(self._identity(headers, query, handler))
+        admitted = bucket.reserve(enforce=self.throttle.enabled)
+        cost = 0.0
+        status, out_headers, out_body, truncate, drop = 200, [], b"", False, False
+        try:
+            if self.latency_ms > 0:
+                time.sleep(self.latency_ms / 1000.0)
+            if not admitted:
+                entry.throttled = True
+                status = self.throttle.status
+                out_body = rate_limit_body(status)
+                out_headers = [("Content-Type", "text/plain; charset=utf-8"), ("X-Request-Cost", "0"),
+                               ("X-Rate-Limit-Remaining", "0.0")]
+                return
+            work_start = time.perf_counter()
+            fault = None
+            error = self._authenticate(headers, query) if path.startswith("/api/") else None
+            if error is None and path.startswith("/api/v1"):
+                fault = self.faults.draw()
+            entry.fault = fault
+            if fault == "drop":
+                drop = True
+                return
+            if fault == "slow":
+                time.sleep(self.faults.slow_s)
+                work_start += self.faults.slow_s
+            if fault in ("500", "502", "503", "504"):
+                status = int(fault)
+                out_body, ctype = ERROR_BODIES[status]
+                out_headers = [("Content-Type", ctype)]
+                if status == 503:
+                    out_headers.append(("Retry-After", "1"))
+            elif fault == "throttle":
+                entry.throttled = True
+                status = self.throttle.status
+                out_body = rate_limit_body(status)
+                out_headers = [("Content-Type", "text/plain; charset=utf-8")]
+            else:
+                try:
+                    if error is not None:
+                        raise error
+                    resp = self.api.handle(ApiRequest(method, path, query, headers, body, base_url))
+                except ApiError as exc:
+                    resp = ApiResponse(status=exc.status, body=exc.body(), headers=list(exc.headers))
+                except Exception:  # a sandbox bug: answer like Canvas would, keep serving
+                    traceback.print_exc()
+                    body500, _ = ERROR_BODIES[500]
+                    resp = ApiResponse(status=500, body=body500)
+                status = resp.status
+                out_body = resp.render()
+                out_headers = []
+                if status != 304:
+                    out_headers.append(("Content-Type", resp.content_type))
+                out_headers.extend(resp.headers)
+                if fault == "truncated":
+                    truncate = status == 200 and bool(out_body)
+                    entry.fault = fault if truncate else None
+                elif fault == "malformed":
+                    if status == 200 and out_body:
+                        out_body = out_body[: max(1, len(out_body) // 2)] + b'",{"broken'
+                    else:
+                        entry.fault = None
+            cost = max(time.perf_counter() - work_start, 0.0001)
+        finally:
+            if admitted:
+                remaining = bucket.settle(cost)
+                out_headers.append(("X-Request-Cost", fmt_units(cost)))
+                out_headers.append(("X-Rate-Limit-Remaining",
+                                    "0.0" if entry.fault == "throttle" else fmt_units(remaining)))
+            # logged before the response leaves, so a client that got its answer sees the entry
+            entry.status = None if drop else status
+            entry.cost = cost
+            entry.duration = time.perf_counter() - t0
+            with self._log_lock:
+                self.request_log.append(entry)
+            if drop:
+                handler.drop()
+            else:
+                handler.send_raw(status, out_headers, out_body, truncate=truncate)
+
+    # ------------------------------------------------------------------ control
+    def _control(self, handler, path: str, query: Query, body: bytes) -> None:
+        try:
+            payload = json.loads(body) if body else {}
+            if not isinstance(payload, dict):
+                raise ValueError("JSON object expected")
+            status, result = 200, self._control_op(handler.command, path[len(CONTROL_PREFIX):].rstrip("/"),
+                                                   query, payload)
+        except ApiError as exc:
+            status, result = exc.status, exc.payload
+        except (SandboxError, ValueError, TypeError, KeyError) as exc:
+            status, result = 400, {"error": str(exc)}
+        data = json.dumps(result, separators=(",", ":"), default=str).encode()
+        handler.send_raw(status, [("Content-Type", "application/json; charset=utf-8")], data)
+
+    def _control_op(self, method: str, op: str, query: Query, payload: dict):
+        if method == "GET" and op in ("", "/health"):
+            return {"status": "ok", "base_url": self.base_url, "api_url": self.api_url, "token": self.token}
+        if method == "GET" and op == "/data":
+            return self.data.summary()
+        if method == "GET" and op == "/log":
+            since = int(query.get("since") or 0)
+            with self._log_lock:
+                entries = [e.to_dict() for e in self.request_log[since:]]
+                total = len(self.request_log)
+            return {"entries": entries, "next": total}
+        if method == "POST" and op == "/log/clear":
+            self.clear_log()
+            return {"cleared": True}
+        if method == "POST" and op == "/mutate":
+            args = dict(payload)
+            op_name = args.pop("op", None)
+            result = self.mutate(str(op_name), **args)
+            if isinstance(result, dict):
+                result = {k: v for k, v in result.items() if not k.startswith("_")}
+            return {"ok": True, "result": result}
+        if method == "POST" and op == "/faults":
+            self.set_faults(float(payload.get("rate", 0.0)), payload.get("seed"), payload.get("kinds"),
+                            payload.get("slow_s"))
+            return {"rate": self.faults.rate, "seed": self.faults.seed, "kinds": list(self.faults.kinds),
+                    "slow_s": self.faults.slow_s}
+        if method == "POST" and op == "/throttle":
+            self.set_throttle(bool(payload.get("enabled", True)), payload.get("status"))
+            return {"enabled": self.throttle.enabled, "status": self.throttle.status}
+        if method == "POST" and op == "/latency":
+            self.set_latency(float(payload.get("ms", 0)))
+            return {"latency_ms": self.latency_ms}
+        raise not_found()
