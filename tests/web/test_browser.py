@@ -1,0 +1,209 @@
+"""The product through a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+register -> save a Canvas token -> Sync Canvas against the sandbox -> watch the progress bar
+-> upcoming list and a course grade -> a wrong token shows the plain error and keeps the data.
+Screenshots land in tests/artifacts/.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+COURSES = 10
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+def _require_chromium():
+    problems = []
+    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        problems.append(f"{CHROMIUM} not found (apt-get install chromium; .ci/run does this)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problems.append("the playwright Python package is not installed (requirements-dev.txt)")
+    if problems:
+        message = "browser tests need headless Chromium: " + "; ".join(problems)
+        if IN_CI:
+            pytest.fail(f"{message}. CI=true requires them.")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """The app on a real threaded server over a SQLite file (migrated), like `make demo`."""
+    from flask_migrate import upgrade
+    from werkzeug.serving import make_server
+
+    from app.extensions import db
+    from tests.conftest import make_test_app
+
+    # Two courses at a time against a sandbox with latency: the sync takes long enough
+    # (a second or two) for the 500 ms progress polling to show intermediate states.
+    app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", SYNC_COURSE_WORKERS=2)
+    with app.app_context():
+        upgrade()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
+    thread.start()
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["sync_executor"].shutdown(wait=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # Console errors include CSP refusals; "Failed to load resource" is only our own 4xx form answers.
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors or CSP violations: {errors}"
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def register(page, base, email="student@example.edu", password="browser-pass-123"):
+    page.goto(f"{base}/register")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.fill("input[name=confirm]", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/settings/")
+
+
+def save_canvas(page, base_url, token):
+    page.fill("input[name=base_url]", base_url)
+    page.fill("input[name=token]", token)
+    page.click("#canvas-form input[type=submit]")
+    page.wait_for_load_state()
+
+
+def watch_sync(page) -> list[tuple[int, str]]:
+    """Click Sync Canvas and sample the progress bar until the summary shows."""
+    page.click("#sync-button")
+    page.wait_for_selector("#sync-progress")
+    seen: list[tuple[int, str]] = []
+    shot_taken = False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if page.locator("#sync-summary").count():
+                break
+            value = int(page.eval_on_selector("#sync-progress", "el => el.value"))
+            step = page.inner_text("#sync-step")
+        except Exception:  # the page reloads itself when the sync ends
+            time.sleep(0.05)
+            continue
+        seen.append((value, step))
+        if 0 < value < 100 and not shot_taken:
+            shot(page, "sync-progress")
+            shot_taken = True
+        time.sleep(0.04)
+    page.wait_for_selector("#sync-summary")
+    return seen
+
+
+def test_register_connect_sync_plan_and_survive_a_bad_token(page, live_server, make_canvas_sandbox):
+    app, base = live_server
+    sandbox = make_canvas_sandbox(courses=COURSES, assignments=8, students=6, latency_ms=100)
+    course_id = sorted(sandbox.data.enrolled)[0]
+    due = (datetime.now(timezone.utc) + timedelta(days=3)).replace(microsecond=0)
+    sandbox.add_assignment(course_id, name="Browser test essay", points_possible=20,
+                           due_at=due.isoformat().replace("+00:00", "Z"))
+
+    # Register, then connect Canvas: a wrong token is refused in plain words, the right one saved.
+    register(page, base)
+    save_canvas(page, sandbox.base_url, sandbox.expired_token)
+    assert "Canvas rejected the access token" in page.inner_text("#canvas-form")
+    assert "Nothing was saved" in page.inner_text("#canvas-form")
+    assert "Not connected" in page.inner_text("#token-status")
+    save_canvas(page, sandbox.base_url, sandbox.token)
+    assert "Canvas connected" in page.inner_text("main")
+    assert f"...{sandbox.token[-4:]}" in page.inner_text("#token-status")
+    assert page.input_value("input[name=token]") == ""
+    assert sandbox.token not in page.content()
+
+    # Sync Canvas: the progress bar moves, then a summary.
+    seen = watch_sync(page)
+    values = [v for v, _ in seen]
+    assert any(0 < v < 100 for v in values), f"no intermediate progress seen: {seen}"
+    assert values == sorted(values), f"progress went backwards: {values}"
+    assert any(re.fullmatch(rf"course \d+ of {COURSES}", step) for _, step in seen), seen
+    assert "Canvas is synced" in page.inner_text("#sync-summary")
+    assert int(page.eval_on_selector("#sync-progress", "el => el.value")) == 100
+
+    # The planner: the upcoming list, a course grade.
+    page.click("nav >> text=Upcoming")
+    upcoming = page.inner_text("#upcoming")
+    assert "Browser test essay" in upcoming and "20 pts" in upcoming
+    assert page.locator("#upcoming li.item").count() >= 1
+    shot(page, "planner-upcoming")
+    page.click("nav >> text=Courses")
+    grades = page.locator("td.grade").all_inner_texts()
+    assert len(grades) == COURSES
+    assert any(re.fullmatch(r"\d+\.\d%", g) for g in grades), grades
+    shot(page, "planner-courses")
+    page.click("table.courses a >> nth=0")
+    assert re.fullmatch(r"\d+\.\d%", page.inner_text("#course-grade"))
+    shot(page, "planner-course")
+
+    # Canvas stops accepting the saved token: the sync fails in plain words, earlier data stays.
+    sandbox.token = "rotated-token-the-user-does-not-have"
+    seen = watch_sync(page)
+    problem = page.inner_text("#sync-problem")
+    assert "Canvas rejected the access token" in problem
+    assert page.get_attribute("#sync-problem a", "href") == "/settings/"
+    page.click("nav >> text=Upcoming")
+    assert "Canvas rejected the access token" in page.inner_text("#sync-problem")
+    assert "Browser test essay" in page.inner_text("#upcoming")
+    shot(page, "planner-after-bad-token")
+    page.click("nav >> text=Courses")
+    assert page.locator("td.grade").count() == COURSES
+
+
+def test_pages_fit_a_phone(browser, live_server):
+    app, base = live_server
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    try:
+        register(page, base, email="phone@example.edu")
+        for path in ("/", "/courses", "/sync/history", "/settings/"):
+            page.goto(base + path)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} scrolls sideways at phone width ({width}px)"
+        shot(page, "phone-settings")
+    finally:
+        context.close()
