@@ -154,3 +154,35 @@ def test_a_name_resolving_to_a_private_address_is_refused():
 def test_unknown_host_is_a_plain_error():
     with pytest.raises(CanvasURLError, match="could not be found"):
         normalize_canvas_url("https://no-such-host.invalid", require_https=True, allow_private=False)
+
+
+def test_real_check_against_the_sandbox(fresh_user_client, canvas_sandbox):
+    """One users/self call over HTTP; an expired token is refused in plain words without leaking it."""
+    client, user = fresh_user_client
+    canvas_sandbox.clear_log()
+    response = save(client, canvas_sandbox.base_url, canvas_sandbox.expired_token)
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "Canvas rejected the access token" in text and "expired" in text
+    assert canvas_sandbox.expired_token not in text
+    assert save(client, canvas_sandbox.base_url, canvas_sandbox.token).status_code == 302
+    assert [e.path for e in canvas_sandbox.request_log] == ["/api/v1/users/self", "/api/v1/users/self"]
+    db.session.refresh(user)
+    assert user.canvas_token == canvas_sandbox.token and user.canvas_base_url == canvas_sandbox.base_url
+
+
+def test_unreachable_canvas_is_a_quick_plain_error(fresh_user_client):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    client, user = fresh_user_client
+    t0 = time.perf_counter()
+    response = save(client, f"http://127.0.0.1:{port}", "some-token-1234")
+    assert time.perf_counter() - t0 < 5, "the form must not hang on the sync's retry policy"
+    assert response.status_code == 400
+    assert f"Could not reach Canvas at 127.0.0.1:{port}. Nothing was saved." in response.get_data(as_text=True)
+    db.session.refresh(user)
+    assert not user.has_canvas

@@ -11,6 +11,7 @@ from app.web.settings.forms import CanvasForm, DisconnectForm
 from app.web.settings.urls import CanvasURLError, normalize_canvas_url
 
 log = logging.getLogger(__name__)
+VERIFY_TIMEOUT_S = 10.0
 
 
 class VerificationError(Exception):
@@ -21,10 +22,15 @@ def verify_token(base_url: str, token: str) -> dict:
     """One ``users/self`` call with the candidate token; returns the Canvas user."""
     from app.services.canvas_api_service import CanvasAPIError, CanvasAPIService
 
+    # A person is waiting on the form: one quick retry at most, not the sync's patience.
+    api = CanvasAPIService(base_url, token, timeout=VERIFY_TIMEOUT_S, connect_timeout=5.0, max_retries=1,
+                           backoff_factor=0.2, page_workers=1)
     try:
-        return CanvasAPIService(base_url, token).get_self()
+        return api.get_self()
     except CanvasAPIError as exc:
         raise VerificationError(str(exc)) from exc
+    finally:
+        api.close()
 
 
 @bp.before_request
