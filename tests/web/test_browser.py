@@ -193,6 +193,15 @@ def test_register_connect_sync_plan_and_survive_a_bad_token(page, live_server, m
     page.click("nav >> text=Courses")
     assert page.locator("td.grade").count() == COURSES
 
+    # The filled pages still fit a phone.
+    page.set_viewport_size({"width": 375, "height": 740})
+    for path in ("/", "/courses", "/sync/history", "/courses/1"):
+        page.goto(base + path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"{path} scrolls sideways at phone width ({width}px)"
+    page.goto(base + "/")
+    shot(page, "phone-upcoming")
+
 
 def test_pages_fit_a_phone(browser, live_server):
     app, base = live_server
