@@ -48,6 +48,9 @@ class Config:
     WTF_CSRF_ENABLED = True
     LOGIN_RATE_LIMIT = _env_int("LOGIN_RATE_LIMIT", 10)  # attempts per 5 minutes
 
+    # Planner days and times are shown in this zone (IANA name).
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
+
     # Sandbox Canvas used by `python run.py --demo`
     DEMO_SANDBOX_PORT = _env_int("DEMO_SANDBOX_PORT", 8765)
     DEMO_EMAIL = os.environ.get("DEMO_EMAIL", "demo@canvasflow.test")

@@ -101,7 +101,11 @@ def canvas_sync(email, incremental, course_id):
     for error in result.course_errors:
         click.echo(f"  course {error['course']} failed: {error['error']}", err=True)
     if result.error and not result.course_errors:
-        click.echo(result.error, err=True)
+        message = result.error
+        if result.error_kind == "invalid_token":
+            message = message.replace("Update it in Settings.", "Update it with: flask --app run users set-canvas "
+                                      f"--email {user.email} --canvas-url URL --canvas-token TOKEN")
+        click.echo(message, err=True)
     if not result.ok:
         raise SystemExit(1)
 

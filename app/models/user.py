@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import BigInteger, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -23,6 +23,8 @@ class User(UserMixin, db.Model):
     canvas_token_encrypted: Mapped[str | None] = mapped_column(Text)
     # Last 4 characters, kept apart so pages can say "ends in ...abcd" without decrypting.
     canvas_token_hint: Mapped[str | None] = mapped_column(String(8))
+    # The user's own id in Canvas (users/self): tells their submissions from their students'.
+    canvas_user_id: Mapped[int | None] = mapped_column(BigInteger)
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

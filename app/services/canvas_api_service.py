@@ -54,6 +54,7 @@ class CanvasAPIService:
         per_page: int = 100,
         page_workers: int = 5,
         max_concurrency: int = 10,
+        backoff_factor: float = 0.5,
         stats: RequestStats | None = None,
     ):
         self.base_url = base_url.rstrip("/")
@@ -62,11 +63,13 @@ class CanvasAPIService:
         self.timeout = (connect_timeout, timeout)
         self.max_retries = max_retries
         self.max_throttle_waits = max_throttle_waits
+        self.backoff_factor = backoff_factor
         self.stats = stats or RequestStats()
         self.throttle = LeakyBucketThrottle(max_concurrency=max_concurrency)
         # 429 is left out of urllib3's list: like 403 it may be Canvas throttling, handled below.
         self.session = build_session(
             stats=self.stats, total_retries=max_retries, retry_statuses=(500, 502, 503, 504),
+            backoff_factor=backoff_factor,
             headers={"Authorization": f"Bearer {token}"},
         )
         self._page_pool = ThreadPoolExecutor(max_workers=page_workers, thread_name_prefix="canvas-page")
@@ -204,7 +207,7 @@ class CanvasAPIService:
                     ) from None
                 self.stats.add(retries=1)
                 log.warning("event=canvas_bad_body path=%s attempt=%d", _path(url), attempt)
-                time.sleep(backoff_delay(attempt, base=0.1, cap=2.0))
+                time.sleep(backoff_delay(attempt, base=self.backoff_factor / 4, cap=2.0))
         raise AssertionError("unreachable")
 
     def _send(self, method: str, path: str, payload: dict) -> dict:
@@ -248,7 +251,7 @@ class CanvasAPIService:
                 self.stats.add(throttles=1)
                 if throttle_waits > self.max_throttle_waits:
                     raise Throttled(status=response.status_code)
-                delay = backoff_delay(throttle_waits, base=0.5, cap=30.0, retry_after=response.headers.get("Retry-After"))
+                delay = backoff_delay(throttle_waits, base=self.backoff_factor, cap=30.0, retry_after=response.headers.get("Retry-After"))
                 log.info("event=canvas_throttled path=%s status=%d wait_s=%.2f", _path(url), response.status_code, delay)
                 self.throttle.throttled(delay)
                 continue

@@ -37,6 +37,7 @@ from app.services.canvas_streams import (
     assignment_row,
     course_row,
     group_row,
+    raw_and_hash,
     submission_row,
     term_row,
 )
@@ -168,15 +169,17 @@ class CanvasSyncService:
         log.info("event=sync_end user_id=%s run_id=%s %s", self.user.id, run.id, result.summary())
         return result
 
-    def _plain(self, exc: CanvasAPIError) -> str:
-        if isinstance(exc, InvalidToken):
-            return f"{exc} Update it in Settings or with: flask --app run users set-canvas --email {self.user.email}"
+    @staticmethod
+    def _plain(exc: CanvasAPIError) -> str:
+        if isinstance(exc, (InvalidToken, InsufficientScope)):
+            return f"{exc} Update it in Settings."
         return str(exc)
 
     def _sync(self, run: SyncRun, result: SyncResult, *, since: datetime | None, only_course: int | None) -> None:
         now = utcnow()
-        courses = ([self.api.get_course(only_course)] if only_course is not None
-                   else self.api.get_courses(include_term=True))
+        if self.user.canvas_user_id is None:
+            self.user.canvas_user_id = self.api.get_self().get("id")
+        courses = [self.api.get_course(only_course)] if only_course is not None else self._list_courses()
         term_ids = self._write_terms(courses, result, now)
         known = {cid: (local_id, deleted_at) for cid, local_id, deleted_at in self.session.execute(
             select(Course.canvas_course_id, Course.id, Course.deleted_at).where(Course.user_id == self.user.id))}
@@ -184,9 +187,13 @@ class CanvasSyncService:
         self.session.commit()
         self._notify(run)
 
+        known_assignments = self._assignment_hashes() if since is not None else {}
+
         def fetch(course: dict) -> CourseData:
             incremental = since is not None and course["id"] in known and known[course["id"]][1] is None
-            return self._fetch_course(course, since if incremental else None)
+            if not incremental:
+                return self._fetch_course(course, None, {})
+            return self._fetch_course(course, since, known_assignments.get(course["id"], {}))
 
         done = 0
         with ThreadPoolExecutor(self.course_workers, thread_name_prefix="canvas-course") as pool:
@@ -219,15 +226,39 @@ class CanvasSyncService:
 
     # -- fetching (worker threads; no database access here) --------------------------
 
-    def _fetch_course(self, course: dict, since: datetime | None) -> CourseData:
+    def _list_courses(self) -> list[dict]:
+        """Current courses and concluded ones (Canvas leaves concluded out by default)."""
+        courses = {c["id"]: c for c in self.api.get_courses(include_term=True)}
+        for course in self.api.get_courses(include_term=True, enrollment_state="completed"):
+            courses.setdefault(course["id"], course)
+        return list(courses.values())
+
+    def _assignment_hashes(self) -> dict[int, dict[int, str]]:
+        by_course: dict[int, dict[int, str]] = {}
+        for course_id, assignment_id, digest in self.session.execute(
+            select(Course.canvas_course_id, Assignment.canvas_assignment_id, Assignment.content_hash)
+            .join(Course, Assignment.course_id == Course.id)
+            .where(Course.user_id == self.user.id, Assignment.deleted_at.is_(None))
+        ):
+            by_course.setdefault(course_id, {})[assignment_id] = digest
+        return by_course
+
+    def _fetch_course(self, course: dict, since: datetime | None, known_assignments: dict[int, str]) -> CourseData:
         course_id = course["id"]
         with ThreadPoolExecutor(self.stream_workers, thread_name_prefix="canvas-stream") as pool:
             groups = self.api.get_assignment_groups(course_id, include_assignments=True)
-            assignment_ids = [a["id"] for g in groups for a in g.get("assignments") or []]
+            assignments = [a for g in groups for a in g.get("assignments") or []]
+            assignment_ids = [a["id"] for a in assignments]
             if not assignment_ids:
                 return CourseData(course, groups, [], complete_submissions=True)
             if since is not None:
-                calls = [dict(graded_since=since), dict(submitted_since=since)]
+                # Canvas ANDs graded_since and submitted_since, so "either changed" takes
+                # two calls. New submissions show in the assignments' needs_grading_count /
+                # has_submitted_submissions, so the second call is made only when an
+                # assignment changed (or when Canvas does not send those fields).
+                calls = [dict(graded_since=since)]
+                if _may_have_new_submissions(assignments, known_assignments):
+                    calls.append(dict(submitted_since=since))
             else:
                 # One bulk call walks bookmark pages one at a time; split it by assignment
                 # so no course's chain of sequential pages dominates the run.
@@ -303,6 +334,15 @@ class CanvasSyncService:
     def _notify(self, run: SyncRun) -> None:
         if self.on_progress:
             self.on_progress(run)
+
+
+def _may_have_new_submissions(assignments: list[dict], known: dict[int, str]) -> bool:
+    for assignment in assignments:
+        if "needs_grading_count" not in assignment and "has_submitted_submissions" not in assignment:
+            return True
+        if known.get(assignment["id"]) != raw_and_hash(assignment)[1]:
+            return True
+    return False
 
 
 def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, *, window: int):

@@ -44,8 +44,7 @@ def test_token_is_verified_then_stored_encrypted_and_shown_as_hint(fresh_user_cl
     assert user.canvas_token == TOKEN
     assert TOKEN not in (user.canvas_token_encrypted or "")
     assert user.canvas_base_url == "https://school.instructure.com"
-    if hasattr(type(user), "canvas_user_id"):
-        assert user.canvas_user_id == 4242
+    assert user.canvas_user_id == 4242
     page = client.get("/settings/").get_data(as_text=True)
     assert "ends in <code>...abcd</code>" in page
     assert TOKEN not in page and TOKEN[:-4] not in page

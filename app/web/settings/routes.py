@@ -70,7 +70,7 @@ def canvas():
             return _render(form), 400
         user.canvas_base_url = base_url
         user.canvas_token = token
-        if hasattr(type(user), "canvas_user_id") and isinstance(me, dict) and me.get("id") is not None:
+        if isinstance(me, dict) and me.get("id") is not None:
             user.canvas_user_id = int(me["id"])
         db.session.commit()
         log.info("event=canvas_token_saved user_id=%s", user.id)

@@ -1,0 +1,295 @@
+"""The sync engine over real HTTP against the sandbox Canvas, on SQLite and MariaDB."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import event, func, select
+
+from app.extensions import db
+from app.models import Assignment, Course, Submission, SyncRun, User
+from app.services.canvas_sync_service import create_canvas_sync_service
+from tests.helpers import fast_service, make_canvas_user, snapshot
+
+
+def sandbox_expectation(sb) -> dict:
+    d = sb.data
+    courses = [d.courses[c] for c in sorted(d.enrolled)]
+    return {
+        "courses": {c["id"]: c["name"] for c in courses},
+        "terms": {d.courses[c]["enrollment_term_id"] for c in d.enrolled},
+        "groups": {g["id"]: g["name"] for c in courses for g in d.course_groups(c["id"])},
+        "assignments": {a["id"]: (a["name"], a["points_possible"]) for c in courses
+                        for a in d.course_assignments(c["id"])},
+        "submissions": {s["id"]: (s["user_id"], s["score"], s["workflow_state"]) for c in courses
+                        for s in d.iter_submissions(c["id"], published_only=True)},
+    }
+
+
+def live(stmt_model, *columns):
+    return db.session.execute(select(*columns).where(stmt_model.deleted_at.is_(None))).all()
+
+
+def test_full_sync_reproduces_the_sandbox_exactly(app, canvas_sandbox):
+    user = make_canvas_user(canvas_sandbox)
+    result = fast_service(user).sync_all_data()
+    assert result.ok, result.error
+    expected = sandbox_expectation(canvas_sandbox)
+    from app.models import GradeCategory, Term
+
+    assert {r[0] for r in live(Term, Term.canvas_term_id)} == expected["terms"]
+    assert dict(live(Course, Course.canvas_course_id, Course.name)) == expected["courses"]
+    assert dict(live(GradeCategory, GradeCategory.canvas_group_id, GradeCategory.name)) == expected["groups"]
+    assert {a: (n, p) for a, n, p in live(Assignment, Assignment.canvas_assignment_id, Assignment.name,
+                                           Assignment.points_possible)} == expected["assignments"]
+    got = {s: (u, sc, w) for s, u, sc, w in live(Submission, Submission.canvas_submission_id,
+                                                   Submission.canvas_user_id, Submission.score,
+                                                   Submission.workflow_state)}
+    assert got == expected["submissions"]
+    assert result.counts["submissions"].created == len(expected["submissions"])
+    run = db.session.get(SyncRun, result.run_id)
+    assert run.status == SyncRun.SUCCEEDED and run.progress_current == run.progress_total == len(expected["courses"])
+    assert run.requests == result.requests > 0
+    assert db.session.get(User, user.id).last_synced_canvas == run.started_at
+
+
+def test_second_full_sync_writes_nothing_and_duplicates_nothing(app, canvas_sandbox):
+    user = make_canvas_user(canvas_sandbox)
+    fast_service(user).sync_all_data()
+    before = snapshot(user.id)
+    total = db.session.scalar(select(func.count()).select_from(Submission))
+    again = fast_service(user).sync_all_data()
+    assert again.ok
+    for entity, counts in again.counts.items():
+        assert (counts.created, counts.updated, counts.deleted) == (0, 0, 0), entity
+    assert snapshot(user.id) == before
+    assert db.session.scalar(select(func.count()).select_from(Submission)) == total
+
+
+def test_incremental_reflects_every_kind_of_change(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    full = fast_service(user).sync_all_data()
+    course_ids = sorted(sb.data.enrolled)
+    kept, dropped = course_ids[0], course_ids[-1]
+    assignments = [a for a in sb.data.course_assignments(kept) if a["published"]]
+    changed, removed, graded = assignments[0], assignments[1], assignments[2]
+    student = sb.data.students[0]["id"]
+    regraded = next(s for s in sb.data.iter_submissions(kept, published_only=True) if s["score"] is not None
+                    and s["assignment_id"] not in (removed["id"],))
+    time.sleep(1.1)  # Canvas times have second precision; the *_since filters are strictly-after
+    sb.rename_course(kept, "Renamed Course 101")
+    sb.update_assignment(changed["id"], points_possible=77)
+    sb.delete_assignment(removed["id"])
+    sb.grade_submission(graded["id"], student, 8.5)
+    sb.grade_submission(regraded["assignment_id"], regraded["user_id"], 1.25)
+    sb.unenroll(dropped)
+
+    result = fast_service(user).sync_all_data(use_incremental=True)
+    assert result.ok, result.error
+    assert result.kind == "incremental"
+    assert result.requests < full.requests
+
+    course = db.session.scalar(select(Course).where(Course.canvas_course_id == kept))
+    assert course.name == "Renamed Course 101"
+    assert db.session.scalar(select(Course.deleted_at).where(Course.canvas_course_id == dropped)) is not None
+    assert db.session.scalar(select(Assignment.points_possible)
+                             .where(Assignment.canvas_assignment_id == changed["id"])) == 77
+    assert db.session.scalar(select(Assignment.deleted_at)
+                             .where(Assignment.canvas_assignment_id == removed["id"])) is not None
+    assert db.session.scalar(select(func.count()).select_from(Submission).where(
+        Submission.canvas_assignment_id == removed["id"], Submission.deleted_at.is_(None))) == 0
+    new_grade = db.session.scalar(select(Submission).where(Submission.canvas_assignment_id == graded["id"],
+                                                           Submission.canvas_user_id == student))
+    assert new_grade.score == 8.5
+    assert db.session.scalar(select(Submission.score).where(
+        Submission.canvas_submission_id == regraded["id"])) == 1.25
+    assert result.counts["courses"].deleted == 1
+
+    # A reappearing course comes back.
+    sb.enroll(dropped)
+    back = fast_service(user).sync_all_data(use_incremental=True)
+    assert back.ok
+    assert db.session.scalar(select(Course.deleted_at).where(Course.canvas_course_id == dropped)) is None
+
+
+def test_incremental_with_nothing_changed_makes_two_requests_per_course_and_writes_nothing(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    fast_service(user).sync_all_data()
+    sb.clear_log()
+    result = fast_service(user).sync_all_data(use_incremental=True)
+    assert result.ok
+    courses = len(sb.data.enrolled)
+    course_list_requests = 2  # current and concluded enrollments
+    assert len(sb.request_log) == result.requests <= 2 * courses + course_list_requests
+    paths = [entry.path for entry in sb.request_log]
+    assert sum("/assignment_groups" in p for p in paths) == courses
+    assert sum("/students/submissions" in p for p in paths) <= courses
+    for entity, counts in result.counts.items():
+        assert counts.created == counts.updated == counts.deleted == 0, entity
+
+
+def test_new_submission_is_picked_up_incrementally(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    fast_service(user).sync_all_data()
+    course = sorted(sb.data.enrolled)[0]
+    target = next(s for s in sb.data.iter_submissions(course, published_only=True)
+                  if s["workflow_state"] == "unsubmitted")
+    time.sleep(1.1)
+    sb.submit(target["assignment_id"], target["user_id"])
+    result = fast_service(user).sync_all_data(use_incremental=True)
+    assert result.ok
+    row = db.session.scalar(select(Submission).where(Submission.canvas_submission_id == target["id"]))
+    assert row.submitted_at is not None and row.workflow_state == "submitted"
+
+
+@pytest.mark.parametrize("kind", ["expired", "invalid"])
+def test_bad_token_fails_fast_in_plain_words_and_keeps_rows(app, canvas_sandbox, kind):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    fast_service(user).sync_all_data()
+    before = snapshot(user.id)
+    user.canvas_token = sb.expired_token if kind == "expired" else "not-a-token"
+    db.session.commit()
+    started = time.monotonic()
+    result = fast_service(user).sync_all_data(use_incremental=True)
+    assert time.monotonic() - started < 2
+    assert result.status == SyncRun.FAILED
+    assert result.error.startswith(f"Canvas rejected the access token ({kind}).")
+    assert "Update it in Settings." in result.error
+    assert sb.token not in result.error and "not-a-token" not in result.error
+    assert snapshot(user.id) == before
+    run = db.session.get(SyncRun, result.run_id)
+    assert run.status == SyncRun.FAILED and run.error == result.error
+
+
+def test_faults_and_throttling_converge_to_the_clean_result(app, make_canvas_sandbox):
+    clean_sb = make_canvas_sandbox(seed=3)
+    clean_user = make_canvas_user(clean_sb, email="clean@example.com")
+    assert fast_service(clean_user, per_page=10).sync_all_data().ok
+
+    faulty = make_canvas_sandbox(seed=3, faults=0.10, fault_seed=11, fault_slow_s=3, latency_ms=5)
+    user = make_canvas_user(faulty, email="faulty@example.com")
+    # per_page=10: many pages, so many chances for a fault
+    result = fast_service(user, timeout=1.0, per_page=10).sync_all_data()
+    if not result.ok:  # a course that exhausted its retries is retried by the next run
+        result = fast_service(user, timeout=1.0, per_page=10).sync_all_data()
+    assert result.ok, result.error
+    assert any(entry.fault for entry in faulty.request_log), "the sandbox injected no faults"
+    assert result.retries > 0
+    assert snapshot(user.id) == snapshot(clean_user.id)
+
+
+def test_malformed_page_rolls_back_only_its_course(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    first = sorted(sb.data.enrolled)[0]
+    # Only malformed bodies, on every request: each course's fetch fails after its retries...
+    sb.set_faults(1.0, seed=1, kinds=["malformed"])
+    result = fast_service(user, max_retries=1).sync_all_data()
+    assert result.status == SyncRun.FAILED  # ...including the course list
+    sb.set_faults(0.0)
+    assert fast_service(user).sync_all_data().ok
+    before = snapshot(user.id)
+    time.sleep(1.1)
+    sb.rename_course(first, "Should Not Land")
+    # Now break only one course's submissions: the others still sync, that one keeps its last good copy.
+    broken_api = fast_service(user, max_retries=1)
+    original = broken_api.api.get_submissions
+
+    def broken(course_id, **kwargs):
+        if course_id == first:
+            from app.services.canvas_errors import BadResponse
+            raise BadResponse("Canvas sent an unreadable response for submissions (JSONDecodeError).")
+        return original(course_id, **kwargs)
+
+    broken_api.api.get_submissions = broken
+    partial = broken_api.sync_all_data()
+    assert partial.status == SyncRun.PARTIAL
+    assert [e["course_id"] for e in partial.course_errors] == [first]
+    assert db.session.scalar(select(Course.name).where(Course.canvas_course_id == first)) != "Should Not Land"
+    assert snapshot(user.id)["submissions"] == before["submissions"]
+    assert db.session.get(User, user.id).last_synced_canvas < partial_run_start(partial)
+
+
+def partial_run_start(result):
+    return db.session.get(SyncRun, result.run_id).started_at
+
+
+def test_two_syncs_started_together_make_one_run(app, make_canvas_sandbox):
+    sb = make_canvas_sandbox(latency_ms=30)
+    user_id = make_canvas_user(sb).id
+    db.session.rollback()
+    results, barrier = [], threading.Barrier(2, timeout=30)
+
+    def go():
+        with app.app_context():
+            try:
+                u = db.session.get(User, user_id)
+                barrier.wait()
+                results.append(fast_service(u).sync_all_data())
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(results) == 2
+    assert sorted(r.joined for r in results) == [False, True]
+    assert len({r.run_id for r in results}) == 1
+    db.session.rollback()  # end this session's snapshot (MariaDB's REPEATABLE READ)
+    assert db.session.scalar(select(func.count()).select_from(SyncRun)) == 1
+
+
+def _count_commits_and_flushes(fn) -> dict:
+    counts = {"commit": 0, "flush": 0}
+
+    def on_commit(session):
+        counts["commit"] += 1
+
+    def on_flush(session, ctx):
+        counts["flush"] += 1
+
+    event.listen(db.session, "after_commit", on_commit)
+    event.listen(db.session, "after_flush", on_flush)
+    try:
+        fn()
+    finally:
+        event.remove(db.session, "after_commit", on_commit)
+        event.remove(db.session, "after_flush", on_flush)
+    return counts
+
+
+def test_commits_and_flushes_do_not_grow_with_rows(app, make_canvas_sandbox):
+    small = make_canvas_sandbox(courses=3, assignments=4, students=3, seed=5)
+    large = make_canvas_sandbox(courses=3, assignments=30, students=25, seed=5)
+    small_user = make_canvas_user(small, email="small@example.com")
+    large_user = make_canvas_user(large, email="large@example.com")
+    small_counts = _count_commits_and_flushes(lambda: fast_service(small_user).sync_all_data())
+    large_counts = _count_commits_and_flushes(lambda: fast_service(large_user).sync_all_data())
+    rows = db.session.scalar(select(func.count()).select_from(Submission))
+    assert rows > 1000
+    assert large_counts == small_counts
+    assert large_counts["commit"] <= 3 * len(large.data.enrolled) + 5
+
+
+def test_single_course_sync(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    course = sorted(sb.data.enrolled)[1]
+    result = fast_service(user).sync_course_data(course)
+    assert result.ok
+    assert db.session.scalars(select(Course.canvas_course_id)).all() == [course]
+    assert db.session.get(User, user.id).last_synced_canvas is None  # a one-course run is not a full pass
+
+
+def test_create_canvas_sync_service_uses_the_users_connection(app, canvas_sandbox):
+    user = make_canvas_user(canvas_sandbox)
+    service = create_canvas_sync_service(user)
+    assert service.api.base_url == canvas_sandbox.base_url
+    assert service.sync_all_data(use_incremental=True).ok  # no earlier sync: runs a full one
