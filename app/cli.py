@@ -137,7 +137,8 @@ def _progress_printer():
 sandbox_cli = AppGroup("sandbox", help="Run the sandbox stand-ins for external services.")
 
 
-@sandbox_cli.command("canvas", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@sandbox_cli.command("canvas", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                               "help_option_names": []})
 @click.pass_context
 def sandbox_canvas(ctx):
     """Serve the sandbox Canvas (options as `python -m sandbox.canvas --help`)."""
