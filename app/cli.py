@@ -142,7 +142,7 @@ sandbox_cli = AppGroup("sandbox", help="Run the sandbox stand-ins for external s
 @click.pass_context
 def sandbox_canvas(ctx):
     """Serve the sandbox Canvas (options as `python -m sandbox.canvas --help`)."""
-    from sandbox.canvas.__main__ import main
+    from sandbox.canvas import main
 
     raise SystemExit(main(ctx.args))
 

@@ -1,7 +1,7 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, Submission, Term, User
@@ -50,3 +50,9 @@ def snapshot(user_id: int) -> dict:
                                    Submission.deleted_at.is_(None))
                             .where(Submission.course_id.in_(course_ids))),
     }
+
+
+def index_names(engine) -> set[str]:
+    """Every index name in the live schema."""
+    inspector = inspect(engine)
+    return {ix["name"] for table in inspector.get_table_names() for ix in inspector.get_indexes(table)}

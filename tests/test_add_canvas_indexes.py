@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Assignment, Course, Term, User
 from app.models.canvas import SYNC_INDEX_NAMES
 from app.sync.maintenance import drop_sync_indexes
+from tests.helpers import index_names
 from tests.conftest import create_mariadb_database, drop_mariadb_database, make_test_app, mariadb_admin_connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,10 +47,6 @@ def _populate() -> None:
     db.session.commit()
 
 
-def _index_names(engine) -> set[str]:
-    inspector = inspect(engine)
-    return {ix["name"] for t in inspector.get_table_names() for ix in inspector.get_indexes(t)}
-
 
 def test_creates_missing_indexes_keeps_rows_and_is_idempotent(empty_database_url):
     app = make_test_app(empty_database_url)
@@ -57,7 +54,7 @@ def test_creates_missing_indexes_keeps_rows_and_is_idempotent(empty_database_url
         upgrade()
         assert sorted(drop_sync_indexes(db.engine)) == sorted(SYNC_INDEX_NAMES)
         _populate()
-        assert not set(SYNC_INDEX_NAMES) & _index_names(db.engine)
+        assert not set(SYNC_INDEX_NAMES) & index_names(db.engine)
         db.session.remove()
         db.engine.dispose()
 
@@ -68,7 +65,7 @@ def test_creates_missing_indexes_keeps_rows_and_is_idempotent(empty_database_url
         assert f"created  {name}" in first.stdout
 
     with app.app_context():
-        assert set(SYNC_INDEX_NAMES) <= _index_names(db.engine)
+        assert set(SYNC_INDEX_NAMES) <= index_names(db.engine)
         assert db.session.scalar(select(func.count()).select_from(Assignment)) == 25
         assert db.session.scalar(select(Course.name)) == "Biology"
         db.session.remove()

@@ -9,14 +9,11 @@ from sqlalchemy import inspect, insert, select
 from app.extensions import db
 from app.models import User
 from app.models.canvas import SYNC_INDEX_NAMES
+from tests.helpers import index_names
 from tests.conftest import make_test_app
 
 TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock"}
 
-
-def _index_names(engine) -> set[str]:
-    inspector = inspect(engine)
-    return {ix["name"] for table in inspector.get_table_names() for ix in inspector.get_indexes(table)}
 
 
 def test_upgrade_on_empty_database_creates_every_table_and_index(empty_database_url):
@@ -24,7 +21,7 @@ def test_upgrade_on_empty_database_creates_every_table_and_index(empty_database_
     with app.app_context():
         upgrade()
         assert TABLES <= set(inspect(db.engine).get_table_names())
-        assert set(SYNC_INDEX_NAMES) <= _index_names(db.engine)
+        assert set(SYNC_INDEX_NAMES) <= index_names(db.engine)
         db.engine.dispose()
 
 
