@@ -30,7 +30,8 @@ class FaultInjector:
         self._lock = threading.Lock()
         self.configure(rate, seed, kinds, slow_s)
 
-    def configure(self, rate: float, seed: int | None = 0, kinds=None, slow_s: float | None = None) -> None:
+    def configure(self, rate: float, seed: int | None = 0, kinds=None, slow_s: float | None = None,
+                  path_prefix: str | None = None) -> None:
         if not 0.0 <= float(rate) <= 1.0:
             raise ValueError("fault rate must be between 0 and 1")
         kinds = tuple(str(k) for k in (kinds or FAULT_KINDS))
@@ -47,11 +48,13 @@ class FaultInjector:
                 self.slow_s = DEFAULT_SLOW_S
             self._rng = random.Random(seed)
             self.drawn = 0
+            # Only requests whose path starts with this are faulted (one course, one endpoint).
+            self.path_prefix = path_prefix
 
-    def draw(self) -> str | None:
+    def draw(self, path: str = "") -> str | None:
         """The fault for the next request, or None."""
         with self._lock:
-            if self.rate <= 0.0:
+            if self.rate <= 0.0 or (self.path_prefix and not path.startswith(self.path_prefix)):
                 return None
             self.drawn += 1
             roll = self._rng.random()

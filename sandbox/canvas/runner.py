@@ -125,9 +125,13 @@ class CanvasSandbox:
             self.stop()
 
     # ------------------------------------------------------------------ knobs
-    def set_faults(self, rate: float, seed: int | None = None, kinds=None, slow_s: float | None = None) -> None:
-        """Inject faults on ``rate`` of API requests, deterministic for ``seed`` (restarts the sequence)."""
-        self.faults.configure(rate, self.data.seed if seed is None else seed, kinds, slow_s)
+    def set_faults(self, rate: float, seed: int | None = None, kinds=None, slow_s: float | None = None,
+                   path_prefix: str | None = None) -> None:
+        """Inject faults on ``rate`` of API requests, deterministic for ``seed`` (restarts the sequence).
+
+        ``path_prefix`` limits them to requests whose path starts with it (e.g. one course).
+        """
+        self.faults.configure(rate, self.data.seed if seed is None else seed, kinds, slow_s, path_prefix)
 
     def set_throttle(self, enabled: bool, status: int | None = None) -> None:
         self.throttle.enabled = bool(enabled)
@@ -260,7 +264,7 @@ class CanvasSandbox:
             fault = None
             error = self._authenticate(headers, query) if path.startswith("/api/") else None
             if error is None and path.startswith("/api/v1"):
-                fault = self.faults.draw()
+                fault = self.faults.draw(path)
             entry.fault = fault
             if fault == "drop":
                 drop = True
@@ -360,7 +364,7 @@ class CanvasSandbox:
             return {"ok": True, "result": result}
         if method == "POST" and op == "/faults":
             self.set_faults(float(payload.get("rate", 0.0)), payload.get("seed"), payload.get("kinds"),
-                            payload.get("slow_s"))
+                            payload.get("slow_s"), payload.get("path_prefix"))
             return {"rate": self.faults.rate, "seed": self.faults.seed, "kinds": list(self.faults.kinds),
                     "slow_s": self.faults.slow_s}
         if method == "POST" and op == "/throttle":

@@ -105,3 +105,12 @@ def test_fault_rate_validation(canvas_sandbox):
         canvas_sandbox.set_faults(1.5)
     with pytest.raises(ValueError):
         canvas_sandbox.set_faults(0.5, kinds=["teapot"])
+
+
+def test_faults_limited_to_a_path_prefix(canvas_sandbox):
+    sb = canvas_sandbox
+    first, second = sorted(sb.data.enrolled)[:2]
+    sb.set_faults(1.0, seed=1, kinds=["500"], path_prefix=f"/api/v1/courses/{first}/")
+    assert get(sb, f"/courses/{first}/assignment_groups").status_code == 500
+    assert get(sb, f"/courses/{second}/assignment_groups").status_code == 200
+    assert get(sb, "/courses").status_code == 200

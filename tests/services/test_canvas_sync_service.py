@@ -186,37 +186,31 @@ def test_faults_and_throttling_converge_to_the_clean_result(app, make_canvas_san
 def test_malformed_page_rolls_back_only_its_course(app, canvas_sandbox):
     sb = canvas_sandbox
     user = make_canvas_user(sb)
-    first = sorted(sb.data.enrolled)[0]
-    # Only malformed bodies, on every request: each course's fetch fails after its retries...
-    sb.set_faults(1.0, seed=1, kinds=["malformed"])
-    result = fast_service(user, max_retries=1).sync_all_data()
-    assert result.status == SyncRun.FAILED  # ...including the course list
-    sb.set_faults(0.0)
     assert fast_service(user).sync_all_data().ok
     before = snapshot(user.id)
+    first = sorted(sb.data.enrolled)[0]
     time.sleep(1.1)
     sb.rename_course(first, "Should Not Land")
-    # Now break only one course's submissions: the others still sync, that one keeps its last good copy.
-    broken_api = fast_service(user, max_retries=1)
-    original = broken_api.api.get_submissions
-
-    def broken(course_id, **kwargs):
-        if course_id == first:
-            from app.services.canvas_errors import BadResponse
-            raise BadResponse("Canvas sent an unreadable response for submissions (JSONDecodeError).")
-        return original(course_id, **kwargs)
-
-    broken_api.api.get_submissions = broken
-    partial = broken_api.sync_all_data()
+    for course in set(sb.data.enrolled) - {first}:
+        sb.rename_course(course, f"Renamed {course}")
+    # Every submissions page of one course comes back as broken JSON.
+    sb.set_faults(1.0, seed=1, kinds=["malformed"], path_prefix=f"/api/v1/courses/{first}/students/submissions")
+    partial = fast_service(user, max_retries=1).sync_all_data()
+    assert any(entry.fault == "malformed" for entry in sb.request_log)
     assert partial.status == SyncRun.PARTIAL
     assert [e["course_id"] for e in partial.course_errors] == [first]
-    assert db.session.scalar(select(Course.name).where(Course.canvas_course_id == first)) != "Should Not Land"
+    assert "unreadable" in partial.course_errors[0]["error"]
+    names = dict(db.session.execute(select(Course.canvas_course_id, Course.name)).all())
+    assert names[first] == dict((c, n) for c, n, *_ in before["courses"])[first]  # last good copy kept
+    assert all(name == f"Renamed {cid}" for cid, name in names.items() if cid != first)  # the others landed
     assert snapshot(user.id)["submissions"] == before["submissions"]
-    assert db.session.get(User, user.id).last_synced_canvas < partial_run_start(partial)
+    run = db.session.get(SyncRun, partial.run_id)
+    assert db.session.get(User, user.id).last_synced_canvas < run.started_at  # bookmark not moved
 
-
-def partial_run_start(result):
-    return db.session.get(SyncRun, result.run_id).started_at
+    sb.set_faults(0.0)
+    healed = fast_service(user).sync_all_data(use_incremental=True)
+    assert healed.ok
+    assert db.session.scalar(select(Course.name).where(Course.canvas_course_id == first)) == "Should Not Land"
 
 
 def test_two_syncs_started_together_make_one_run(app, make_canvas_sandbox):
