@@ -48,6 +48,12 @@ class Config:
     WTF_CSRF_ENABLED = True
     LOGIN_RATE_LIMIT = _env_int("LOGIN_RATE_LIMIT", 10)  # attempts per 5 minutes
 
+    # Scheduled background syncs (started by `python run.py`): an incremental sync of every
+    # connected user this often, and a full pass (deletions, late/missing flags) this often.
+    SYNC_SCHEDULE_ENABLED = _env_bool("SYNC_SCHEDULE_ENABLED", True)
+    SYNC_SCHEDULE_MINUTES = _env_int("SYNC_SCHEDULE_MINUTES", 30)
+    SYNC_FULL_PASS_HOURS = _env_int("SYNC_FULL_PASS_HOURS", 24)
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> None:
         from app.demo import start_demo
 
         start_demo(app)
+    from app.sync.scheduler import start_scheduler
+
+    start_scheduler(app)
     print(f"Canvas Flow is running at http://{args.host}:{args.port}/", flush=True)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 
