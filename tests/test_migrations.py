@@ -66,3 +66,19 @@ def test_flask_db_upgrade_command(empty_database_url):
     with app.app_context():
         assert "user" in inspect(db.engine).get_table_names()
         db.engine.dispose()
+
+
+def test_upgrade_from_the_first_revision_keeps_rows(empty_database_url):
+    app = make_test_app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO user (email, password_hash, is_admin, created_at) "
+                "VALUES ('old@example.com', 'x', 0, '2026-01-01 00:00:00')"
+            )
+        upgrade()
+        row = db.session.execute(select(User.email, User.canvas_user_id)).one()
+        assert tuple(row) == ("old@example.com", None)
+        db.session.remove()
+        db.engine.dispose()
