@@ -4,7 +4,7 @@ In process::
 
     from sandbox.canvas import CanvasSandbox
     with CanvasSandbox(courses=3, assignments=10, students=20, seed=1) as sb:
-        sb.base_url, sb.token, sb.expired_token, sb.revoked_token
+        sb.base_url, sb.token, sb.expired_token, sb.revoked_token, sb.scoped_token (users/self only)
         sb.data            # CanvasData (see sandbox.canvas.data for how to enumerate it)
         sb.request_log     # [RequestLogEntry(method, path, query, status, started, duration,
                            #                  throttled, fault, cost)]; sb.clear_log()

@@ -59,6 +59,8 @@ class CanvasSandbox:
         self.token = token
         self.expired_token = f"{token}-expired"
         self.revoked_token = f"{token}-revoked"
+        # A developer-key token whose scopes allow only GET users/self (Canvas enforces scopes per route).
+        self.scoped_token = f"{token}-scoped"
         self.verbose = verbose
         self.latency_ms = float(latency_ms)
         self.data = CanvasData(courses=courses, assignments=assignments, students=students, seed=seed,
@@ -212,7 +214,7 @@ class CanvasSandbox:
         else:
             self._api(handler, path, Query(split.query), body)
 
-    def _authenticate(self, headers: dict, query: Query) -> ApiError | None:
+    def _authenticate(self, headers: dict, query: Query, path: str = "", method: str = "GET") -> ApiError | None:
         token = None
         auth = headers.get("authorization")
         if auth:
@@ -229,6 +231,11 @@ class CanvasSandbox:
                             [WWW_AUTHENTICATE])
         if token == self.revoked_token:
             return ApiError(401, REVOKED_TOKEN_BODY, [WWW_AUTHENTICATE])
+        if token == self.scoped_token:
+            if method == "GET" and path.rstrip("/") == "/api/v1/users/self":
+                return None
+            # No WWW-Authenticate: the token is fine, its scopes are not.
+            return ApiError(401, {"errors": [{"message": "Insufficient scopes on access token."}]})
         return ApiError(401, INVALID_TOKEN_BODY, [WWW_AUTHENTICATE])
 
     @staticmethod
@@ -262,7 +269,7 @@ class CanvasSandbox:
                 return
             work_start = time.perf_counter()
             fault = None
-            error = self._authenticate(headers, query) if path.startswith("/api/") else None
+            error = self._authenticate(headers, query, path, method) if path.startswith("/api/") else None
             if error is None and path.startswith("/api/v1"):
                 fault = self.faults.draw(path)
             entry.fault = fault

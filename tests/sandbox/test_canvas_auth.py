@@ -89,3 +89,12 @@ def test_auth_failures_are_never_faulted(canvas_sandbox):
         r = get(sb, "/courses", token="wrong")
         assert r.status_code == 401 and r.json() == {"errors": [{"message": "Invalid access token."}]}
     assert all(e.fault is None for e in sb.request_log)
+
+
+def test_insufficient_scope_is_401_without_www_authenticate(canvas_sandbox):
+    sb = canvas_sandbox
+    assert get(sb, "/users/self", token=sb.scoped_token).status_code == 200
+    r = get(sb, "/courses", token=sb.scoped_token)
+    assert r.status_code == 401
+    assert r.json() == {"errors": [{"message": "Insufficient scopes on access token."}]}
+    assert "WWW-Authenticate" not in r.headers

@@ -137,3 +137,12 @@ def test_discussion_topic_round_trip(canvas_sandbox):
     entry = client.create_discussion_entry(course, topic["id"], "First!")
     client.update_discussion_entry(course, topic["id"], entry["id"], "First (edited)")
     assert [e["message"] for e in client.get_discussion_entries(course, topic["id"])] == ["First (edited)"]
+
+
+def test_insufficient_scope_is_its_own_error(canvas_sandbox):
+    from app.services.canvas_api_service import InsufficientScope
+
+    client = api(canvas_sandbox, canvas_sandbox.scoped_token)
+    assert client.get_self()
+    with pytest.raises(InsufficientScope, match="lacks the scopes"):
+        client.get_courses()
