@@ -89,10 +89,21 @@ def link_query(query: Query) -> str:
     return "&".join(sorted(parts))
 
 
+# Canvas caps the Link header (about 6 KB) and drops the least useful rels first, so a
+# long query string (many assignment_ids[]) can cost a client its `last` link.
+MAX_LINK_HEADER = 6000
+DROP_ORDER = ("first", "current", "prev", "last")  # `next` is never dropped
+
+
 def link_header(base_url: str, path: str, query: Query, rels: list[tuple[str, str]], per_page_n: int) -> str:
     qs = link_query(query)
     prefix = f"{base_url}{path}?" + (qs + "&" if qs else "")
-    return ",".join(f'<{prefix}page={page}&per_page={per_page_n}>; rel="{rel}"' for rel, page in rels)
+    entries = [(rel, f'<{prefix}page={page}&per_page={per_page_n}>; rel="{rel}"') for rel, page in rels]
+    for rel_to_drop in DROP_ORDER:
+        if len(",".join(e for _, e in entries)) <= MAX_LINK_HEADER:
+            break
+        entries = [(rel, e) for rel, e in entries if rel != rel_to_drop]
+    return ",".join(e for _, e in entries)
 
 
 def page_number(query: Query) -> int:
