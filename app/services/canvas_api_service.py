@@ -65,6 +65,9 @@ class CanvasAPIService:
         self.max_throttle_waits = max_throttle_waits
         self.backoff_factor = backoff_factor
         self.stats = stats or RequestStats()
+        # An HTTP header carries only visible ASCII: a pasted token with other characters
+        # (found by fuzzing the settings form) could not even be sent; Canvas tokens never have them.
+        self._token_sendable = bool(token) and token.isascii() and token.isprintable() and " " not in token
         self.throttle = LeakyBucketThrottle(max_concurrency=max_concurrency)
         # 429 is left out of urllib3's list: like 403 it may be Canvas throttling, handled below.
         self.session = build_session(
@@ -218,6 +221,8 @@ class CanvasAPIService:
             raise BadResponse(f"Canvas sent an unreadable response for {_path(response.url)}.") from None
 
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:
+        if not self._token_sendable:
+            raise InvalidToken("invalid", status=None)
         throttle_waits = 0
         body_faults = 0
         while True:

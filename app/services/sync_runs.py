@@ -1,8 +1,20 @@
 """The sync_run row's lifecycle and the per-user lock that keeps one sync per user.
 
 The lock is a row keyed by user id: inserting it is atomic on every backend, so two
-threads or two processes (or two Celery workers) can never both hold it. A lock whose
-holder stopped heartbeating (a crashed process) expires and is taken over.
+threads or two processes (or two Celery workers) can never both hold it.
+
+A holder that dies leaves its row behind. Two ways out, both safe:
+
+* same host: the owner string records host, pid and the process's start time
+  (``/proc/<pid>/stat``). When the host is ours and that pid no longer exists (or is now
+  another process, started at another time), the holder is dead for certain and the lock
+  is taken over at once. A pid we cannot inspect counts as alive.
+* any host: the holder heartbeats with each course it commits; a lock not extended for
+  ``LOCK_TTL`` expires and is taken over (the only way out for a dead holder on another
+  machine, whose pids we cannot see).
+
+Taking over is a compare-and-delete of the exact row we judged (same owner and run), so
+two contenders cannot both remove it, and the dead run is marked failed.
 """
 from __future__ import annotations
 
@@ -23,7 +35,48 @@ LOCK_TTL = timedelta(minutes=10)
 
 
 def lock_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    """``host:pid:thread[:start]``, start being the process's start time in clock ticks since boot."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    start = _process_start(os.getpid())
+    return f"{owner}:{start}" if start is not None else owner
+
+
+def _process_start(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    try:  # the command name (field 2) may hold spaces and parentheses: split after the last ")"
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True only when the lock's holder ran on this host and its process is certainly gone."""
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+        start = int(parts[3]) if len(parts) > 3 else None
+    except ValueError:
+        return False
+    if pid == os.getpid() or pid <= 0:
+        return False  # our own process: the holder is a live thread or TTL decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # exists, owned by someone else
+    except OSError:
+        return False
+    if start is not None:
+        current = _process_start(pid)
+        return current is not None and current != start  # the pid was reused by another process
+    return False
 
 
 def start_run(session: Session, user_id: int, *, trigger: str, kind: str) -> tuple[SyncRun, bool]:
@@ -47,7 +100,7 @@ def start_run(session: Session, user_id: int, *, trigger: str, kind: str) -> tup
         lock = session.scalar(select(SyncLock).where(SyncLock.user_id == user_id))
         if lock is None:
             continue  # released meanwhile: try again
-        if lock.expires_at < utcnow():
+        if lock.expires_at < utcnow() or holder_is_dead(lock.owner):
             _expire(session, lock)
             continue
         running = session.get(SyncRun, lock.run_id) if lock.run_id else None
@@ -63,7 +116,9 @@ def _expire(session: Session, lock: SyncLock) -> None:
         .values(status=SyncRun.FAILED, finished_at=utcnow(),
                 error="The sync stopped unexpectedly (its worker died); a new sync took over.")
     )
-    session.execute(delete(SyncLock).where(SyncLock.user_id == lock.user_id, SyncLock.expires_at < utcnow()))
+    # compare-and-delete: only the very row we judged dead (a new holder's row survives)
+    session.execute(delete(SyncLock).where(SyncLock.user_id == lock.user_id, SyncLock.run_id == lock.run_id,
+                                           SyncLock.owner == lock.owner, SyncLock.expires_at == lock.expires_at))
     session.commit()
 
 
@@ -90,7 +145,7 @@ def finish_run(session: Session, run: SyncRun, *, status: str, counts: dict, sta
 
 def active_run(session: Session, user_id: int) -> SyncRun | None:
     lock = session.scalar(select(SyncLock).where(SyncLock.user_id == user_id))
-    if lock is None or lock.expires_at < utcnow() or lock.run_id is None:
+    if lock is None or lock.expires_at < utcnow() or lock.run_id is None or holder_is_dead(lock.owner):
         return None
     return session.get(SyncRun, lock.run_id)
 

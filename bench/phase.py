@@ -1,0 +1,110 @@
+"""One benchmark phase in its own process, so each phase's peak RSS is its own.
+
+    python -m bench.phase PHASE --database-url URL --email E [--users-file F]
+
+PHASE is baseline | full | incremental | users. Prints one JSON line on stdout:
+{"seconds", "rows", "requests", "retries", "throttles", "peak_rss_mb", ...}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def make_app(database_url: str):
+    from app import create_app
+    from config import DevelopmentConfig
+
+    config = {k: getattr(DevelopmentConfig, k) for k in dir(DevelopmentConfig) if k.isupper()}
+    config["SQLALCHEMY_DATABASE_URI"] = database_url
+    app = create_app(config)
+    logging.getLogger().setLevel(logging.WARNING)
+    return app
+
+
+def written(result) -> int:
+    return sum(c.created + c.updated + c.deleted for c in result.counts.values())
+
+
+def run_ours(user, incremental: bool) -> dict:
+    from app.services.canvas_sync_service import create_canvas_sync_service
+
+    service = create_canvas_sync_service(user)
+    try:
+        t0 = time.monotonic()
+        result = service.sync_all_data(use_incremental=incremental, trigger="bench")
+        seconds = time.monotonic() - t0
+    finally:
+        service.api.close()
+    if not result.ok:
+        raise SystemExit(f"sync failed: {result.error}")
+    return {"seconds": seconds, "rows": written(result), "requests": result.requests, "retries": result.retries,
+            "throttles": result.throttles, "kind": result.kind,
+            "counts": {k: v.as_dict() for k, v in result.counts.items()}}
+
+
+def run_users(app, emails: list[str]) -> dict:
+    """Sync several users at once in this process, one thread (and DB session) each."""
+    from app.extensions import db
+    from app.models import User
+
+    def one(email: str) -> dict:
+        with app.app_context():
+            try:
+                user = db.session.query(User).filter_by(email=email).one()
+                return run_ours(user, incremental=False)
+            finally:
+                db.session.remove()
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(len(emails)) as pool:
+        results = list(pool.map(one, emails))
+    return {"seconds": time.monotonic() - t0, "rows": sum(r["rows"] for r in results),
+            "requests": sum(r["requests"] for r in results), "retries": sum(r["retries"] for r in results),
+            "throttles": sum(r["throttles"] for r in results), "per_user_s": [r["seconds"] for r in results]}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("phase", choices=["baseline", "full", "incremental", "users"])
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--email", action="append", required=True)
+    parser.add_argument("--stock-canvasapi", action="store_true")
+    args = parser.parse_args(argv)
+
+    app = make_app(args.database_url)
+    with app.app_context():
+        from app.extensions import db
+        from app.models import User
+
+        if args.phase == "users":
+            out = run_users(app, args.email)
+        else:
+            user = db.session.query(User).filter_by(email=args.email[0]).one()
+            if args.phase == "baseline":
+                from bench.baseline import baseline_sync, lean_objects
+
+                if not args.stock_canvasapi:
+                    lean_objects()
+
+                out = baseline_sync(db.session, user, user.canvas_base_url, user.canvas_token)
+                out.update(retries=0, throttles=None)
+            else:
+                out = run_ours(user, incremental=args.phase == "incremental")
+        db.session.remove()
+        db.engine.dispose()
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
