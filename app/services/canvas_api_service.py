@@ -53,7 +53,7 @@ class CanvasAPIService:
         max_throttle_waits: int = 8,
         per_page: int = 100,
         page_workers: int = 5,
-        max_concurrency: int = 10,
+        max_concurrency: int = 12,
         backoff_factor: float = 0.5,
         stats: RequestStats | None = None,
     ):

@@ -25,11 +25,28 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
+def _dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def raw_and_hash(obj: dict) -> tuple[str, str]:
-    raw = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    stable = {k: v for k, v in obj.items() if k not in VOLATILE_FIELDS}
-    digest = hashlib.sha1(json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
-    return raw, digest
+    """The raw JSON to store and the hash of its stable part, encoding the object once.
+
+    The raw JSON is the stable part's encoding with the volatile fields spliced on at the
+    end (valid JSON, same content; only the key order differs from a full sort). The
+    hash is exactly what it always was, so stored hashes stay comparable.
+    """
+    volatile = VOLATILE_FIELDS.intersection(obj)
+    if not volatile:
+        raw = _dumps(obj)
+        return raw, hashlib.sha1(raw.encode()).hexdigest()
+    rest = dict(obj)
+    for k in volatile:
+        del rest[k]
+    stable = _dumps(rest)
+    extra = _dumps({k: obj[k] for k in volatile})
+    raw = stable[:-1] + ("," if len(stable) > 2 else "") + extra[1:]
+    return raw, hashlib.sha1(stable.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,12 @@ log = logging.getLogger(__name__)
 ENTITIES = ("terms", "courses", "grade_categories", "assignments", "submissions")
 # Canvas's *_since filters compare Canvas's clock with ours: re-read a margin.
 SINCE_OVERLAP = timedelta(minutes=5)
-ASSIGNMENTS_PER_STREAM = 25
-MAX_SUBMISSION_STREAMS = 4
+# A full sync walks bookmark pages one at a time per stream: split a course's
+# submissions by assignment into streams of ~ASSIGNMENTS_PER_STREAM so that the courses
+# in flight keep the throttle's ~11 request slots busy (benchmark: 4 streams of 25
+# left half the slots idle; see docs/SCALING.md).
+ASSIGNMENTS_PER_STREAM = 8
+MAX_SUBMISSION_STREAMS = 6
 FATAL_ERRORS = (InvalidToken, InsufficientScope)
 
 
