@@ -350,6 +350,32 @@ def index_effect(database_url: str, repeats: int = 5) -> dict:
             "lookups_ratio": without["lookups"] / with_idx["lookups"], "lookups": len(lookups) + len(courses)}
 
 
+def database_size_mb(database_url: str) -> float:
+    """Bytes the synced data takes: SQLite pages in use, InnoDB data + index length (after ANALYZE)."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    app = app_for(database_url)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            with db.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+                free = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
+                size = (pages - free) * conn.exec_driver_sql("PRAGMA page_size").scalar()
+        else:
+            with db.engine.connect() as conn:
+                tables = [r[0] for r in conn.execute(text("SHOW TABLES"))]
+                for table in tables:
+                    conn.exec_driver_sql(f"ANALYZE TABLE `{table}`").all()
+                size = conn.execute(text("SELECT SUM(data_length + index_length) FROM information_schema.tables "
+                                         "WHERE table_schema = DATABASE()")).scalar()
+        db.session.remove()
+        db.engine.dispose()
+    return round(float(size) / 2**20, 1)
+
+
 def table_counts(database_url: str) -> dict:
     from sqlalchemy import func, select
 
@@ -388,6 +414,8 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
     phases["full"] = measured(sb, "full", ours_url)
     lb = lower_bound(sb, phases["full"]["log"])
     say(f"full {phases['full']['seconds']:.1f}s (lower bound {lb['seconds']:.1f}s)")
+    db_mb = database_size_mb(ours_url)
+    say(f"database size after the full sync {db_mb} MB")
     same = None
     if "baseline" in phases:
         same = table_counts(base_url) == table_counts(ours_url)
@@ -401,7 +429,7 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
         say(f"incremental after grading {graded} submissions {phases['incremental_1pct']['seconds']:.2f}s")
 
     out = {"phases": {k: {kk: vv for kk, vv in v.items() if kk != "log"} for k, v in phases.items()},
-           "lower_bound": lb, "same_rows_as_baseline": same}
+           "lower_bound": lb, "same_rows_as_baseline": same, "database_mb": db_mb}
     if not args.full_only:
         say(f"upsert micro-benchmark ({args.micro_rows} rows) ...")
         out["upsert_micro"] = upsert_micro(dbs.new(backend), args.micro_rows)
@@ -469,6 +497,7 @@ def print_table(backend: str, r: dict) -> None:
     print(f"{'lower bound':<18}{lb:>9.2f}{r['lower_bound']['requests']:>10}"
           f"   (median request {r['lower_bound']['request_s'] * 1000:.1f} ms, {r['lower_bound']['slots']} slots, "
           f"mean cost {r['lower_bound']['cost']:.4f})")
+    print(f"database size after the full sync: {r['database_mb']} MB ({r['phases']['full']['rows']} rows written)")
     if r.get("same_rows_as_baseline") is not None:
         print(f"same live rows as the baseline: {'yes' if r['same_rows_as_baseline'] else 'NO'}")
     if "upsert_micro" in r:
