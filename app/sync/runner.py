@@ -29,13 +29,18 @@ def request_sync(user_id: int, *, trigger: str = "button", incremental: bool = T
 
     When the user already has a sync running, that run is returned instead (join).
     """
+    return start_or_join(user_id, trigger=trigger, incremental=incremental)[0]
+
+
+def start_or_join(user_id: int, *, trigger: str = "button", incremental: bool = True) -> tuple[SyncRun, bool]:
+    """Like request_sync, also telling whether the run was joined rather than started."""
     user = db.session.get(User, user_id)
     kind = "incremental" if incremental and user.last_synced_canvas else "full"
     run, started = sync_runs.start_run(db.session, user_id, trigger=trigger, kind=kind)
     if started:
         app = current_app._get_current_object()
         app.extensions["sync_executor"].submit(_in_app_context, app, user_id, run.id, incremental)
-    return run
+    return run, not started
 
 
 def get_active_run(user_id: int) -> SyncRun | None:

@@ -63,6 +63,7 @@ def test_twenty_sync_button_presses_make_one_run(app, make_canvas_sandbox):
     answers = _together(N, press)
     assert {status for status, _ in answers} == {202}, answers
     assert len({body["run_id"] for _, body in answers}) == 1
+    assert sorted(body["joined"] for _, body in answers) == [False] + [True] * (N - 1)  # one started
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -22,11 +22,9 @@ class SyncForm(FlaskForm):
 
 def start_sync(user_id: int, *, trigger: str, incremental: bool) -> tuple[SyncRun, bool]:
     """Ask the runner for a sync; returns (run, joined) at once, the sync runs elsewhere."""
-    from app.sync.runner import get_active_run, request_sync
+    from app.sync.runner import start_or_join
 
-    active = get_active_run(user_id)
-    run = request_sync(user_id, trigger=trigger, incremental=incremental)
-    return run, active is not None and active.id == run.id
+    return start_or_join(user_id, trigger=trigger, incremental=incremental)
 
 
 def _wants_json() -> bool:
