@@ -83,11 +83,6 @@ class CanvasAPIService:
             raise CanvasAPIError("Connect your Canvas account first: add the Canvas URL and an access token.")
         return cls(user.canvas_base_url, user.canvas_token, **kwargs)
 
-    @classmethod
-    def from_config(cls, config, base_url: str, token: str, **kwargs) -> CanvasAPIService:
-        return cls(base_url, token, timeout=config["CANVAS_TIMEOUT_S"], max_retries=config["CANVAS_MAX_RETRIES"],
-                   per_page=config["CANVAS_PER_PAGE"], **kwargs)
-
     def close(self) -> None:
         self._page_pool.shutdown(wait=False, cancel_futures=True)
         self.session.close()

@@ -217,7 +217,7 @@ class CanvasSyncService:
                         log.exception("event=course_write_failed course_id=%s", course.get("id"))
                         self._course_failed(result, course, exc)
                 run.progress_current, run.current_item = done, name[:500]
-                run.counts_json = _json(result.as_dict())
+                run.counts_json = json.dumps(result.as_dict())
                 sync_runs.heartbeat(self.session, run)
                 self.session.commit()  # the course's rows and the progress row, together
                 self._notify(run)
@@ -376,16 +376,12 @@ def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, *, window: int):
                 yield item, exc
 
 
-def _json(value) -> str:
-    return json.dumps(value)
-
-
 def create_canvas_sync_service(user: User, *, session: Session | None = None, **kwargs) -> CanvasSyncService:
     """The sync service for a user, configured from the app (for `flask shell` and the runners)."""
     from app.extensions import db
 
     config = current_app.config
-    api = CanvasAPIService.from_config(config, user.canvas_base_url, user.canvas_token) if user.has_canvas \
-        else CanvasAPIService.for_user(user)
+    api = CanvasAPIService.for_user(user, timeout=config["CANVAS_TIMEOUT_S"], max_retries=config["CANVAS_MAX_RETRIES"],
+                                    per_page=config["CANVAS_PER_PAGE"])
     kwargs.setdefault("course_workers", config["SYNC_COURSE_WORKERS"])
     return CanvasSyncService(session or db.session, api, user, **kwargs)

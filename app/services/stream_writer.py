@@ -40,11 +40,14 @@ def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[di
     model = stream.model
     canvas_col = getattr(model, stream.canvas_id)
     parent_col = getattr(model, stream.parent)
+    # A complete set is diffed against every row of the parent (to find deletions); a
+    # partial one (an incremental page of changes, one course row) only reads its own rows.
+    scope = None if complete else [row[stream.canvas_id] for row in rows]
     existing = {
         cid: (local_id, digest, deleted_at)
-        for cid, local_id, digest, deleted_at in session.execute(
-            select(canvas_col, model.id, model.content_hash, model.deleted_at).where(parent_col == parent_id)
-        )
+        for cid, local_id, digest, deleted_at in _select_chunked(
+            session, select(canvas_col, model.id, model.content_hash, model.deleted_at).where(parent_col == parent_id),
+            canvas_col, scope)
     }
     counts = EntityCounts()
     changed: list[dict] = []
@@ -67,8 +70,18 @@ def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[di
 
     ids = {cid: local_id for cid, (local_id, _, _) in existing.items()}
     if counts.created:
-        ids = dict(session.execute(select(canvas_col, model.id).where(parent_col == parent_id)).all())
+        ids = dict(_select_chunked(session, select(canvas_col, model.id).where(parent_col == parent_id),
+                                   canvas_col, scope))
     return counts, ids
+
+
+def _select_chunked(session: Session, stmt, canvas_col, canvas_ids: list[int] | None):
+    """Rows of `stmt`, limited to `canvas_ids` when given (in chunks: IN lists have limits)."""
+    if canvas_ids is None:
+        yield from session.execute(stmt)
+        return
+    for start in range(0, len(canvas_ids), IN_CHUNK):
+        yield from session.execute(stmt.where(canvas_col.in_(canvas_ids[start:start + IN_CHUNK])))
 
 
 def mark_deleted(session: Session, stream: Stream, parent_id: int, canvas_ids: list[int], *, now: datetime) -> int:
