@@ -1,4 +1,4 @@
-"""Canvas error responses, byte for byte where the source is known."""
+"""Canvas error responses, byte for byte where the source is known, and the data layer's ``SandboxError``."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,10 @@ UNAUTHORIZED_BODY = {"status": "unauthorized", "errors": [{"message": "user not 
 INVALID_TOKEN_BODY = {"errors": [{"message": "Invalid access token."}]}
 REVOKED_TOKEN_BODY = {"errors": [{"message": "Revoked access token."}]}
 NO_TOKEN_BODY = {"status": "unauthenticated", "errors": [{"message": "user authorization required"}]}
+
+
+class SandboxError(LookupError):
+    """Raised by the mutation API for unknown ids or invalid arguments."""
 
 
 class ApiError(Exception):

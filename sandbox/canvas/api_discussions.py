@@ -1,0 +1,95 @@
+"""Discussion endpoints: topics and their entries (mixed into ``CanvasApi`` as ``DiscussionRoutes``)."""
+from __future__ import annotations
+
+from . import clock
+from .api_common import ApiResponse, _int_id, _truthy
+from .errors import bad_request, not_found, unauthorized
+from .shapes import entry_json, topic_json
+
+
+class DiscussionRoutes:
+    """Topic and entry handlers; relies on ``CanvasApi``'s ``_course``/``_numbered`` helpers."""
+
+    def _topic(self, course: dict, tid_raw: str) -> dict:
+        t = self.data.topics.get(_int_id(tid_raw))
+        if t is None or t["course_id"] != course["id"]:
+            raise not_found()
+        return t
+
+    def topics_index(self, req, cid):
+        d = self.data
+        with d.lock:
+            course = self._course(cid)
+            topics = sorted(d.course_topics(course["id"]),
+                            key=lambda t: (not t["pinned"], -(clock.parse_iso8601(t["last_reply_at"] or t["posted_at"]
+                                                                                  or t["created_at"]) or 0), -t["id"]))
+            return self._numbered(req, topics, lambda t: topic_json(d, t, req.base_url))
+
+    def topic_show(self, req, cid, tid):
+        with self.data.lock:
+            t = self._topic(self._course(cid), tid)
+            return ApiResponse(payload=topic_json(self.data, t, req.base_url), rows=1)
+
+    def topic_create(self, req, cid):
+        d = self.data
+        p = req.params()
+        with d.lock:
+            course = self._course(cid, write=True)
+            title = str(p.get("title") or "No Title")
+            t = d.create_topic(course["id"], title, str(p.get("message") or ""),
+                               published=_truthy(p.get("published", "true")))
+            if "pinned" in p:
+                t["pinned"] = _truthy(p["pinned"])
+            return ApiResponse(payload=topic_json(d, t, req.base_url), rows=1)
+
+    def topic_update(self, req, cid, tid):
+        d = self.data
+        p = req.params()
+        with d.lock:
+            t = self._topic(self._course(cid, write=True), tid)
+            fields = {}
+            for key in ("title", "message"):
+                if key in p:
+                    fields[key] = str(p[key])
+            for key in ("published", "pinned", "locked", "require_initial_post"):
+                if key in p:
+                    fields[key] = _truthy(p[key])
+            d.update_topic(t["id"], **fields)
+            return ApiResponse(payload=topic_json(d, t, req.base_url), rows=1)
+
+    def entries_index(self, req, cid, tid):
+        d = self.data
+        with d.lock:
+            course = self._course(cid)
+            t = self._topic(course, tid)
+            entries = sorted((e for e in d.topic_entries(t["id"]) if e["parent_id"] is None),
+                             key=lambda e: -e["id"])  # newest first
+            return self._numbered(req, entries, lambda e: entry_json(d, e, req.base_url, course["id"]))
+
+    def entry_create(self, req, cid, tid):
+        d = self.data
+        p = req.params()
+        with d.lock:
+            course = self._course(cid, write=True)
+            t = self._topic(course, tid)
+            if t["locked"]:
+                raise unauthorized(self.unauthorized_status)
+            message = p.get("message")
+            if message is None or str(message) == "":
+                raise bad_request({"errors": {"message": [{"attribute": "message", "type": "blank",
+                                                           "message": "blank"}]}})
+            e = d.create_entry(t["id"], str(message))
+            return ApiResponse(status=201, payload=entry_json(d, e, req.base_url, course["id"]), rows=1)
+
+    def entry_update(self, req, cid, tid, eid):
+        d = self.data
+        p = req.params()
+        with d.lock:
+            course = self._course(cid, write=True)
+            t = self._topic(course, tid)
+            e = d.entries.get(_int_id(eid))
+            if e is None or e["topic_id"] != t["id"]:
+                raise not_found()
+            if "message" in p:
+                d.update_entry(e["id"], str(p["message"]))
+            return ApiResponse(payload=entry_json(d, e, req.base_url, course["id"]), rows=1)
