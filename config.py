@@ -54,6 +54,14 @@ class Config:
     SYNC_SCHEDULE_MINUTES = _env_int("SYNC_SCHEDULE_MINUTES", 30)
     SYNC_FULL_PASS_HOURS = _env_int("SYNC_FULL_PASS_HOURS", 24)
 
+    # The durable sync queue (app/sync/queue.py): transient failures are retried after
+    # base, 2*base, 4*base... seconds (capped) up to MAX_ATTEMPTS runs; a worker holds an
+    # operation for LEASE_S, after which a dead worker's operation is claimed again.
+    SYNC_QUEUE_MAX_ATTEMPTS = _env_int("SYNC_QUEUE_MAX_ATTEMPTS", 5)
+    SYNC_QUEUE_BACKOFF_BASE_S = float(os.environ.get("SYNC_QUEUE_BACKOFF_BASE_S", "30"))
+    SYNC_QUEUE_BACKOFF_MAX_S = float(os.environ.get("SYNC_QUEUE_BACKOFF_MAX_S", "3600"))
+    SYNC_QUEUE_LEASE_S = float(os.environ.get("SYNC_QUEUE_LEASE_S", "600"))
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

@@ -12,7 +12,8 @@ from app.models.canvas import SYNC_INDEX_NAMES
 from tests.helpers import index_names
 from tests.conftest import make_test_app
 
-TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock"}
+TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock",
+          "sync_operation", "sync_queue_pause", "service_heartbeat"}
 
 
 

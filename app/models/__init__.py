@@ -1,6 +1,8 @@
 """All models, imported here so the metadata (and Alembic) sees every table."""
 from app.models.canvas import Assignment, Course, GradeCategory, Submission, Term
-from app.models.sync import SyncLock, SyncRun
+from app.models.queue import QueuePause, SyncOperation
+from app.models.sync import ServiceHeartbeat, SyncLock, SyncRun
 from app.models.user import User
 
-__all__ = ["Assignment", "Course", "GradeCategory", "Submission", "SyncLock", "SyncRun", "Term", "User"]
+__all__ = ["Assignment", "Course", "GradeCategory", "QueuePause", "ServiceHeartbeat", "Submission", "SyncLock", "SyncOperation",
+           "SyncRun", "Term", "User"]

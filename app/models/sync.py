@@ -70,3 +70,19 @@ class SyncLock(db.Model):
     owner: Mapped[str] = mapped_column(String(255))
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ServiceHeartbeat(db.Model):
+    """A singleton process (the scheduler) holds its row: leader lock and liveness in one.
+
+    The holder renews `expires_at` on every beat; another process may take the row over
+    only after it expired, so two schedulers started at once never both run jobs, and
+    /healthz can tell a scheduler that stopped beating.
+    """
+
+    __tablename__ = "service_heartbeat"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
