@@ -51,8 +51,14 @@ class Config:
     # Scheduled background syncs (started by `python run.py`): an incremental sync of every
     # connected user this often, and a full pass (deletions, late/missing flags) this often.
     SYNC_SCHEDULE_ENABLED = _env_bool("SYNC_SCHEDULE_ENABLED", True)
-    SYNC_SCHEDULE_MINUTES = _env_int("SYNC_SCHEDULE_MINUTES", 30)
+    SYNC_SCHEDULE_MINUTES = _env_int("SYNC_SCHEDULE_MINUTES", 15)
     SYNC_FULL_PASS_HOURS = _env_int("SYNC_FULL_PASS_HOURS", 24)
+    # Each user's due time is delayed by a stable share (up to this fraction) of the interval.
+    SYNC_SCHEDULE_JITTER = float(os.environ.get("SYNC_SCHEDULE_JITTER", "0.2"))
+    # How often the scheduler wakes up; it leads while it beats (a standby takes over
+    # after 3 missed beats), and re-notifies the executor of at most DISPATCH_MAX due operations.
+    SYNC_TICK_SECONDS = _env_int("SYNC_TICK_SECONDS", 60)
+    SYNC_DISPATCH_MAX = _env_int("SYNC_DISPATCH_MAX", 50)
 
     # The durable sync queue (app/sync/queue.py): transient failures are retried after
     # base, 2*base, 4*base... seconds (capped) up to MAX_ATTEMPTS runs; a worker holds an
@@ -61,6 +67,13 @@ class Config:
     SYNC_QUEUE_BACKOFF_BASE_S = float(os.environ.get("SYNC_QUEUE_BACKOFF_BASE_S", "30"))
     SYNC_QUEUE_BACKOFF_MAX_S = float(os.environ.get("SYNC_QUEUE_BACKOFF_MAX_S", "3600"))
     SYNC_QUEUE_LEASE_S = float(os.environ.get("SYNC_QUEUE_LEASE_S", "600"))
+    # Who runs queued operations: "thread" (a pool in each app process; the default) or
+    # "celery" (workers started with `celery -A app.celery_app worker`).
+    SYNC_EXECUTOR = os.environ.get("SYNC_EXECUTOR", "thread")
+    CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    # Where failed-login counts live: memory:// holds for one process only; under
+    # gunicorn use redis://127.0.0.1:6379/1 so the limit holds across workers.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
 
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")

@@ -21,7 +21,8 @@ def _get_user(email: str) -> User:
 
 @users_cli.command("create")
 @click.option("--email", required=True)
-@click.option("--password", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked at a prompt when not given (keeps it out of shell history).")
 @click.option("--admin", is_flag=True, help="Give the user the admin dashboard.")
 @click.option("--canvas-url", default=None, help="Canvas base URL, e.g. https://school.instructure.com")
 @click.option("--canvas-token", default=None, help="Canvas access token (stored encrypted).")
@@ -72,15 +73,67 @@ canvas_cli = AppGroup("canvas", help="Sync Canvas data.")
 
 
 @canvas_cli.command("sync")
-@click.option("--email", required=True, help="The user to sync.")
+@click.option("--email", default=None, help="The user to sync.")
+@click.option("--all", "all_users", is_flag=True, help="Every user with a Canvas connection (for cron).")
 @click.option("--incremental", is_flag=True, help="Fetch only what changed since the last successful sync.")
 @click.option("--course", "course_id", type=int, default=None, help="Re-sync only this Canvas course id.")
-def canvas_sync(email, incremental, course_id):
-    """Sync a user's Canvas data now, in this process."""
+@click.option("--queue", "use_queue", is_flag=True, help="Queue the syncs for the workers and return at once.")
+def canvas_sync(email, all_users, incremental, course_id, use_queue):
+    """Sync Canvas data now, in this process (or, with --queue, through the workers)."""
+    if bool(email) == all_users:
+        raise click.UsageError("Give --email or --all.")
+    if course_id is not None and (all_users or use_queue):
+        raise click.UsageError("--course syncs one user's course in this process: use it with --email only.")
+    users = [_get_user(email)] if email else db.session.scalars(
+        select(User).where(User.canvas_token_encrypted.is_not(None), User.canvas_base_url.is_not(None))
+        .order_by(User.id)).all()
+    if use_queue:
+        _queue_syncs(users, incremental)
+        return
+    failed = []
+    for user in users:
+        try:
+            ok = _sync_one(user, incremental, course_id)
+        except click.ClickException as exc:
+            if not all_users:
+                raise
+            click.echo(f"{user.email}: {exc.format_message()}", err=True)
+            ok = False
+        if not ok:
+            failed.append(user.email)
+    if failed:
+        if all_users:
+            click.echo(f"{len(failed)} of {len(users)} syncs did not fully succeed: {', '.join(failed)}", err=True)
+        raise SystemExit(1)
+
+
+def _queue_syncs(users: list[User], incremental: bool) -> None:
+    from flask import current_app
+
+    from app.sync.executors import ThreadExecutor, get_executor
+    from app.sync.runner import start_or_join
+
+    started = 0
+    for user in users:
+        run, joined = start_or_join(user.id, trigger="cli", incremental=incremental, notify=False)
+        started += not joined
+        click.echo(f"{user.email}: {'joined the sync already under way' if joined else 'queued'} (run {run.id})")
+    if not users:
+        click.echo("No user has a Canvas connection.")
+    executor = get_executor(current_app._get_current_object())
+    if isinstance(executor, ThreadExecutor):
+        # This process is about to exit: leave the work to the workers (`flask queue work`,
+        # or the app's scheduler, which hands due operations to its own pool).
+        click.echo("Queued; a worker or the scheduler will run them.")
+    elif started:
+        executor.notify(started)
+
+
+def _sync_one(user: User, incremental: bool, course_id: int | None) -> bool:
+    """One user's sync in this process; prints the outcome, True when it fully succeeded."""
     from app.services.canvas_errors import CanvasAPIError
     from app.services.canvas_sync_service import create_canvas_sync_service
 
-    user = _get_user(email)
     try:
         service = create_canvas_sync_service(user, on_progress=_progress_printer())
     except Exception as exc:  # no Canvas connection, undecryptable token
@@ -96,7 +149,7 @@ def canvas_sync(email, incremental, course_id):
         service.api.close()
     if result.joined:
         click.echo(f"A sync of {user.email} is already running (run {result.run_id}); not starting another.")
-        return
+        return True
     click.echo(result.summary())
     for error in result.course_errors:
         click.echo(f"  course {error['course']} failed: {error['error']}", err=True)
@@ -106,8 +159,7 @@ def canvas_sync(email, incremental, course_id):
             message = message.replace("Update it in Settings.", "Update it with: flask --app run users set-canvas "
                                       f"--email {user.email} --canvas-url URL --canvas-token TOKEN")
         click.echo(message, err=True)
-    if not result.ok:
-        raise SystemExit(1)
+    return result.ok
 
 
 def _progress_printer():
@@ -151,3 +203,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(canvas_cli)
     app.cli.add_command(sandbox_cli)
+    from app.sync.cli import queue_cli, scheduler_command
+
+    app.cli.add_command(queue_cli)
+    app.cli.add_command(scheduler_command)

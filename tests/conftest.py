@@ -1,14 +1,16 @@
 """Shared fixtures: the app on each database backend, a CLI runner, sandbox servers.
 
-Every test that takes `app` runs twice: on SQLite and on MariaDB (a fresh database
-`canvasflow_test_<random>` per session, dropped at the end). Outside CI an unreachable
-MariaDB skips those tests with the reason; under CI=true it fails them.
+Every test that takes `app` runs three times: on SQLite, MariaDB and PostgreSQL (a fresh
+database `canvasflow_test_<random>` per session on each server, dropped at the end).
+Outside CI an unreachable server skips its tests with the reason; under CI=true it
+fails them.
 """
 from __future__ import annotations
 
 import os
 import secrets
 
+import psycopg
 import pymysql
 import pytest
 from flask_migrate import upgrade
@@ -22,7 +24,8 @@ pytest_plugins = ["tests.fixtures.sandbox"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MARIADB_URL = make_url(os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/test"))
-BACKENDS = ["sqlite", "mariadb"]
+POSTGRES_URL = make_url(os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+BACKENDS = ["sqlite", "mariadb", "postgresql"]
 
 
 def mariadb_admin_connection():
@@ -44,6 +47,36 @@ def mariadb_server() -> URL:
     return MARIADB_URL
 
 
+def postgres_admin_connection():
+    return psycopg.connect(host=POSTGRES_URL.host, port=POSTGRES_URL.port or 5432, user=POSTGRES_URL.username,
+                           password=POSTGRES_URL.password or None, dbname=POSTGRES_URL.database,
+                           connect_timeout=3, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> URL:
+    try:
+        postgres_admin_connection().close()
+    except psycopg.Error as exc:
+        message = f"PostgreSQL not reachable at {POSTGRES_URL.host}:{POSTGRES_URL.port or 5432} ({exc})"
+        if IN_CI:
+            pytest.fail(f"{message}; CI=true requires it (.ci/run starts it)")
+        pytest.skip(f"{message}; start PostgreSQL to run the PostgreSQL tests")
+    return POSTGRES_URL
+
+
+def create_postgres_database(server: URL) -> URL:
+    name = f"canvasflow_test_{secrets.token_hex(4)}"
+    with postgres_admin_connection() as conn:
+        conn.execute(f'CREATE DATABASE "{name}" ENCODING \'UTF8\'')
+    return server.set(database=name)
+
+
+def drop_postgres_database(url: URL) -> None:
+    with postgres_admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
 def create_mariadb_database(server: URL) -> URL:
     name = f"canvasflow_test_{secrets.token_hex(4)}"
     conn = mariadb_admin_connection()
@@ -63,8 +96,12 @@ def drop_mariadb_database(url: URL) -> None:
 def _new_database(backend: str, request, tmp_path_factory) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'canvasflow.db'}"
-    url = create_mariadb_database(request.getfixturevalue("mariadb_server"))
-    request.addfinalizer(lambda: drop_mariadb_database(url))
+    if backend == "postgresql":
+        url = create_postgres_database(request.getfixturevalue("postgres_server"))
+        request.addfinalizer(lambda: drop_postgres_database(url))
+    else:
+        url = create_mariadb_database(request.getfixturevalue("mariadb_server"))
+        request.addfinalizer(lambda: drop_mariadb_database(url))
     return url.render_as_string(hide_password=False)
 
 
@@ -94,7 +131,7 @@ def _migrated_app(request, tmp_path_factory):
 
 @pytest.fixture
 def app(_migrated_app):
-    """The app on a migrated database (SQLite and MariaDB); tables are emptied after each test."""
+    """The app on a migrated database (each backend); tables are emptied after each test."""
     with _migrated_app.app_context():
         yield _migrated_app
         db.session.remove()

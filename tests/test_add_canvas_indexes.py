@@ -82,7 +82,8 @@ def test_creates_only_the_missing_ones(empty_database_url):
         upgrade()
         with db.engine.begin() as conn:
             conn.exec_driver_sql(
-                "DROP INDEX idx_course_last_synced" + (" ON course" if db.engine.dialect.name != "sqlite" else "")
+                "DROP INDEX idx_course_last_synced"
+                + (" ON course" if db.engine.dialect.name in ("mysql", "mariadb") else "")
             )
         db.engine.dispose()
     result = run_script(empty_database_url)

@@ -16,7 +16,7 @@ def test_create_user_stores_token_encrypted(cli, app):
     user = db.session.scalar(select(User).where(User.email == "ana@example.com"))
     assert user.canvas_base_url == "https://school.instructure.com"
     assert user.canvas_token == TOKEN
-    stored = db.session.execute(text("SELECT canvas_token_encrypted FROM user")).scalar()
+    stored = db.session.execute(select(User.canvas_token_encrypted)).scalar()
     assert TOKEN not in stored and "abcd" not in stored
     url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
     if url.get_backend_name() == "sqlite":

@@ -1,5 +1,7 @@
-"""The schema comes only from Alembic revisions and they work on SQLite and MariaDB."""
+"""The schema comes only from Alembic revisions and they work on SQLite, MariaDB and PostgreSQL."""
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -74,10 +76,9 @@ def test_upgrade_from_the_first_revision_keeps_rows(empty_database_url):
     with app.app_context():
         upgrade(revision="0001")
         with db.engine.begin() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO user (email, password_hash, is_admin, created_at) "
-                "VALUES ('old@example.com', 'x', 0, '2026-01-01 00:00:00')"
-            )
+            user = db.metadata.tables["user"]  # the table as revision 0001 made it
+            conn.execute(user.insert().values(email="old@example.com", password_hash="x", is_admin=False,
+                                              created_at=datetime(2026, 1, 1, tzinfo=timezone.utc)))
         upgrade()
         row = db.session.execute(select(User.email, User.canvas_user_id)).one()
         assert tuple(row) == ("old@example.com", None)

@@ -32,6 +32,7 @@ from app.models import SyncLock, SyncRun
 from app.models.types import utcnow
 
 LOCK_TTL = timedelta(minutes=10)
+QUEUED_OWNER = "queued"
 
 
 def lock_owner() -> str:
@@ -79,19 +80,24 @@ def holder_is_dead(owner: str) -> bool:
     return False
 
 
-def start_run(session: Session, user_id: int, *, trigger: str, kind: str) -> tuple[SyncRun, bool]:
-    """Create a running SyncRun holding the user's lock, or return the run already holding it.
+def start_run(session: Session, user_id: int, *, trigger: str, kind: str,
+              status: str = SyncRun.RUNNING) -> tuple[SyncRun, bool]:
+    """Create a SyncRun holding the user's lock, or return the run already holding it.
 
-    Returns (run, started): started is False when another sync of this user is running.
+    Returns (run, started): started is False when another sync of this user is running
+    (or queued). A queued run holds the lock too, so requests made while it waits for a
+    worker join it; the worker that takes it up `adopt`s the lock.
     """
     for _ in range(3):
         now = utcnow()
-        run = SyncRun(user_id=user_id, trigger=trigger, kind=kind, status=SyncRun.RUNNING, started_at=now,
+        run = SyncRun(user_id=user_id, trigger=trigger, kind=kind, status=status, started_at=now,
                       heartbeat_at=now)
         session.add(run)
         try:
             session.flush()
-            session.add(SyncLock(user_id=user_id, run_id=run.id, owner=lock_owner(), acquired_at=now,
+            # A queued run belongs to no process yet: only the TTL can expire its lock.
+            owner = QUEUED_OWNER if status == SyncRun.QUEUED else lock_owner()
+            session.add(SyncLock(user_id=user_id, run_id=run.id, owner=owner, acquired_at=now,
                                  expires_at=now + LOCK_TTL))
             session.commit()
             return run, True
@@ -116,10 +122,31 @@ def _expire(session: Session, lock: SyncLock) -> None:
         .values(status=SyncRun.FAILED, finished_at=utcnow(),
                 error="The sync stopped unexpectedly (its worker died); a new sync took over.")
     )
+    session.execute(
+        update(SyncRun).where(SyncRun.id == lock.run_id, SyncRun.status == SyncRun.QUEUED)
+        .values(status=SyncRun.FAILED, finished_at=utcnow(),
+                error="The sync waited too long for a worker; a new sync took over.")
+    )
     # compare-and-delete: only the very row we judged dead (a new holder's row survives)
     session.execute(delete(SyncLock).where(SyncLock.user_id == lock.user_id, SyncLock.run_id == lock.run_id,
                                            SyncLock.owner == lock.owner, SyncLock.expires_at == lock.expires_at))
     session.commit()
+
+
+def adopt(session: Session, run: SyncRun) -> bool:
+    """A worker takes up a queued run (or one whose earlier worker died): the lock becomes ours.
+
+    False when the run no longer holds the user's lock (it was taken over meanwhile):
+    the caller must not run it.
+    """
+    now = utcnow()
+    taken = session.execute(
+        update(SyncLock).where(SyncLock.user_id == run.user_id, SyncLock.run_id == run.id)
+        .values(owner=lock_owner(), expires_at=now + LOCK_TTL)).rowcount == 1
+    if taken:
+        run.status, run.heartbeat_at = SyncRun.RUNNING, now
+    session.commit()
+    return taken
 
 
 def heartbeat(session: Session, run: SyncRun) -> None:

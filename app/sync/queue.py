@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -114,6 +115,11 @@ def enqueue(session: Session, kind: str, *, entity_type: str | None = None, enti
 
 # --- claiming -----------------------------------------------------------------------------
 
+def due_condition(now: datetime):
+    """Operations a worker may claim now (ignoring pauses)."""
+    return _due(now)
+
+
 def _due(now: datetime):
     return or_(and_(Op.status == Op.PENDING, Op.next_attempt_at <= now),
                and_(Op.status == Op.IN_PROGRESS, Op.lease_expires_at < now))
@@ -184,16 +190,48 @@ def _take(session: Session, op_id: int, worker_id: str, now: datetime, policy: R
     return result.rowcount == 1
 
 
-def extend_lease(session: Session, op: SyncOperation, worker_id: str, *,
+def extend_lease(session: Session, op: SyncOperation | int, worker_id: str, *,
                  policy: RetryPolicy = DEFAULT_POLICY) -> bool:
     """Heartbeat for long operations; False when the lease was lost to another worker."""
     now = utcnow()
+    op_id = op if isinstance(op, int) else op.id
     result = session.execute(
-        update(Op).where(Op.id == op.id, Op.worker_id == worker_id, Op.status == Op.IN_PROGRESS)
+        update(Op).where(Op.id == op_id, Op.worker_id == worker_id, Op.status == Op.IN_PROGRESS)
         .values(lease_expires_at=now + timedelta(seconds=policy.lease_s), updated_at=now)
         .execution_options(synchronize_session=False))
     session.commit()
     return result.rowcount == 1
+
+
+class LeaseKeeper:
+    """Renews a running operation's lease every third of its length from a side thread.
+
+    So a lease only runs out when its worker died (or hung its whole process): a long
+    sync keeps its operation, a SIGKILLed worker's operation is claimed again soon after.
+    The thread has its own session, since sessions are not shared across threads.
+    """
+
+    def __init__(self, bind, op_id: int, worker_id: str, policy: RetryPolicy):
+        self.bind, self.op_id, self.worker_id, self.policy = bind, op_id, worker_id, policy
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{op_id}", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.policy.lease_s)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.policy.lease_s / 3):
+            try:
+                with Session(self.bind) as session:
+                    if not extend_lease(session, self.op_id, self.worker_id, policy=self.policy):
+                        return
+            except Exception:  # a database hiccup: try again at the next beat
+                log.warning("event=lease_renew_failed op_id=%s", self.op_id, exc_info=True)
 
 
 # --- finishing ----------------------------------------------------------------------------
@@ -245,7 +283,8 @@ def process_claimed(session: Session, op: SyncOperation, worker_id: str, *,
         return fail(session, op, worker_id, PermanentError(f"No handler for operations of kind {op.kind!r}."),
                     policy=policy)
     try:
-        result = fn(op)
+        with LeaseKeeper(session.get_bind(), op.id, worker_id, policy):
+            result = fn(op)
     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the operation
         session.rollback()
         log.info("event=operation_error op_id=%s kind=%s error=%s", op.id, op.kind, type(exc).__name__)

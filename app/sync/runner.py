@@ -1,45 +1,53 @@
-"""Run syncs off the request thread.
+"""Canvas syncs as queue operations.
 
-The job is one plain function of ids (`run_sync_job`); the bounded thread pool here
-is a thin adapter around it, as a Celery task would be.
+A request (button, admin, schedule, CLI with --queue) creates the user's run in state
+"queued", holding the user's lock, and an operation of kind `canvas_sync` naming it; the
+executor is told and a worker carries it out (`canvas_sync_operation`). A second request
+while the run waits or runs joins it: the lock row is the atomic "one sync per user"
+across web workers and machines, so no queue-level dedupe is needed.
 """
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 from flask import Flask, current_app
 
 from app.extensions import db
-from app.models import SyncRun, User
+from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
 from app.services import sync_runs
 from app.services.canvas_sync_service import create_canvas_sync_service
+from app.sync import executors, queue
 
 log = logging.getLogger(__name__)
 
+CANVAS_SYNC = "canvas_sync"
+# A click outranks the scheduler: both wait in one queue.
+PRIORITY = {"button": 10, "admin": 10, "cli": 5}
+
 
 def init_app(app: Flask) -> None:
-    app.extensions["sync_executor"] = ThreadPoolExecutor(
-        max_workers=app.config["SYNC_THREAD_POOL_SIZE"], thread_name_prefix="sync-job")
+    executors.init_app(app)
 
 
 def request_sync(user_id: int, *, trigger: str = "button", incremental: bool = True) -> SyncRun:
-    """Start a sync of the user in the background and return its run at once.
-
-    When the user already has a sync running, that run is returned instead (join).
-    """
+    """Queue a sync of the user and return its run at once (the running one, if any)."""
     return start_or_join(user_id, trigger=trigger, incremental=incremental)[0]
 
 
-def start_or_join(user_id: int, *, trigger: str = "button", incremental: bool = True) -> tuple[SyncRun, bool]:
+def start_or_join(user_id: int, *, trigger: str = "button", incremental: bool = True,
+                  notify: bool = True) -> tuple[SyncRun, bool]:
     """Like request_sync, also telling whether the run was joined rather than started."""
     user = db.session.get(User, user_id)
     kind = "incremental" if incremental and user.last_synced_canvas else "full"
-    run, started = sync_runs.start_run(db.session, user_id, trigger=trigger, kind=kind)
+    run, started = sync_runs.start_run(db.session, user_id, trigger=trigger, kind=kind, status=SyncRun.QUEUED)
     if started:
-        app = current_app._get_current_object()
-        app.extensions["sync_executor"].submit(_in_app_context, app, user_id, run.id, incremental)
+        queue.enqueue(db.session, CANVAS_SYNC, entity_type="user", entity_id=user_id, user_id=user_id,
+                      source_system="canvas", target_system="local", priority=PRIORITY.get(trigger, 0),
+                      payload={"run_id": run.id, "incremental": incremental},
+                      policy=queue.RetryPolicy.from_config(current_app.config))
+        if notify:
+            executors.get_executor(current_app._get_current_object()).notify()
     return run, not started
 
 
@@ -47,16 +55,22 @@ def get_active_run(user_id: int) -> SyncRun | None:
     return sync_runs.active_run(db.session, user_id)
 
 
-def _in_app_context(app: Flask, user_id: int, run_id: int, incremental: bool) -> None:
-    with app.app_context():
-        try:
-            run_sync_job(user_id, run_id, incremental=incremental)
-        finally:
-            db.session.remove()
+@queue.handler(CANVAS_SYNC)
+def canvas_sync_operation(op: SyncOperation) -> dict:
+    """Carry out the queued run named by the operation (also after an earlier worker died)."""
+    payload = op.payload
+    run = db.session.get(SyncRun, payload["run_id"])
+    if run is None or run.is_finished:
+        return {"run_id": payload["run_id"], "skipped": "the run had already finished"}
+    if not sync_runs.adopt(db.session, run):
+        return {"run_id": run.id, "skipped": "a newer sync of this user took over"}
+    run_sync_job(run.user_id, run.id, incremental=payload.get("incremental", True))
+    run = db.session.get(SyncRun, payload["run_id"])
+    return {"run_id": run.id, "status": run.status}
 
 
 def run_sync_job(user_id: int, run_id: int, *, incremental: bool = True) -> None:
-    """Carry out a run that `request_sync` started (and whose lock it holds)."""
+    """Carry out a run that holds the user's lock (a worker adopted it)."""
     run = db.session.get(SyncRun, run_id)
     user = db.session.get(User, user_id)
     try:

@@ -1,11 +1,24 @@
-"""Scheduled background syncs with APScheduler, in the serving process.
+"""Scheduled syncs with APScheduler, run by exactly one scheduler per deployment.
 
-One job with a fixed id, so starting the scheduler twice replaces instead of doubling
-it. Each tick asks the runner for a sync of every connected user whose last run is
-older than the interval: incremental, or a full pass when the last successful full
-run is older than SYNC_FULL_PASS_HOURS (the only way Canvas reveals deletions and
-late/missing flags that moved with time). The per-user lock keeps ticks and button
-clicks from overlapping.
+One job, `tick`, every SYNC_TICK_SECONDS (coalesced, never overlapping itself). A tick
+first renews this scheduler's leadership (a `service_heartbeat` row that doubles as the
+liveness signal /healthz reads); a scheduler that is not the leader does nothing, so
+starting two (two `flask scheduler` processes, or one per gunicorn worker by mistake)
+never doubles the work, and a standby takes over once the leader stops beating.
+
+The leader then queues what is due, by criticality:
+* every SYNC_SCHEDULE_MINUTES (15): an incremental sync of each connected user. It reads
+  the course list and each course's assignment groups (the structure: courses, terms,
+  grade categories, deadlines) and only the submissions graded or submitted since, at
+  two requests per course; so structure rides along with every pass instead of needing
+  an hourly job of its own;
+* every SYNC_FULL_PASS_HOURS (24): a full sync, the only way Canvas reveals deletions
+  and late/missing flags that moved with time.
+Due times are jittered per user (up to SYNC_SCHEDULE_JITTER of the interval, later,
+never earlier), so users synced together drift apart instead of hitting Canvas at one
+moment forever. A user whose sync is queued or running is joined, never started twice.
+Finally it re-notifies the executor of queued work that is due (retries after backoff,
+work queued by `canvas sync --queue`, operations of a dead worker).
 """
 from __future__ import annotations
 
@@ -13,21 +26,31 @@ import logging
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import SyncRun, User
+from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
+from app.sync import executors, leader, queue
 from app.sync.runner import request_sync
 
 log = logging.getLogger(__name__)
 
-JOB_ID = "canvas-sync-due-users"
+JOB_ID = "canvas-flow-tick"
+LEADER = "scheduler"
 
 
-def due_syncs(session: Session, now: datetime, *, interval: timedelta, full_every: timedelta) -> list[tuple[int, bool]]:
+def jitter(user_id: int, interval: timedelta, fraction: float) -> timedelta:
+    """A stable per-user delay in [0, fraction * interval) (Knuth's multiplicative hash)."""
+    spread = (user_id * 2654435761 % 2**32) / 2**32
+    return interval * fraction * spread
+
+
+def due_syncs(session: Session, now: datetime, *, interval: timedelta, full_every: timedelta,
+              jitter_fraction: float = 0.0) -> list[tuple[int, bool]]:
     """(user id, incremental?) for every connected user due for a sync."""
     last_run = (select(SyncRun.user_id, func.max(SyncRun.started_at).label("at"))
                 .group_by(SyncRun.user_id).subquery())
@@ -43,9 +66,11 @@ def due_syncs(session: Session, now: datetime, *, interval: timedelta, full_ever
     ).all()
     due = []
     for user_id, ran_at, full_at in rows:
-        if ran_at is not None and _aware(ran_at) > now - interval:
+        delay = jitter(user_id, interval, jitter_fraction)
+        if ran_at is not None and _aware(ran_at) > now - interval - delay:
             continue
-        due.append((user_id, full_at is not None and _aware(full_at) > now - full_every))
+        full_due = full_at is None or _aware(full_at) <= now - full_every - jitter(user_id, full_every, jitter_fraction)
+        due.append((user_id, not full_due))
     return due
 
 
@@ -54,31 +79,71 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=utcnow().tzinfo)
 
 
-def run_due_syncs(app: Flask) -> list[int]:
-    """One scheduler tick: start the syncs that are due; returns the run ids started or joined."""
-    with app.app_context():
-        try:
-            due = due_syncs(db.session, utcnow(),
-                            interval=timedelta(minutes=app.config["SYNC_SCHEDULE_MINUTES"]),
-                            full_every=timedelta(hours=app.config["SYNC_FULL_PASS_HOURS"]))
-            runs = [request_sync(user_id, trigger="schedule", incremental=incremental).id
-                    for user_id, incremental in due]
-            log.info("event=schedule_tick due=%d", len(due))
-            return runs
-        finally:
+def run_due_syncs(app: Flask, now: datetime | None = None) -> list[int]:
+    """Queue the syncs that are due; returns the run ids started or joined."""
+    now = now or utcnow()
+    due = due_syncs(db.session, now, interval=timedelta(minutes=app.config["SYNC_SCHEDULE_MINUTES"]),
+                    full_every=timedelta(hours=app.config["SYNC_FULL_PASS_HOURS"]),
+                    jitter_fraction=app.config["SYNC_SCHEDULE_JITTER"])
+    runs = [request_sync(user_id, trigger="schedule", incremental=incremental).id for user_id, incremental in due]
+    log.info("event=schedule_tick due=%d", len(due))
+    return runs
+
+
+def dispatch_due(app: Flask, now: datetime | None = None) -> int:
+    """Tell the executor about queued operations that are due; returns how many."""
+    now = now or utcnow()
+    count = db.session.scalar(select(func.count()).select_from(SyncOperation).where(queue.due_condition(now))) or 0
+    count = min(count, app.config["SYNC_DISPATCH_MAX"])
+    if count:
+        executors.get_executor(app).notify(count)
+    return count
+
+
+class Scheduler:
+    """One scheduler: `tick` is the whole job, so tests drive it with a fake clock."""
+
+    def __init__(self, app: Flask, *, owner: str | None = None):
+        self.app = app
+        self.owner = owner or leader.default_owner()
+        self.ttl = timedelta(seconds=3 * app.config["SYNC_TICK_SECONDS"])
+
+    def tick(self, now: datetime | None = None) -> list[int] | None:
+        """Queue due work if this scheduler leads; None when another one does."""
+        now = now or utcnow()
+        with self.app.app_context():
+            try:
+                if not leader.hold(db.session, LEADER, self.owner, ttl=self.ttl, now=now):
+                    return None
+                runs = run_due_syncs(self.app, now)
+                dispatch_due(self.app, now)
+                return runs
+            except Exception:  # the database is down: the next tick tries again
+                log.exception("event=schedule_tick_failed")
+                return None
+            finally:
+                db.session.remove()
+
+    def stop(self) -> None:
+        with self.app.app_context():
+            leader.release(db.session, LEADER, self.owner)
             db.session.remove()
 
 
-def start_scheduler(app: Flask, *, run_now: bool = True) -> BackgroundScheduler | None:
+def start_scheduler(app: Flask, *, run_now: bool = True, blocking: bool = False):
+    """Start the tick job in the background (run.py) or in the foreground (`flask scheduler`)."""
     if not app.config["SYNC_SCHEDULE_ENABLED"]:
         return None
-    scheduler = app.extensions.get("sync_scheduler")
-    if scheduler is None:
-        scheduler = BackgroundScheduler(daemon=True, timezone="UTC")
-        app.extensions["sync_scheduler"] = scheduler
-        scheduler.start()
-    scheduler.add_job(run_due_syncs, "interval", args=[app], id=JOB_ID, replace_existing=True,
-                      minutes=app.config["SYNC_SCHEDULE_MINUTES"],
-                      next_run_time=utcnow() if run_now else utcnow() + timedelta(minutes=app.config["SYNC_SCHEDULE_MINUTES"]),
-                      max_instances=1, coalesce=True)
-    return scheduler
+    found = app.extensions.get("sync_scheduler")
+    if found is not None:
+        return found
+    aps = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
+    scheduler = Scheduler(app)
+    aps.add_job(scheduler.tick, "interval", id=JOB_ID, replace_existing=True,
+                seconds=app.config["SYNC_TICK_SECONDS"],
+                next_run_time=utcnow() if run_now else utcnow() + timedelta(seconds=app.config["SYNC_TICK_SECONDS"]),
+                max_instances=1, coalesce=True)
+    aps.canvasflow = scheduler
+    app.extensions["sync_scheduler"] = aps
+    aps.start()  # returns only on shutdown when blocking
+    return aps

@@ -29,7 +29,7 @@ from tests.helpers import make_canvas_user, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = {"courses": 5, "assignments": 12, "students": 20, "seed": 17, "latency_ms": 30}
-TRIALS = {"sqlite": 10, "mysql": 3, "mariadb": 3}
+TRIALS = {"sqlite": 10, "mysql": 3, "mariadb": 3, "postgresql": 3}
 
 
 def cli_env(database_url: str) -> dict:

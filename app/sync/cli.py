@@ -1,0 +1,128 @@
+"""`flask --app run queue ...` and `flask --app run scheduler`: the queue for operators."""
+from __future__ import annotations
+
+import signal
+import time
+from datetime import datetime, timezone
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import SyncOperation
+from app.sync import queue
+
+queue_cli = AppGroup("queue", help="Inspect and steer the durable sync queue.")
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@queue_cli.command("status")
+@click.option("--kind", default=None)
+@click.option("--limit", default=20, show_default=True, help="How many recent operations to list.")
+def status(kind, limit):
+    """Counts by status, paused kinds and the most recent operations."""
+    counts = queue.status_counts(db.session, kind=kind)
+    click.echo("  ".join(f"{name}: {n}" for name, n in counts.items()))
+    paused = queue.paused_kinds(db.session)
+    click.echo("paused: " + (", ".join("everything" if k == "*" else k for k in paused) if paused else "nothing"))
+    stmt = select(SyncOperation).order_by(SyncOperation.id.desc()).limit(limit)
+    if kind:
+        stmt = stmt.where(SyncOperation.kind == kind)
+    for op in db.session.scalars(stmt):
+        error = f"  {op.error_class}: {op.error_message}" if op.error_class else ""
+        click.echo(f"{op.id:>6}  {op.kind:<14} {op.entity_type or '-'}:{op.entity_id or '-':<8} {op.status:<11} "
+                   f"attempts {op.attempts}/{op.max_attempts}{error}")
+
+
+@queue_cli.command("pause")
+@click.option("--kind", default=None, help="Only this kind (default: the whole queue).")
+def pause(kind):
+    """Stop workers from claiming operations (running ones finish)."""
+    queue.pause(db.session, kind, by="cli")
+    click.echo(f"Paused {kind or 'the whole queue'}.")
+
+
+@queue_cli.command("resume")
+@click.option("--kind", default=None, help="Only this kind (default: the whole queue).")
+def resume(kind):
+    """Let workers claim again."""
+    queue.resume(db.session, kind)
+    click.echo(f"Resumed {kind or 'the whole queue'}.")
+    _notify_due()
+
+
+def _op_command(name: str, fn, done: str, help_text: str):
+    @queue_cli.command(name, help=help_text)
+    @click.argument("op_id", type=int)
+    def command(op_id):
+        if not fn(db.session, op_id):
+            raise click.ClickException(f"Operation {op_id} does not exist or cannot be {done} in its state.")
+        click.echo(f"Operation {op_id} {done}.")
+        _notify_due()
+    return command
+
+
+_op_command("retry", queue.retry, "put back for a retry", "Retry a failed or skipped operation.")
+_op_command("skip", queue.skip, "skipped", "Give up on a pending or failed operation.")
+_op_command("force", queue.force, "forced", "Run an operation now, despite a pause or backoff.")
+
+
+@queue_cli.command("bulk-retry")
+@click.option("--kind", default=None)
+@click.option("--entity-type", default=None)
+@click.option("--since", default=None, help="Created at or after (ISO time, UTC if no zone).")
+@click.option("--until", default=None, help="Created before (ISO time).")
+def bulk_retry(kind, entity_type, since, until):
+    """Retry every failed operation matching the filters."""
+    count = queue.bulk_retry(db.session, kind=kind, entity_type=entity_type, since=_when(since), until=_when(until))
+    click.echo(f"{count} operation(s) put back for a retry.")
+    _notify_due()
+
+
+@queue_cli.command("work")
+@click.option("--burst", is_flag=True, help="Exit when nothing is due instead of waiting for work.")
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeatable).")
+@click.option("--poll", default=2.0, show_default=True, help="Seconds between looks at an empty queue.")
+def work(burst, kinds, poll):
+    """Run queued operations in this process (a worker without Celery)."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    policy = queue.RetryPolicy.from_config(current_app.config)
+    worker_id = queue.default_worker_id()
+    click.echo(f"Worker {worker_id} waiting for operations.")
+    total = 0
+    while not stopping:
+        ran = queue.process_available(db.session, worker_id, kinds=kinds or None, max_operations=1, policy=policy)
+        total += ran
+        db.session.remove()
+        if not ran:
+            if burst:
+                break
+            time.sleep(poll)
+    click.echo(f"Worker {worker_id} ran {total} operation(s).")
+
+
+def _notify_due() -> None:
+    from app.sync.scheduler import dispatch_due
+
+    dispatch_due(current_app._get_current_object())
+
+
+@click.command("scheduler")
+def scheduler_command():
+    """Run the scheduler in the foreground (one per deployment; extra ones stand by)."""
+    from app.sync.scheduler import start_scheduler
+
+    app = current_app._get_current_object()
+    if not app.config["SYNC_SCHEDULE_ENABLED"]:
+        raise click.ClickException("Scheduled syncs are off (SYNC_SCHEDULE_ENABLED=false).")
+    click.echo(f"Scheduler started: a tick every {app.config['SYNC_TICK_SECONDS']} s.")
+    start_scheduler(app, blocking=True)
