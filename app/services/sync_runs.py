@@ -134,15 +134,22 @@ def _expire(session: Session, lock: SyncLock) -> None:
 
 
 def adopt(session: Session, run: SyncRun) -> bool:
-    """A worker takes up a queued run (or one whose earlier worker died): the lock becomes ours.
+    """A worker takes up a queued run, or one whose earlier worker died: the lock becomes ours.
 
-    False when the run no longer holds the user's lock (it was taken over meanwhile):
-    the caller must not run it.
+    Exclusive: a compare-and-set on the owner we judged free (the queued marker, a dead
+    holder, an expired lock), so two workers handed the same run never both run it.
+    False when the run's lock is held by a live worker or was taken over meanwhile.
     """
+    lock = session.scalar(select(SyncLock).where(SyncLock.user_id == run.user_id, SyncLock.run_id == run.id))
     now = utcnow()
+    if lock is None or not (lock.owner == QUEUED_OWNER or lock.expires_at < now or holder_is_dead(lock.owner)):
+        session.rollback()
+        return False
     taken = session.execute(
-        update(SyncLock).where(SyncLock.user_id == run.user_id, SyncLock.run_id == run.id)
-        .values(owner=lock_owner(), expires_at=now + LOCK_TTL)).rowcount == 1
+        update(SyncLock).where(SyncLock.user_id == run.user_id, SyncLock.run_id == run.id,
+                               SyncLock.owner == lock.owner, SyncLock.expires_at == lock.expires_at)
+        .values(owner=lock_owner(), expires_at=now + LOCK_TTL)
+        .execution_options(synchronize_session=False)).rowcount == 1
     if taken:
         run.status, run.heartbeat_at = SyncRun.RUNNING, now
     session.commit()

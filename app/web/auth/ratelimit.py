@@ -1,59 +1,45 @@
-"""A small in-process sliding-window limiter for failed logins.
+"""Failed-login limits, counted in shared storage so they hold across gunicorn workers.
 
 Keyed twice: per (client address, email) so one account cannot be guessed at, and per
 client address alone (with a larger allowance) so one client cannot spray many accounts.
-One instance per app, kept in ``app.extensions``, so tests and apps never share state.
+Only failures count, and a success clears its account's count, which is why this uses
+the `limits` library (the engine under Flask-Limiter) directly rather than a decorator
+that counts requests. RATELIMIT_STORAGE_URI picks the storage: memory:// for one
+process, redis://... when several workers serve the app.
 """
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-
 from flask import current_app
+from limits import RateLimitItemPerSecond
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 WINDOW_S = 300
 
 
 class LoginRateLimiter:
-    def __init__(self, per_account: int, per_address: int, window_s: float = WINDOW_S, clock=time.monotonic):
-        self.per_account = per_account
-        self.per_address = per_address
-        self.window_s = window_s
-        self.clock = clock
-        self._failures: dict[str, deque] = {}
-        self._lock = threading.Lock()
+    def __init__(self, per_account: int, per_address: int, *, storage_uri: str = "memory://",
+                 window_s: int = WINDOW_S, namespace: str = "canvasflow-login"):
+        self.storage = storage_from_string(storage_uri)
+        self.window = MovingWindowRateLimiter(self.storage)
+        self.per_account = RateLimitItemPerSecond(per_account, window_s, namespace=namespace)
+        self.per_address = RateLimitItemPerSecond(per_address, window_s, namespace=namespace)
 
-    def _count(self, key: str, now: float) -> int:
-        window = self._failures.get(key)
-        if not window:
-            return 0
-        while window and now - window[0] > self.window_s:
-            window.popleft()
-        if not window:
-            del self._failures[key]
-            return 0
-        return len(window)
+    def _keys(self, address: str, email: str):
+        return ((self.per_account, ("acct", address, email)), (self.per_address, ("addr", address)))
 
     def blocked(self, address: str, email: str) -> bool:
-        now = self.clock()
-        with self._lock:
-            return (self._count(f"acct|{address}|{email}", now) >= self.per_account
-                    or self._count(f"addr|{address}", now) >= self.per_address)
+        return any(not self.window.test(item, *key) for item, key in self._keys(address, email))
 
     def record_failure(self, address: str, email: str) -> None:
-        now = self.clock()
-        with self._lock:
-            for key in (f"acct|{address}|{email}", f"addr|{address}"):
-                self._failures.setdefault(key, deque()).append(now)
+        for item, key in self._keys(address, email):
+            self.window.hit(item, *key)
 
     def record_success(self, address: str, email: str) -> None:
-        with self._lock:
-            self._failures.pop(f"acct|{address}|{email}", None)
+        self.window.clear(self.per_account, "acct", address, email)
 
     def reset(self) -> None:
-        with self._lock:
-            self._failures.clear()
+        self.storage.reset()
 
 
 def limiter() -> LoginRateLimiter:
@@ -61,5 +47,6 @@ def limiter() -> LoginRateLimiter:
     found = app.extensions.get("login_rate_limiter")
     if found is None:
         per_account = int(app.config.get("LOGIN_RATE_LIMIT", 10))
-        found = app.extensions["login_rate_limiter"] = LoginRateLimiter(per_account, per_account * 5)
+        found = app.extensions["login_rate_limiter"] = LoginRateLimiter(
+            per_account, per_account * 5, storage_uri=app.config.get("RATELIMIT_STORAGE_URI", "memory://"))
     return found
