@@ -71,6 +71,7 @@ class Config:
     # "celery" (workers started with `celery -A app.celery_app worker`).
     SYNC_EXECUTOR = os.environ.get("SYNC_EXECUTOR", "thread")
     CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+    CELERY_TASK_QUEUE = os.environ.get("CELERY_TASK_QUEUE", "canvasflow")
     # Where failed-login counts live: memory:// holds for one process only; under
     # gunicorn use redis://127.0.0.1:6379/1 so the limit holds across workers.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

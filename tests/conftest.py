@@ -65,6 +65,21 @@ def postgres_server() -> URL:
     return POSTGRES_URL
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Redis for Celery and the shared login limits (127.0.0.1:6379; .ci/run starts it)."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        if IN_CI:
+            pytest.fail(f"Redis not reachable at {url} ({exc}); CI=true requires it (.ci/run starts it)")
+        pytest.skip(f"Redis not reachable at {url} ({exc}); start Redis to run the Redis and Celery tests")
+    return url
+
+
 def create_postgres_database(server: URL) -> URL:
     name = f"canvasflow_test_{secrets.token_hex(4)}"
     with postgres_admin_connection() as conn:
