@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := run
 
-.PHONY: demo test bench install install-dev clean
+.PHONY: demo test bench serve worker scheduler install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,19 @@ demo: install
 
 test: install-dev
 	$(BIN)/python -m pytest
+
+# Production-style serving: gunicorn with several workers, plus the one scheduler
+# (`make scheduler`) and queue workers (`make worker`, or Celery) as their own processes.
+GUNICORN_WORKERS ?= 3
+serve: install
+	$(BIN)/flask --app run db upgrade
+	$(BIN)/gunicorn --workers $(GUNICORN_WORKERS) --threads 4 --bind 127.0.0.1:8000 run:app
+
+scheduler: install
+	$(BIN)/flask --app run scheduler
+
+worker: install
+	$(BIN)/flask --app run queue work
 
 bench: install-dev
 	$(BIN)/python test_canvas_performance.py $(BENCH_ARGS)
