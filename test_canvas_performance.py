@@ -4,6 +4,7 @@
     make bench BENCH_ARGS="--large --json out.json"
     python test_canvas_performance.py --courses 5 --assignments 20 --students 30 --latency-ms 20
     python test_canvas_performance.py --users 4  # also sync 4 users concurrently in one process
+    python test_canvas_performance.py --celery-users 4  # only: 4 users through two Celery workers
 
 It starts the sandbox Canvas in this process (real HTTP on 127.0.0.1, `--latency-ms` per
 request, the real leaky-bucket throttle) and, per database backend, runs each phase in a
@@ -118,6 +119,22 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
     return out
 
 
+def bench_celery(backends: list[str], args) -> int:
+    from bench.celery_users import bench_celery_users, redis_reachable, report
+
+    if not redis_reachable():
+        print("Redis not reachable: the Celery mode needs it (127.0.0.1:6379)", flush=True)
+        return 1
+    dbs = Databases()
+    try:
+        for backend in backends:
+            for line in report(backend, bench_celery_users(backend, args, dbs)):
+                print(line, flush=True)
+    finally:
+        dbs.close()
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--large", action="store_true", help="50 courses x 100 assignments x 200 students")
@@ -133,6 +150,8 @@ def main(argv=None) -> int:
     parser.add_argument("--full-only", action="store_true", help="only the full sync (e.g. for --large RSS)")
     parser.add_argument("--micro-rows", type=int, default=20000)
     parser.add_argument("--users", type=int, default=0, help="also sync N users concurrently in one process")
+    parser.add_argument("--celery-users", type=int, default=0,
+                        help="only: N users' full syncs through the queue and two Celery workers (needs Redis)")
     parser.add_argument("--json", dest="json_path", help="write the results to this file")
     args = parser.parse_args(argv)
     runner.STOCK_CANVASAPI = args.stock_canvasapi
@@ -153,6 +172,8 @@ def main(argv=None) -> int:
           f"latency {args.latency_ms:g} ms, throttle on (mark {HIGH_WATER_MARK:g}, {UP_FRONT:g} up front, "
           f"outflow {OUTFLOW:g}/s)", flush=True)
 
+    if args.celery_users:
+        return bench_celery(backends, args)
     t0 = time.monotonic()
     results = {}
     dbs = Databases()

@@ -72,10 +72,9 @@ class CeleryExecutor(Executor):
         self.app = app
 
     def notify(self, count: int = 1) -> None:
-        from app.celery_app import run_operations
-
+        celery = self.app.extensions["celery"]  # this app's broker and queue, not a process-wide default
         for _ in range(count):
-            run_operations.apply_async(kwargs={"max_operations": 1})
+            celery.send_task("canvasflow.run_operations", kwargs={"max_operations": 1})
 
 
 def drain(app: Flask, max_operations: int) -> int:
