@@ -110,7 +110,7 @@ def canvas_sync(email, all_users, incremental, course_id, use_queue):
 def _queue_syncs(users: list[User], incremental: bool) -> None:
     from flask import current_app
 
-    from app.sync.executors import ThreadExecutor, get_executor
+    from app.sync.executors import hand_off
     from app.sync.runner import start_or_join
 
     started = 0
@@ -120,13 +120,8 @@ def _queue_syncs(users: list[User], incremental: bool) -> None:
         click.echo(f"{user.email}: {'joined the sync already under way' if joined else 'queued'} (run {run.id})")
     if not users:
         click.echo("No user has a Canvas connection.")
-    executor = get_executor(current_app._get_current_object())
-    if isinstance(executor, ThreadExecutor):
-        # This process is about to exit: leave the work to the workers (`flask queue work`,
-        # or the app's scheduler, which hands due operations to its own pool).
-        click.echo("Queued; a worker or the scheduler will run them.")
-    elif started:
-        executor.notify(started)
+    if not hand_off(current_app._get_current_object(), started) and started:
+        click.echo("Queued; a worker (flask queue work) or the scheduler will run them.")
 
 
 def _sync_one(user: User, incremental: bool, course_id: int | None) -> bool:

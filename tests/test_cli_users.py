@@ -58,3 +58,18 @@ def test_duplicate_email_refused(cli):
     result = cli.invoke(args=["users", "create", "--email", "D@example.com", "--password", "pw-123456"])
     assert result.exit_code != 0
     assert "already exists" in result.output
+
+
+def test_create_asks_for_the_password_at_a_prompt(cli, app):
+    result = cli.invoke(args=["users", "create", "--email", "prompted@example.com"],
+                        input="pw-prompted-1\npw-prompted-1\n")
+    assert result.exit_code == 0, result.output
+    assert "pw-prompted-1" not in result.output  # hidden input is not echoed
+    user = db.session.scalar(select(User).where(User.email == "prompted@example.com"))
+    assert user.check_password("pw-prompted-1")
+
+
+def test_create_prompt_rejects_a_mistyped_confirmation(cli, app):
+    result = cli.invoke(args=["users", "create", "--email", "typo@example.com"], input="one-pass\nother-pass\n")
+    assert result.exit_code != 0
+    assert db.session.scalar(select(User).where(User.email == "typo@example.com")) is None

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 import click
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import SyncOperation
+from app.models.types import utcnow
 from app.sync import queue
 
 queue_cli = AppGroup("queue", help="Inspect and steer the durable sync queue.")
@@ -111,9 +112,10 @@ def work(burst, kinds, poll):
 
 
 def _notify_due() -> None:
-    from app.sync.scheduler import dispatch_due
+    from app.sync.executors import hand_off
 
-    dispatch_due(current_app._get_current_object())
+    due = db.session.scalar(select(func.count()).select_from(SyncOperation).where(queue.due_condition(utcnow())))
+    hand_off(current_app._get_current_object(), min(due or 0, current_app.config["SYNC_DISPATCH_MAX"]))
 
 
 @click.command("scheduler")

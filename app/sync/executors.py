@@ -93,6 +93,17 @@ def drain(app: Flask, max_operations: int) -> int:
             db.session.remove()
 
 
+def hand_off(app: Flask, count: int) -> bool:
+    """Notify from a short-lived process (the CLI): only executors whose workers live
+    elsewhere. A thread pool here would die with the command, so the work is left to
+    the workers (`flask queue work`) or to the scheduler, which dispatches due work."""
+    executor = get_executor(app)
+    if isinstance(executor, ThreadExecutor) or count <= 0:
+        return False
+    executor.notify(count)
+    return True
+
+
 def init_app(app: Flask) -> None:
     kind = app.config.get("SYNC_EXECUTOR", "thread")
     if kind == "celery":
