@@ -1,6 +1,7 @@
 """`flask --app run queue ...` and `flask --app run scheduler`: the queue for operators."""
 from __future__ import annotations
 
+import logging
 import signal
 import time
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from app.models import SyncOperation
 from app.models.types import utcnow
 from app.sync import queue
 
+log = logging.getLogger(__name__)
 queue_cli = AppGroup("queue", help="Inspect and steer the durable sync queue.")
 
 
@@ -99,13 +101,22 @@ def work(burst, kinds, poll):
     policy = queue.RetryPolicy.from_config(current_app.config)
     worker_id = queue.default_worker_id()
     click.echo(f"Worker {worker_id} waiting for operations.")
-    total = 0
+    total = errors = 0
     while not stopping:
-        ran = queue.process_available(db.session, worker_id, kinds=kinds or None, max_operations=1, policy=policy)
+        try:
+            ran = queue.process_available(db.session, worker_id, kinds=kinds or None, max_operations=1,
+                                          policy=policy)
+            errors = 0
+        except Exception:  # the database went away: the operation stays queued, try again
+            log.exception("event=worker_error worker_id=%s", worker_id)
+            ran, errors = 0, errors + 1
+            if burst and errors >= 5:
+                raise click.ClickException("The queue's database kept failing; giving up.") from None
+        finally:
+            db.session.remove()
         total += ran
-        db.session.remove()
         if not ran:
-            if burst:
+            if burst and not errors:
                 break
             time.sleep(poll)
     click.echo(f"Worker {worker_id} ran {total} operation(s).")

@@ -73,7 +73,7 @@ def test_two_workers_never_run_an_operation_or_a_user_twice(app, make_canvas_san
     env = worker_env(database_url())
     workers = [start_worker(env, "--burst") for _ in range(2)]
     outputs = [w.communicate(timeout=150)[0] for w in workers]
-    assert all(w.returncode == 0 for w in workers), outputs
+    assert all(w.returncode == 0 for w in workers), "\n".join(o[-3000:] for o in outputs)
 
     ops = operations()
     assert len(ops) == 6 and all(op.status == SyncOperation.COMPLETED and op.attempts == 1 for op in ops)
