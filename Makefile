@@ -34,7 +34,8 @@ test: install-dev
 GUNICORN_WORKERS ?= 3
 serve: install
 	$(BIN)/flask --app run db upgrade
-	$(BIN)/gunicorn --workers $(GUNICORN_WORKERS) --threads 4 --bind 127.0.0.1:8000 run:app
+	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-instance/prometheus} GUNICORN_WORKERS=$(GUNICORN_WORKERS) \
+		$(BIN)/gunicorn --config gunicorn.conf.py run:app
 
 scheduler: install
 	$(BIN)/flask --app run scheduler

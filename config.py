@@ -76,6 +76,14 @@ class Config:
     # gunicorn use redis://127.0.0.1:6379/1 so the limit holds across workers.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
 
+    # Logs: "json" (one object per line), "text", or "auto" (text on a terminal, else JSON).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "auto")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    # /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>" when set.
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+    # /healthz: the queue counts as stuck when due work has waited this long.
+    HEALTH_QUEUE_STUCK_MINUTES = _env_int("HEALTH_QUEUE_STUCK_MINUTES", 30)
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

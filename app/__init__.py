@@ -1,8 +1,6 @@
 """Canvas Flow: keep learning-platform data in a local database and a web planner."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask
 
 from config import Config, config_from_env
@@ -17,7 +15,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         raise RuntimeError("Set SECRET_KEY (and TOKEN_ENCRYPTION_KEY) before running in production.")
 
     _ensure_sqlite_dir(app)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from app.ops.logs import configure_logging
+
+    configure_logging(app)
 
     from app import crypto, models  # noqa: F401  (models register with the metadata)
     from app.extensions import csrf, db, login_manager, migrate

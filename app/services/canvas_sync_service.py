@@ -204,14 +204,14 @@ class CanvasSyncService:
             for course, outcome in _bounded_map(pool, fetch, courses, window=self.course_workers + 1):
                 done += 1
                 name = course.get("name") or f"Course {course.get('id')}"
-                log.info("[%d/%d] Syncing course: %s", done, len(courses), name)
+                t_write = time.monotonic()
                 if isinstance(outcome, FATAL_ERRORS):
                     raise outcome
                 if isinstance(outcome, BaseException):
                     self._course_failed(result, course, outcome)
                 else:
                     try:
-                        self._write_course(outcome, result, term_ids, now, label=f"[{done}/{len(courses)}] {name}")
+                        self._write_course(outcome, result, term_ids, now)
                     except Exception as exc:
                         self.session.rollback()
                         log.exception("event=course_write_failed course_id=%s", course.get("id"))
@@ -220,6 +220,9 @@ class CanvasSyncService:
                 run.counts_json = json.dumps(result.as_dict())
                 sync_runs.heartbeat(self.session, run)
                 self.session.commit()  # the course's rows and the progress row, together
+                log.info("event=course_synced run_id=%s user_id=%s course_id=%s phase=write progress=%d/%d "
+                         "ok=%s duration_s=%.3f", run.id, self.user.id, course.get("id"), done, len(courses),
+                         not isinstance(outcome, BaseException), time.monotonic() - t_write)
                 self._notify(run)
 
         if only_course is None:
@@ -294,8 +297,7 @@ class CanvasSyncService:
         result.counts["terms"].add(counts)
         return ids
 
-    def _write_course(self, data: CourseData, result: SyncResult, term_ids: dict[int, int], now: datetime,
-                      *, label: str) -> None:
+    def _write_course(self, data: CourseData, result: SyncResult, term_ids: dict[int, int], now: datetime) -> None:
         course = data.course
         term = course.get("term") if isinstance(course.get("term"), dict) else None
         term_id = term_ids.get(term["id"]) if term else None
@@ -312,8 +314,6 @@ class CanvasSyncService:
             for a in group.get("assignments") or []:
                 assignments.append(assignment_row(a, course_id=local_course, canvas_course_id=course["id"],
                                                   group_ids=group_ids, now=now))
-                if len(assignments) % 10 == 0:
-                    log.info("%s: %d assignments", label, len(assignments))
         assignment_counts, assignment_ids = write_stream(self.session, ASSIGNMENTS, local_course, assignments,
                                                          now=now, complete=True)
         rows = [r for r in (submission_row(s, course_id=local_course, assignment_ids=assignment_ids, now=now)

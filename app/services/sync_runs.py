@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from app.models import SyncLock, SyncRun
 from app.models.types import utcnow
+from app.ops import metrics
 
 LOCK_TTL = timedelta(minutes=10)
 QUEUED_OWNER = "queued"
@@ -175,6 +176,7 @@ def finish_run(session: Session, run: SyncRun, *, status: str, counts: dict, sta
         run.progress_current = run.progress_total
     session.execute(delete(SyncLock).where(SyncLock.run_id == run.id))
     session.commit()
+    metrics.observe_run(run)
 
 
 def active_run(session: Session, user_id: int) -> SyncRun | None:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from app.models import QueuePause, SyncOperation
 from app.models.types import utcnow
+from app.ops import metrics
 from app.sync.errors import PermanentError, classify, describe
 
 log = logging.getLogger(__name__)
@@ -246,6 +247,8 @@ def complete(session: Session, op: SyncOperation, worker_id: str, *, result: dic
                 result_json=json.dumps(result, default=str) if result is not None else None)
         .execution_options(synchronize_session=False)).rowcount == 1
     session.commit()
+    if done:
+        metrics.observe_operation(op.kind, Op.COMPLETED)
     return done
 
 
@@ -270,6 +273,7 @@ def fail(session: Session, op: SyncOperation, worker_id: str, exc: BaseException
         .execution_options(synchronize_session=False)).rowcount == 1
     session.commit()
     if changed:
+        metrics.observe_operation(op.kind, values["status"])
         log.warning("event=operation_failed op_id=%s kind=%s attempts=%s error_class=%s retry=%s",
                     op.id, op.kind, attempts, error_class, retry)
     return values["status"] if changed else None

@@ -26,11 +26,12 @@ def init_app(app: Flask) -> None:
     from app.web.settings import bp as settings_bp
     from app.web.sync import bp as sync_bp
     from app.web.filters import register_filters
+    from app.web.ops import bp as ops_bp
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
     login_manager.login_message_category = "info"
-    for bp in (auth_bp, settings_bp, planner_bp, sync_bp, admin_bp):
+    for bp in (auth_bp, settings_bp, planner_bp, sync_bp, admin_bp, ops_bp):
         app.register_blueprint(bp)
     register_filters(app)
 

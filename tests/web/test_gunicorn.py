@@ -31,17 +31,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn_app(app, redis_url):
+def gunicorn_app(app, redis_url, tmp_path):
     import redis
 
     port = free_port()
     limits_url = redis_url.rsplit("/", 1)[0] + "/15"  # a Redis database of the tests' own, emptied first
     redis.Redis.from_url(limits_url).flushdb()
-    env = worker_env(database_url(), RATELIMIT_STORAGE_URI=limits_url, LOGIN_RATE_LIMIT="3")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind", f"127.0.0.1:{port}",
-         "--graceful-timeout", "5", "run:app"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env = worker_env(database_url(), RATELIMIT_STORAGE_URI=limits_url, LOGIN_RATE_LIMIT="3",
+                     PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"), GUNICORN_WORKERS="3",
+                     GUNICORN_BIND=f"127.0.0.1:{port}", LOG_FORMAT="json")
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "run:app"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -109,3 +109,38 @@ def test_failed_logins_are_limited_across_workers(gunicorn_app, canvas_sandbox):
     # Each worker alone has seen at most some of them: only a shared count refuses all of these.
     refused = [login(requests.Session(), gunicorn_app, user.email, PASSWORD).status_code for _ in range(9)]
     assert refused == [429] * 9
+
+
+@pytest.mark.timeout(120)
+def test_metrics_count_the_runs_of_every_worker(gunicorn_app, canvas_sandbox):
+    """Syncs run in whichever worker took the click; any worker's /metrics counts them all."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from app.models import SyncOperation
+
+    run_ids: list[int] = []
+    for i in range(12):  # bounded: stop once runs were carried out by at least two workers
+        user = make_canvas_user(canvas_sandbox, email=f"metrics{i}@example.com")
+        http = requests.Session()
+        http.headers["Connection"] = "close"  # a new connection per request: spread over the workers
+        assert login(http, gunicorn_app, user.email, PASSWORD).status_code == 302
+        response = http.post(f"{gunicorn_app}/sync/", data={"csrf_token": csrf(http, f"{gunicorn_app}/settings/")},
+                             headers={"Accept": "application/json"}, timeout=30)
+        run_ids.append(response.json()["run_id"])
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            db.session.rollback()
+            if db.session.get(SyncRun, run_ids[-1]).is_finished:
+                break
+            time.sleep(0.1)
+        workers = set(db.session.scalars(select(SyncOperation.worker_id).where(SyncOperation.kind == "canvas_sync")))
+        if i >= 2 and len(workers) >= 2:
+            break
+    assert len(workers) >= 2, "every click landed on one worker"
+    for _ in range(6):  # whichever worker answers the scrape
+        families = {f.name: f for f in text_string_to_metric_families(
+            requests.get(f"{gunicorn_app}/metrics", headers={"Connection": "close"}, timeout=10).text)}
+        runs = sum(s.value for s in families["canvasflow_sync_runs"].samples if s.name.endswith("_total"))
+        assert runs == len(run_ids)
+        assert sum(s.value for s in families["canvasflow_canvas_requests"].samples
+                   if s.name.endswith("_total")) > 0

@@ -1,0 +1,46 @@
+"""Logs: JSON lines with the event's fields for machines, secrets masked in every format."""
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+from app.ops.logs import JSONFormatter, event_fields, redact
+from tests.helpers import make_canvas_user
+from tests.sync.test_workers import ROOT, database_url, worker_env
+
+TOKEN = "7~Zq8rT3stT0kenValueThatMustNeverLeak"
+
+
+def test_event_messages_become_fields():
+    fields = event_fields("event=course_synced run_id=12 user_id=3 course_id=904 phase=write duration_s=0.250")
+    assert fields == {"event": "course_synced", "run_id": 12, "user_id": 3, "course_id": 904, "phase": "write",
+                      "duration_s": 0.25}
+    record = logging.LogRecord("app.x", logging.INFO, __file__, 1, "event=sync_end user_id=%s run_id=%s",
+                               (3, 12), None)
+    line = json.loads(JSONFormatter().format(record))
+    assert line["event"] == "sync_end" and line["run_id"] == 12 and line["level"] == "INFO"
+
+
+def test_secrets_are_masked_whatever_their_shape():
+    for text in (f"Authorization: Bearer {TOKEN}", f"GET /api/v1/courses?access_token={TOKEN}",
+                 f"headers={{'Authorization': 'Bearer {TOKEN}'}}", f"token {TOKEN}", f"bad token {TOKEN[:30]}"):
+        assert TOKEN[2:20] not in redact(text), text
+
+
+def test_every_log_line_of_a_sync_is_json_without_the_token(app, make_canvas_sandbox):
+    sb = make_canvas_sandbox(token=TOKEN, courses=2, assignments=4, students=4)
+    user = make_canvas_user(sb, token=TOKEN)
+    env = worker_env(database_url(), LOG_FORMAT="json", LOG_LEVEL="DEBUG")
+    proc = subprocess.run([sys.executable, "-m", "flask", "--app", "run", "canvas", "sync", "--email", user.email],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    events = [json.loads(line) for line in lines]  # every line parses
+    assert TOKEN not in proc.stderr and TOKEN not in proc.stdout
+    courses = [e for e in events if e.get("event") == "course_synced"]
+    assert len(courses) == 2 and all({"run_id", "user_id", "course_id", "phase", "duration_s"} <= e.keys()
+                                     for e in courses)
+    assert any(e.get("event") == "sync_end" and e["user_id"] == user.id for e in events)
+    assert any(e["logger"].startswith("urllib3") for e in events)  # library debug lines are JSON too
