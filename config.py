@@ -84,6 +84,27 @@ class Config:
     # /healthz: the queue counts as stuck when due work has waited this long.
     HEALTH_QUEUE_STUCK_MINUTES = _env_int("HEALTH_QUEUE_STUCK_MINUTES", 30)
 
+    # Alerts (app/ops/alerts.py): thresholds, then where they go (a webhook URL, email over SMTP).
+    ALERT_FAILURES_IN_A_ROW = _env_int("ALERT_FAILURES_IN_A_ROW", 3)
+    ALERT_NO_SUCCESS_HOURS = float(os.environ.get("ALERT_NO_SUCCESS_HOURS", "24"))
+    ALERT_QUEUE_BACKLOG = _env_int("ALERT_QUEUE_BACKLOG", 100)
+    ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
+    ALERT_EMAIL_TO = os.environ.get("ALERT_EMAIL_TO", "")
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _env_int("SMTP_PORT", 25)
+    SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "canvasflow@localhost")
+    SMTP_STARTTLS = _env_bool("SMTP_STARTTLS", False)
+
+    # Maintenance (`flask sync maintain`, and daily from the scheduler): what is kept how long.
+    SYNC_RETENTION_COMPLETED_DAYS = _env_int("SYNC_RETENTION_COMPLETED_DAYS", 30)
+    SYNC_RETENTION_FAILED_DAYS = _env_int("SYNC_RETENTION_FAILED_DAYS", 90)
+    SYNC_RETENTION_BY_KIND = os.environ.get("SYNC_RETENTION_BY_KIND", "")  # "kind=completed_days:failed_days,..."
+    SYNC_HISTORY_DAYS = _env_int("SYNC_HISTORY_DAYS", 30)
+    SYNC_SUMMARY_DAYS = _env_int("SYNC_SUMMARY_DAYS", 365)
+    SYNC_MAINTENANCE_HOURS = _env_int("SYNC_MAINTENANCE_HOURS", 24)
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

@@ -139,3 +139,28 @@ def scheduler_command():
         raise click.ClickException("Scheduled syncs are off (SYNC_SCHEDULE_ENABLED=false).")
     click.echo(f"Scheduler started: a tick every {app.config['SYNC_TICK_SECONDS']} s.")
     start_scheduler(app, blocking=True)
+
+
+sync_cli = AppGroup("sync", help="Keep the sync history and queue tidy.")
+
+
+@sync_cli.command("maintain")
+@click.option("--dry-run", is_flag=True, help="Only report: purge, compact and repair nothing.")
+@click.option("--no-analyze", is_flag=True, help="Skip ANALYZE/OPTIMIZE/VACUUM.")
+def maintain(dry_run, no_analyze):
+    """Purge old operations, compact old history, check and repair consistency, refresh statistics."""
+    from app.ops import maintenance
+
+    report = maintenance.run(db.session, current_app.config, repair=not dry_run, analyze=not no_analyze)
+    if report["purged"]:
+        click.echo(f"purged operations: {report['purged']['completed']} completed, {report['purged']['failed']} failed")
+    if report["history"]:
+        h = report["history"]
+        click.echo(f"history: {h['runs_compacted']} runs compacted into {h['days_written']} daily rows; "
+                   f"{h['summaries_purged']} summaries and {h['alerts_purged']} alerts past retention purged")
+    for finding in report["checks"]:
+        repaired = f", {finding['repaired']} repaired" if finding["repaired"] else ""
+        detail = f" ({finding['detail']})" if finding["detail"] else ""
+        click.echo(f"check {finding['check']}: {finding['count']} found{repaired}{detail}")
+    for statement in report["optimized"]:
+        click.echo(f"ran {statement}")

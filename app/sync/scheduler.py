@@ -17,8 +17,9 @@ The leader then queues what is due, by criticality:
 Due times are jittered per user (up to SYNC_SCHEDULE_JITTER of the interval, later,
 never earlier), so users synced together drift apart instead of hitting Canvas at one
 moment forever. A user whose sync is queued or running is joined, never started twice.
-Finally it re-notifies the executor of queued work that is due (retries after backoff,
-work queued by `canvas sync --queue`, operations of a dead worker).
+Then it re-notifies the executor of queued work that is due (retries after backoff,
+work queued by `canvas sync --queue`, operations of a dead worker), evaluates alerts
+(app/ops/alerts.py) and, once a day, runs maintenance (app/ops/maintenance.py).
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import SyncOperation, SyncRun, User
+from app.models import ServiceHeartbeat, SyncOperation, SyncRun, User
+from app.ops import alerts, maintenance
 from app.models.types import utcnow
 from app.sync import executors, leader, queue
 from app.sync.runner import request_sync
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 JOB_ID = "canvas-flow-tick"
 LEADER = "scheduler"
+MAINTENANCE = "maintenance"
 
 
 def jitter(user_id: int, interval: timedelta, fraction: float) -> timedelta:
@@ -100,6 +103,19 @@ def dispatch_due(app: Flask, now: datetime | None = None) -> int:
     return count
 
 
+def maintain_if_due(app: Flask, now: datetime) -> dict | None:
+    """Daily maintenance (retention, compaction, repairs, statistics); its last run is a heartbeat row."""
+    every = timedelta(hours=app.config["SYNC_MAINTENANCE_HOURS"])
+    last = db.session.get(ServiceHeartbeat, MAINTENANCE)
+    if last is not None and last.beat_at > now - every:
+        return None
+    report = maintenance.run(db.session, app.config, now=now)
+    db.session.merge(ServiceHeartbeat(name=MAINTENANCE, owner=leader.default_owner(), beat_at=now,
+                                      expires_at=now + every))
+    db.session.commit()
+    return report
+
+
 class Scheduler:
     """One scheduler: `tick` is the whole job, so tests drive it with a fake clock."""
 
@@ -117,6 +133,9 @@ class Scheduler:
                     return None
                 runs = run_due_syncs(self.app, now)
                 dispatch_due(self.app, now)
+                config = self.app.config
+                alerts.evaluate(db.session, alerts.Thresholds.from_config(config), alerts.Notifier(config), now)
+                maintain_if_due(self.app, now)
                 return runs
             except Exception:  # the database is down: the next tick tries again
                 log.exception("event=schedule_tick_failed")
