@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from bench import runner  # noqa: E402
-from bench.databases import (MARIADB_SERVER, Databases, add_user, database_size_mb, mariadb_reachable,  # noqa: E402
+from bench.databases import (MARIADB_SERVER, Databases, add_user, bytes_per_submission, database_size_mb, mariadb_reachable,  # noqa: E402
                              migrate, table_counts)
 from bench.lower_bound import lower_bound  # noqa: E402
 from bench.micro import index_effect, upsert_micro  # noqa: E402
@@ -82,7 +82,8 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
     floor = measured_floor(sb, ours_url, phases["full"]["log"])
     say(f"fetch-only floor {floor['seconds']:.1f}s ({floor['canvas_requests']} requests)")
     db_mb = database_size_mb(ours_url)
-    say(f"database size after the full sync {db_mb} MB")
+    per_submission = bytes_per_submission(ours_url)
+    say(f"database size after the full sync {db_mb} MB, {per_submission} bytes per submission row")
     same = None
     if "baseline" in phases:
         same = table_counts(base_url) == table_counts(ours_url)
@@ -100,7 +101,8 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
 
     out = {"phases": {k: {kk: vv for kk, vv in v.items() if kk != "log"} for k, v in phases.items()},
            "lower_bound": lb, "floor": {k: v for k, v in floor.items() if k != "log"},
-           "same_rows_as_baseline": same, "database_mb": db_mb}
+           "same_rows_as_baseline": same, "database_mb": db_mb,
+           "bytes_per_submission": per_submission}
     if not args.full_only:
         say(f"upsert micro-benchmark ({args.micro_rows} rows) ...")
         out["upsert_micro"] = upsert_micro(dbs.new(backend), args.micro_rows)

@@ -6,6 +6,9 @@ import os
 import platform
 from pathlib import Path
 
+# Measured on MariaDB with the default data set before the raw JSON was compressed (docs/NOTES.md).
+BYTES_PER_SUBMISSION_BEFORE = 1000
+
 
 def print_table(backend: str, r: dict) -> None:
     print(f"\n== {backend} ==")
@@ -29,7 +32,8 @@ def print_table(backend: str, r: dict) -> None:
     print(f"{'lower bound':<18}{lb:>9.2f}{r['lower_bound']['requests']:>10}"
           f"   (median request {r['lower_bound']['request_s'] * 1000:.1f} ms, {r['lower_bound']['slots']} slots, "
           f"mean cost {r['lower_bound']['cost']:.4f})")
-    print(f"database size after the full sync: {r['database_mb']} MB ({r['phases']['full']['rows']} rows written)")
+    print(f"database size after the full sync: {r['database_mb']} MB ({r['phases']['full']['rows']} rows written), "
+          f"{r['bytes_per_submission']} bytes per submission row (data + indexes)")
     if r.get("same_rows_as_baseline") is not None:
         print(f"same live rows as the baseline: {'yes' if r['same_rows_as_baseline'] else 'NO'}")
     if "upsert_micro" in r:
@@ -61,6 +65,10 @@ def targets(r: dict) -> list[str]:
     if r["baseline_full_s"] and r["incremental_noop_s"]:
         z = r["baseline_full_s"] / r["incremental_noop_s"]
         lines.append(f"incremental noop vs baseline full: {z:.0f}x (target >= 60x) {'MET' if z >= 60 else 'MISSED'}")
+    if r.get("bytes_per_submission"):
+        b = r["bytes_per_submission"]
+        lines.append(f"bytes per submission row: {b:.0f} (target <= {BYTES_PER_SUBMISSION_BEFORE / 2:.0f}, half of "
+                     f"{BYTES_PER_SUBMISSION_BEFORE} before migration 0005) {'MET' if b <= BYTES_PER_SUBMISSION_BEFORE / 2 else 'MISSED'}")
     if r.get("incremental_noop_requests_per_course") is not None:
         n = r["incremental_noop_requests_per_course"]
         lines.append(f"incremental noop requests per course (course lists aside): {n:.2f} (target <= 2) "
