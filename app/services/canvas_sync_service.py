@@ -36,6 +36,7 @@ from app.services.canvas_streams import (
     TERMS,
     assignment_row,
     course_row,
+    encode,
     group_row,
     raw_and_hash,
     submission_row,
@@ -300,8 +301,11 @@ class CanvasSyncService:
             pages = self.api.iter_submission_pages(course_id, student_ids=None, **call)
             first = next(pages, None)
         if first is not None:
-            yield first
-            yield from pages
+            # Each page goes as (object, encoded) pairs: compressing and hashing (most of
+            # a row's cost) run here, in parallel, not on the writer's thread.
+            yield [(sub, encode(sub)) for sub in first]
+            for page in pages:
+                yield [(sub, encode(sub)) for sub in page]
 
     # -- writing (calling thread, one transaction per course) ------------------------
 
@@ -336,7 +340,8 @@ class CanvasSyncService:
                                                          now=now, complete=True)
         submission_counts = write_pages(
             self.session, SUBMISSIONS, local_course, data.submissions,
-            lambda s: submission_row(s, course_id=local_course, assignment_ids=assignment_ids, now=now),
+            lambda item: submission_row(item[0], course_id=local_course, assignment_ids=assignment_ids, now=now,
+                                        encoded=item[1]),
             now=now, complete=data.complete_submissions)
         if assignment_counts.deleted and not data.complete_submissions:
             # Submissions of assignments gone upstream go with them.

@@ -97,8 +97,8 @@ def mark_deleted(session: Session, stream: Stream, parent_id: int, canvas_ids: l
     return len(canvas_ids)
 
 
-def write_pages(session: Session, stream: Stream, parent_id: int, pages: Iterable[list[dict]],
-                to_row: Callable[[dict], dict | None], *, now: datetime, complete: bool) -> EntityCounts:
+def write_pages(session: Session, stream: Stream, parent_id: int, pages: Iterable[list],
+                to_row: Callable[[object], dict | None], *, now: datetime, complete: bool) -> EntityCounts:
     """write_stream for a set that arrives in pages: each page upserted as it comes.
 
     Memory is one page plus the set of ids seen (to drop an object sent twice, e.g. by
@@ -106,18 +106,14 @@ def write_pages(session: Session, stream: Stream, parent_id: int, pages: Iterabl
     `complete`, live rows of the parent whose Canvas id was not seen get `deleted_at`.
     """
     counts = EntityCounts()
-    received: set[int] = set()
-    kept: set[int] = set()
+    seen: set[int] = set()
     for page in pages:
         rows = []
-        for obj in page:
-            if obj["id"] in received:
-                continue
-            received.add(obj["id"])
-            row = to_row(obj)
-            if row is not None:
+        for item in page:
+            row = to_row(item)
+            if row is not None and row[stream.canvas_id] not in seen:
+                seen.add(row[stream.canvas_id])
                 rows.append(row)
-                kept.add(row[stream.canvas_id])
         if rows:
             page_counts, _ = write_stream(session, stream, parent_id, rows, now=now, complete=False)
             counts.add(page_counts)
@@ -125,6 +121,6 @@ def write_pages(session: Session, stream: Stream, parent_id: int, pages: Iterabl
         model = stream.model
         live = session.execute(select(getattr(model, stream.canvas_id)).where(
             getattr(model, stream.parent) == parent_id, model.deleted_at.is_(None))).scalars()
-        gone = [cid for cid in live if cid not in kept]
+        gone = [cid for cid in live if cid not in seen]
         counts.deleted = mark_deleted(session, stream, parent_id, gone, now=now)
     return counts
