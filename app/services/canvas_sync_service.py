@@ -58,7 +58,7 @@ SINCE_OVERLAP = timedelta(minutes=5)
 ASSIGNMENTS_PER_STREAM = 8
 MAX_SUBMISSION_STREAMS = 6
 # Pages of a course waiting for the writer (each ~100 submissions) before its fetchers wait.
-PAGES_IN_FLIGHT = 4
+PAGES_IN_FLIGHT = 8
 FATAL_ERRORS = (InvalidToken, InsufficientScope)
 
 
