@@ -14,7 +14,9 @@ fresh subprocess (`python -m bench.phase`) so each phase's peak RSS is its own:
    submissions call per assignment, one ORM add per row, one commit per course;
 2. our full sync; 3. our incremental sync with nothing changed; 4. our incremental sync
    after 1% of the submissions were (re)graded through the sandbox's mutations;
-5. the lower bound (network only, computed, see bench/lower_bound.py).
+5. the fetch-only floor: the full sync's requests again at the client's concurrency, bodies
+   read, not decoded or written (measured, includes the sandbox's CPU; bench/floor.py);
+6. the lower bound (network only, computed, see bench/lower_bound.py).
 
 Requests and throttles per phase come from the sandbox's request log (what Canvas saw);
 retries from the client. Then a DB-write micro-benchmark (our bulk upsert vs a raw DBAPI
@@ -39,14 +41,14 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from bench import runner  # noqa: E402
-from bench.databases import (MARIADB_SERVER, Databases, add_user, database_size_mb, mariadb_reachable,  # noqa: E402
+from bench.databases import (MARIADB_SERVER, Databases, add_user, bytes_per_submission, database_size_mb, mariadb_reachable,  # noqa: E402
                              migrate, table_counts)
 from bench.lower_bound import lower_bound  # noqa: E402
 from bench.micro import index_effect, upsert_micro  # noqa: E402
 from bench.multi_user import bench_users  # noqa: E402
 from bench.phase import make_app  # noqa: E402
 from bench.report import machine_info, print_table, targets, write_json  # noqa: E402
-from bench.runner import grade_one_percent, measured  # noqa: E402
+from bench.runner import grade_one_percent, measured, measured_floor  # noqa: E402
 from sandbox.canvas import CanvasSandbox  # noqa: E402
 from sandbox.canvas.throttle import HIGH_WATER_MARK, OUTFLOW, UP_FRONT  # noqa: E402
 
@@ -78,14 +80,20 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
     phases["full"] = measured(sb, "full", ours_url)
     lb = lower_bound(sb, phases["full"]["log"])
     say(f"full {phases['full']['seconds']:.1f}s (lower bound {lb['seconds']:.1f}s)")
+    floor = measured_floor(sb, ours_url, phases["full"]["log"])
+    say(f"fetch-only floor {floor['seconds']:.1f}s ({floor['canvas_requests']} requests)")
     db_mb = database_size_mb(ours_url)
-    say(f"database size after the full sync {db_mb} MB")
+    per_submission = bytes_per_submission(ours_url)
+    say(f"database size after the full sync {db_mb} MB, {per_submission} bytes per submission row")
     same = None
     if "baseline" in phases:
         same = table_counts(base_url) == table_counts(ours_url)
 
     if not args.full_only:
         phases["incremental_noop"] = measured(sb, "incremental", ours_url)
+        in_courses = [e for e in phases["incremental_noop"]["log"]
+                      if e.path.rstrip("/") not in ("/api/v1/courses", "/api/v1/users/self")]
+        noop_per_course = len(in_courses) / max(1, len(sb.data.enrolled))
         say(f"incremental, nothing changed {phases['incremental_noop']['seconds']:.2f}s")
         graded = grade_one_percent(sb, seed=args.seed)
         phases["incremental_1pct"] = measured(sb, "incremental", ours_url)
@@ -93,7 +101,9 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
         say(f"incremental after grading {graded} submissions {phases['incremental_1pct']['seconds']:.2f}s")
 
     out = {"phases": {k: {kk: vv for kk, vv in v.items() if kk != "log"} for k, v in phases.items()},
-           "lower_bound": lb, "same_rows_as_baseline": same, "database_mb": db_mb}
+           "lower_bound": lb, "floor": {k: v for k, v in floor.items() if k != "log"},
+           "same_rows_as_baseline": same, "database_mb": db_mb,
+           "bytes_per_submission": per_submission}
     if not args.full_only:
         say(f"upsert micro-benchmark ({args.micro_rows} rows) ...")
         out["upsert_micro"] = upsert_micro(dbs.new(backend), args.micro_rows)
@@ -105,11 +115,13 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
 
     get = lambda name, key: phases[name][key] if name in phases else None  # noqa: E731
     out.update({
+        "incremental_noop_requests_per_course": None if args.full_only else noop_per_course,
         "baseline_full_s": get("baseline", "seconds"),
         "full_s": get("full", "seconds"),
         "incremental_noop_s": get("incremental_noop", "seconds"),
         "incremental_1pct_s": get("incremental_1pct", "seconds"),
         "lower_bound_s": lb["seconds"],
+        "floor_s": floor["seconds"],
         "requests": {**{k: v["canvas_requests"] for k, v in phases.items()}, "lower_bound": lb["requests"]},
         "throttles": {k: v["canvas_throttles"] for k, v in phases.items()},
         "retries": {k: v["retries"] for k, v in phases.items()},

@@ -2,7 +2,7 @@
 
     python -m bench.phase PHASE --database-url URL --email E [--users-file F]
 
-PHASE is baseline | full | incremental | users. Prints one JSON line on stdout:
+PHASE is baseline | full | incremental | users | floor (with --urls-file, see bench/floor.py). Prints one JSON line on stdout:
 {"seconds", "rows", "requests", "retries", "throttles", "peak_rss_mb", ...}.
 """
 from __future__ import annotations
@@ -52,6 +52,23 @@ def run_ours(user, incremental: bool) -> dict:
             "counts": {k: v.as_dict() for k, v in result.counts.items()}}
 
 
+def run_floor(user, urls_file: str) -> dict:
+    """The fetch-only floor with the client the sync uses, configured the same way."""
+    from flask import current_app
+
+    from app.services.canvas_api_service import CanvasAPIService
+    from bench.floor import fetch_only
+
+    config = current_app.config
+    api = CanvasAPIService.for_user(user, timeout=config["CANVAS_TIMEOUT_S"], max_retries=config["CANVAS_MAX_RETRIES"],
+                                    per_page=config["CANVAS_PER_PAGE"])
+    try:
+        with open(urls_file) as f:
+            return fetch_only(api, [line.strip() for line in f if line.strip()])
+    finally:
+        api.close()
+
+
 def run_users(app, emails: list[str]) -> dict:
     """Sync several users at once in this process, one thread (and DB session) each."""
     from app.extensions import db
@@ -75,10 +92,11 @@ def run_users(app, emails: list[str]) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("phase", choices=["baseline", "full", "incremental", "users"])
+    parser.add_argument("phase", choices=["baseline", "full", "incremental", "users", "floor"])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--email", action="append", required=True)
     parser.add_argument("--stock-canvasapi", action="store_true")
+    parser.add_argument("--urls-file", help="floor: one URL path + query a line")
     args = parser.parse_args(argv)
 
     app = make_app(args.database_url)
@@ -90,7 +108,9 @@ def main(argv=None) -> None:
             out = run_users(app, args.email)
         else:
             user = db.session.query(User).filter_by(email=args.email[0]).one()
-            if args.phase == "baseline":
+            if args.phase == "floor":
+                out = run_floor(user, args.urls_file)
+            elif args.phase == "baseline":
                 from bench.baseline import baseline_sync, lean_objects
 
                 if not args.stock_canvasapi:

@@ -6,6 +6,9 @@ import os
 import platform
 from pathlib import Path
 
+# Measured on MariaDB (4 courses x 50 x 100, after ANALYZE) before migration 0005 compressed the raw JSON.
+BYTES_PER_SUBMISSION_BEFORE = 1142
+
 
 def print_table(backend: str, r: dict) -> None:
     print(f"\n== {backend} ==")
@@ -22,10 +25,15 @@ def print_table(backend: str, r: dict) -> None:
         throttles = p["canvas_throttles"]
         print(f"{name:<18}{p['seconds']:>9.2f}{p['canvas_requests']:>10}{throttles:>10}{p['retries']:>9}"
               f"{p['peak_rss_mb']:>12.1f}{p['rows']:>9}{rate:>10.0f}{ratio:>14}{vs_lb:>11}")
+    f = r["floor"]
+    print(f"{'fetch-only floor':<18}{f['seconds']:>9.2f}{f['canvas_requests']:>10}{f['canvas_throttles']:>10}"
+          f"{f['retries']:>9}{f['peak_rss_mb']:>12.1f}   full/floor {r['full_s'] / f['seconds']:.2f}x "
+          f"({f['concurrency']} in flight, bodies read, not decoded)")
     print(f"{'lower bound':<18}{lb:>9.2f}{r['lower_bound']['requests']:>10}"
           f"   (median request {r['lower_bound']['request_s'] * 1000:.1f} ms, {r['lower_bound']['slots']} slots, "
           f"mean cost {r['lower_bound']['cost']:.4f})")
-    print(f"database size after the full sync: {r['database_mb']} MB ({r['phases']['full']['rows']} rows written)")
+    print(f"database size after the full sync: {r['database_mb']} MB ({r['phases']['full']['rows']} rows written), "
+          f"{r['bytes_per_submission']} bytes per submission row (data + indexes)")
     if r.get("same_rows_as_baseline") is not None:
         print(f"same live rows as the baseline: {'yes' if r['same_rows_as_baseline'] else 'NO'}")
     if "upsert_micro" in r:
@@ -49,12 +57,22 @@ def targets(r: dict) -> list[str]:
     lines = []
     if r["baseline_full_s"] and r["full_s"]:
         x = r["baseline_full_s"] / r["full_s"]
-        lines.append(f"full sync vs baseline: {x:.1f}x (target >= 10x) {'MET' if x >= 10 else 'MISSED'}")
+        lines.append(f"full sync vs baseline: {x:.1f}x (target >= 15x) {'MET' if x >= 15 else 'MISSED'}")
     y = r["full_s"] / r["lower_bound_s"]
-    lines.append(f"full sync vs lower bound: {y:.2f}x (target <= 1.3x) {'MET' if y <= 1.3 else 'MISSED'}")
+    lines.append(f"full sync vs network lower bound: {y:.2f}x (information: the sandbox's CPU is not in it)")
+    f = r["full_s"] / r["floor_s"]
+    lines.append(f"full sync vs fetch-only floor: {f:.2f}x (target <= 1.5x) {'MET' if f <= 1.5 else 'MISSED'}")
     if r["baseline_full_s"] and r["incremental_noop_s"]:
         z = r["baseline_full_s"] / r["incremental_noop_s"]
-        lines.append(f"incremental noop vs baseline full: {z:.0f}x (target >= 50x) {'MET' if z >= 50 else 'MISSED'}")
+        lines.append(f"incremental noop vs baseline full: {z:.0f}x (target >= 60x) {'MET' if z >= 60 else 'MISSED'}")
+    if r.get("bytes_per_submission"):
+        b = r["bytes_per_submission"]
+        lines.append(f"bytes per submission row: {b:.0f} (target <= {BYTES_PER_SUBMISSION_BEFORE / 2:.0f}, half of "
+                     f"{BYTES_PER_SUBMISSION_BEFORE} before migration 0005) {'MET' if b <= BYTES_PER_SUBMISSION_BEFORE / 2 else 'MISSED'}")
+    if r.get("incremental_noop_requests_per_course") is not None:
+        n = r["incremental_noop_requests_per_course"]
+        lines.append(f"incremental noop requests per course (course lists aside): {n:.2f} (target <= 2) "
+                     f"{'MET' if n <= 2 else 'MISSED'}")
     if "upsert_micro" in r:
         m = r["upsert_micro"]["ratio"]
         lines.append(f"bulk upsert vs raw executemany: {m:.2f}x (target <= 1.5x) {'MET' if m <= 1.5 else 'MISSED'}")

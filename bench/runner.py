@@ -4,9 +4,11 @@ the two incremental phases."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.databases import EMAIL
@@ -15,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 STOCK_CANVASAPI = False  # set from --stock-canvasapi by test_canvas_performance.py
 
 
-def run_phase(phase: str, database_url: str, emails: list[str]) -> dict:
-    cmd = [sys.executable, "-m", "bench.phase", phase, "--database-url", database_url]
+def run_phase(phase: str, database_url: str, emails: list[str], extra: list[str] = ()) -> dict:
+    cmd = [sys.executable, "-m", "bench.phase", phase, "--database-url", database_url, *extra]
     if STOCK_CANVASAPI:
         cmd.append("--stock-canvasapi")
     for email in emails:
@@ -27,15 +29,27 @@ def run_phase(phase: str, database_url: str, emails: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def measured(sb, phase: str, database_url: str, emails: list[str] | None = None) -> dict:
+def measured(sb, phase: str, database_url: str, emails: list[str] | None = None, extra: list[str] = ()) -> dict:
     sb.set_throttle(True)  # empty bucket: each phase starts as a fresh token would
     sb.clear_log()
-    out = run_phase(phase, database_url, emails or [EMAIL])
+    out = run_phase(phase, database_url, emails or [EMAIL], extra)
     log = list(sb.request_log)
     out["canvas_requests"] = len(log)
     out["canvas_throttles"] = sum(1 for e in log if e.throttled)
     out["log"] = log
     return out
+
+
+def measured_floor(sb, database_url: str, full_log) -> dict:
+    """The fetch-only floor of a measured full sync (bench/floor.py), in its own process."""
+    from bench.floor import floor_urls
+
+    with tempfile.NamedTemporaryFile("w", suffix=".urls", delete=False) as f:
+        f.write("\n".join(floor_urls(full_log)))
+    try:
+        return measured(sb, "floor", database_url, extra=["--urls-file", f.name])
+    finally:
+        os.unlink(f.name)
 
 
 def grade_one_percent(sb, seed: int) -> int:

@@ -84,3 +84,29 @@ def test_upgrade_from_the_first_revision_keeps_rows(empty_database_url):
         assert tuple(row) == ("old@example.com", None)
         db.session.remove()
         db.engine.dispose()
+
+
+def test_raw_json_is_compressed_by_0005_and_restored_by_its_downgrade(empty_database_url):
+    from sqlalchemy import text
+
+    from app.models import Course
+
+    raw = '{"id":7,"name":"Biologie \\u00e9t\\u00e9","workflow_state":"available"}'
+    app = make_test_app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0004")
+        with db.engine.begin() as conn:
+            conn.execute(insert(User).values(id=1, email="old@example.com", password_hash="x", is_admin=False,
+                                             created_at=db.func.now()))
+            conn.execute(text("INSERT INTO course (user_id, canvas_course_id, name, apply_assignment_group_weights, "
+                              "raw_json, first_seen_at) VALUES (1, 7, 'Bio', :f, :raw, :now)"),
+                         {"f": False, "raw": raw, "now": "2026-01-01 00:00:00"})
+        upgrade()
+        course = db.session.scalars(select(Course)).one()
+        assert course.raw_json == raw
+        assert len(course.raw_deflate) < len(raw)
+        db.session.remove()
+        downgrade(revision="0004")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT raw_json FROM course")).scalar() == raw
+        db.engine.dispose()

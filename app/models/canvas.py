@@ -11,17 +11,28 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.types import LongText, UTCDateTime, utcnow
+from app.models import raw_codec
+from app.models.types import LongBlob, UTCDateTime, utcnow
 
 
 class SyncedMixin:
     """Bookkeeping every synced row carries (see DESIGN.md, Storage)."""
 
-    raw_json: Mapped[str | None] = mapped_column(LongText)
+    # The object's JSON as Canvas sent it (minus fields recomputed on every read), compressed:
+    # see app/models/raw_codec.py. Read and write it through `raw_json`.
+    raw_deflate: Mapped[bytes | None] = mapped_column(LongBlob)
     content_hash: Mapped[str | None] = mapped_column(String(40))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def raw_json(self) -> str | None:
+        return raw_codec.unpack(self.raw_deflate)
+
+    @raw_json.setter
+    def raw_json(self, text: str | bytes | None) -> None:
+        self.raw_deflate = raw_codec.pack(text)
 
 
 class Term(SyncedMixin, db.Model):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Text
+from sqlalchemy import DateTime, LargeBinary, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator
 
@@ -38,3 +38,5 @@ class UTCDateTime(TypeDecorator):
 
 # Raw Canvas JSON can exceed TEXT's 64 KB on MariaDB (assignment descriptions).
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql").with_variant(mysql.LONGTEXT(), "mariadb")
+# Compressed raw JSON (app/models/raw_codec.py); MariaDB's BLOB stops at 64 KB.
+LongBlob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql").with_variant(mysql.LONGBLOB(), "mariadb")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.models import (Assignment, Course, SyncAlert, SyncDailySummary, SyncLock, SyncOperation, SyncRun,
                         Submission, Term)
+from app.models import raw_codec
 from app.models.types import utcnow
 from app.services.sync_runs import holder_is_dead
 
@@ -151,9 +152,10 @@ def _stuck_operations(session: Session, now: datetime, repair: bool) -> Finding:
 
 def _courses_without_term(session: Session, repair: bool) -> Finding:
     """A course whose term link is missing although its Canvas JSON names a term we have."""
-    rows = session.execute(select(Course.id, Course.user_id, Course.raw_json).where(Course.term_id.is_(None))).all()
+    rows = session.execute(select(Course.id, Course.user_id, Course.raw_deflate).where(Course.term_id.is_(None))).all()
     fixed = 0
-    for course_id, user_id, raw in rows:
+    for course_id, user_id, packed in rows:
+        raw = raw_codec.unpack(packed)
         try:
             data = json.loads(raw) if raw else {}
         except ValueError:

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from app.models import Assignment, Course, GradeCategory, Submission, Term
+import orjson
+
+from app.models import Assignment, Course, GradeCategory, Submission, Term, raw_codec
 
 # Canvas recomputes these on every request (e.g. seconds_late grows while a submission is missing).
 VOLATILE_FIELDS = frozenset({"seconds_late", "preview_url", "needs_grading_count_by_section"})
@@ -25,28 +27,27 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def _dumps(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+def _dumps(obj) -> bytes:
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # an integer beyond 64 bits: orjson refuses it, json does not
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def raw_and_hash(obj: dict) -> tuple[str, str]:
-    """The raw JSON to store and the hash of its stable part, encoding the object once.
+def raw_and_hash(obj: dict) -> tuple[bytes, str]:
+    """The JSON to store and its hash, encoding the object once.
 
-    The raw JSON is the stable part's encoding with the volatile fields spliced on at the
-    end (valid JSON, same content; only the key order differs from a full sort). The
-    hash is exactly what it always was, so stored hashes stay comparable.
+    Both leave out the fields Canvas recomputes on every read (VOLATILE_FIELDS): a stored
+    copy of them is stale the moment it is written, and no feature may rely on one (see
+    docs/NOTES.md, "Raw JSON storage"). orjson writes the same compact sorted encoding
+    json.dumps did for ASCII text, so stored hashes stay comparable; text with non-ASCII
+    characters (json escaped it) hashes differently once and is rewritten once.
     """
-    volatile = VOLATILE_FIELDS.intersection(obj)
-    if not volatile:
-        raw = _dumps(obj)
-        return raw, hashlib.sha1(raw.encode()).hexdigest()
-    rest = dict(obj)
-    for k in volatile:
-        del rest[k]
-    stable = _dumps(rest)
-    extra = _dumps({k: obj[k] for k in volatile})
-    raw = stable[:-1] + ("," if len(stable) > 2 else "") + extra[1:]
-    return raw, hashlib.sha1(stable.encode()).hexdigest()
+    if VOLATILE_FIELDS.isdisjoint(obj):
+        stable = _dumps(obj)
+    else:
+        stable = _dumps({k: v for k, v in obj.items() if k not in VOLATILE_FIELDS})
+    return stable, hashlib.sha1(stable).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,16 @@ class Stream:
         return (self.parent, self.canvas_id)
 
 
-def _bookkeeping(obj: dict, now: datetime) -> dict:
+def encode(obj: dict) -> tuple[bytes, str]:
+    """The stored (compressed) JSON of an object and its content hash: the costly part of a
+    row (~10 us), done by the fetching threads for submissions, off the writer's thread."""
     raw, digest = raw_and_hash(obj)
-    return {"raw_json": raw, "content_hash": digest, "first_seen_at": now, "last_synced_canvas": now,
+    return raw_codec.pack(raw), digest
+
+
+def _bookkeeping(obj: dict, now: datetime, encoded: tuple[bytes, str] | None = None) -> dict:
+    packed, digest = encoded or encode(obj)
+    return {"raw_deflate": packed, "content_hash": digest, "first_seen_at": now, "last_synced_canvas": now,
             "deleted_at": None}
 
 
@@ -104,7 +112,8 @@ def assignment_row(obj: dict, *, course_id: int, canvas_course_id: int, group_id
             **_bookkeeping(obj, now)}
 
 
-def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int], now: datetime) -> dict | None:
+def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int], now: datetime,
+                   encoded: tuple[bytes, str] | None = None) -> dict | None:
     assignment_id = assignment_ids.get(obj.get("assignment_id"))
     if assignment_id is None:  # a submission of an assignment we do not see (unpublished, deleted)
         return None
@@ -114,7 +123,8 @@ def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int],
             "score": obj.get("score"), "grade": None if grade is None else str(grade)[:64],
             "submitted_at": parse_time(obj.get("submitted_at")), "graded_at": parse_time(obj.get("graded_at")),
             "workflow_state": obj.get("workflow_state"), "late": bool(obj.get("late")),
-            "missing": bool(obj.get("missing")), "excused": bool(obj.get("excused")), **_bookkeeping(obj, now)}
+            "missing": bool(obj.get("missing")), "excused": bool(obj.get("excused")),
+            **_bookkeeping(obj, now, encoded)}
 
 
 TERMS = Stream("terms", Term, "user_id", "canvas_term_id", term_row)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,12 +36,14 @@ from app.services.canvas_streams import (
     TERMS,
     assignment_row,
     course_row,
+    encode,
     group_row,
     raw_and_hash,
     submission_row,
     term_row,
 )
-from app.services.stream_writer import EntityCounts, mark_deleted, write_stream
+from app.services.page_stream import PageStream
+from app.services.stream_writer import EntityCounts, mark_deleted, write_pages, write_stream
 from app.services.upsert import upsert
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ SINCE_OVERLAP = timedelta(minutes=5)
 # left half the slots idle; see docs/SCALING.md).
 ASSIGNMENTS_PER_STREAM = 8
 MAX_SUBMISSION_STREAMS = 6
+# Pages of a course waiting for the writer (each ~100 submissions) before its fetchers wait.
+PAGES_IN_FLIGHT = 8
 FATAL_ERRORS = (InvalidToken, InsufficientScope)
 
 
@@ -95,7 +99,7 @@ class SyncResult:
 class CourseData:
     course: dict
     groups: list[dict]
-    submissions: list[dict]
+    submissions: Iterable[list[dict]]  # pages, a PageStream while fetching goes on
     complete_submissions: bool
 
 
@@ -108,6 +112,7 @@ class CanvasSyncService:
         self.course_workers = course_workers
         self.stream_workers = stream_workers
         self.on_progress = on_progress
+        self._page_streams: list[PageStream] = []  # of the run in progress, closed when it ends
 
     # -- public API ------------------------------------------------------------------
 
@@ -140,7 +145,12 @@ class CanvasSyncService:
         since = sync_runs.since_with_overlap(self.user.last_synced_canvas, SINCE_OVERLAP) if kind == "incremental" else None
         log.info("event=sync_start user_id=%s run_id=%s kind=%s trigger=%s", self.user.id, run.id, kind, trigger)
         try:
-            self._sync(run, result, since=since, only_course=only_course)
+            try:
+                self._sync(run, result, since=since, only_course=only_course)
+            finally:
+                for stream in self._page_streams:  # courses given up or a run cut short: their fetchers stop
+                    stream.close()
+                self._page_streams.clear()
         except FATAL_ERRORS as exc:
             self.session.rollback()
             result.error, result.error_kind = self._plain(exc), exc.kind
@@ -212,6 +222,8 @@ class CanvasSyncService:
                 else:
                     try:
                         self._write_course(outcome, result, term_ids, now)
+                    except FATAL_ERRORS:
+                        raise  # from a submissions page: the token is bad for every course
                     except Exception as exc:
                         self.session.rollback()
                         log.exception("event=course_write_failed course_id=%s", course.get("id"))
@@ -252,41 +264,51 @@ class CanvasSyncService:
 
     def _fetch_course(self, course: dict, since: datetime | None, known_assignments: dict[int, str]) -> CourseData:
         course_id = course["id"]
-        with ThreadPoolExecutor(self.stream_workers, thread_name_prefix="canvas-stream") as pool:
-            groups = self.api.get_assignment_groups(course_id, include_assignments=True)
-            assignments = [a for g in groups for a in g.get("assignments") or []]
-            # Only published assignments have submissions in the bulk endpoint, and Canvas
-            # answers 403 "invalid assignment ids requested" when assignment_ids[] names
-            # an unpublished one: split by published ids only.
-            assignment_ids = [a["id"] for a in assignments if a.get("published", True)]
-            if not assignment_ids:
-                return CourseData(course, groups, [], complete_submissions=True)
-            if since is not None:
-                # Canvas ANDs graded_since and submitted_since, so "either changed" takes
-                # two calls. New submissions show in the assignments' needs_grading_count /
-                # has_submitted_submissions, so the second call is made only when an
-                # assignment changed (or when Canvas does not send those fields).
-                calls = [dict(graded_since=since)]
-                if _may_have_new_submissions(assignments, known_assignments):
-                    calls.append(dict(submitted_since=since))
-            else:
-                # One bulk call walks bookmark pages one at a time; split it by assignment
-                # so no course's chain of sequential pages dominates the run.
-                n = min(MAX_SUBMISSION_STREAMS, max(1, len(assignment_ids) // ASSIGNMENTS_PER_STREAM))
-                calls = [dict(assignment_ids=assignment_ids[i::n]) if n > 1 else {} for i in range(n)]
-            futures = [pool.submit(self._fetch_submissions, course_id, call) for call in calls]
-            submissions: dict[int, dict] = {}
-            for future in futures:
-                for sub in future.result():
-                    submissions[sub["id"]] = sub
-        return CourseData(course, groups, list(submissions.values()), complete_submissions=since is None)
+        groups = self.api.get_assignment_groups(course_id, include_assignments=True)
+        assignments = [a for g in groups for a in g.get("assignments") or []]
+        # Only published assignments have submissions in the bulk endpoint, and Canvas
+        # answers 403 "invalid assignment ids requested" when assignment_ids[] names
+        # an unpublished one: split by published ids only.
+        assignment_ids = [a["id"] for a in assignments if a.get("published", True)]
+        if not assignment_ids:
+            return CourseData(course, groups, [], complete_submissions=True)
+        if since is not None:
+            # Canvas ANDs graded_since and submitted_since, so "either changed" takes
+            # two calls. New submissions show in the assignments' needs_grading_count /
+            # has_submitted_submissions, so the second call is made only when an
+            # assignment changed (or when Canvas does not send those fields).
+            calls = [dict(graded_since=since)]
+            if _may_have_new_submissions(assignments, known_assignments):
+                calls.append(dict(submitted_since=since))
+        else:
+            # One bulk call walks bookmark pages one at a time; split it by assignment
+            # so no course's chain of sequential pages dominates the run.
+            n = min(MAX_SUBMISSION_STREAMS, max(1, len(assignment_ids) // ASSIGNMENTS_PER_STREAM))
+            calls = [dict(assignment_ids=assignment_ids[i::n]) if n > 1 else {} for i in range(n)]
+        # The pages go to the writer as they arrive (PageStream): the course's data is
+        # never whole in memory. The threads end when their call does or the writer closes.
+        pages = PageStream(producers=len(calls), max_pages=PAGES_IN_FLIGHT)
+        self._page_streams.append(pages)
+        pool = ThreadPoolExecutor(min(self.stream_workers, len(calls)), thread_name_prefix="canvas-stream")
+        for call in calls:
+            pool.submit(pages.feed, lambda call=call: self._submission_pages(course_id, call))
+        pool.shutdown(wait=False)
+        return CourseData(course, groups, pages, complete_submissions=since is None)
 
-    def _fetch_submissions(self, course_id: int, call: dict) -> list[dict]:
+    def _submission_pages(self, course_id: int, call: dict):
+        pages = self.api.iter_submission_pages(course_id, **call)
         try:
-            return self.api.get_submissions(course_id, **call)
+            first = next(pages, None)
         except Forbidden:
             # A student may not list everyone's submissions: fall back to their own.
-            return self.api.get_submissions(course_id, student_ids=None, **call)
+            pages = self.api.iter_submission_pages(course_id, student_ids=None, **call)
+            first = next(pages, None)
+        if first is not None:
+            # Each page goes as (object, encoded) pairs: compressing and hashing (most of
+            # a row's cost) run here, in parallel, not on the writer's thread.
+            yield [(sub, encode(sub)) for sub in first]
+            for page in pages:
+                yield [(sub, encode(sub)) for sub in page]
 
     # -- writing (calling thread, one transaction per course) ------------------------
 
@@ -316,10 +338,11 @@ class CanvasSyncService:
                                                   group_ids=group_ids, now=now))
         assignment_counts, assignment_ids = write_stream(self.session, ASSIGNMENTS, local_course, assignments,
                                                          now=now, complete=True)
-        rows = [r for r in (submission_row(s, course_id=local_course, assignment_ids=assignment_ids, now=now)
-                            for s in data.submissions) if r is not None]
-        submission_counts, _ = write_stream(self.session, SUBMISSIONS, local_course, rows, now=now,
-                                            complete=data.complete_submissions)
+        submission_counts = write_pages(
+            self.session, SUBMISSIONS, local_course, data.submissions,
+            lambda item: submission_row(item[0], course_id=local_course, assignment_ids=assignment_ids, now=now,
+                                        encoded=item[1]),
+            now=now, complete=data.complete_submissions)
         if assignment_counts.deleted and not data.complete_submissions:
             # Submissions of assignments gone upstream go with them.
             live = {a["canvas_assignment_id"] for a in assignments}

@@ -287,3 +287,15 @@ def test_create_canvas_sync_service_uses_the_users_connection(app, canvas_sandbo
     service = create_canvas_sync_service(user)
     assert service.api.base_url == canvas_sandbox.base_url
     assert service.sync_all_data(use_incremental=True).ok  # no earlier sync: runs a full one
+
+
+def test_raw_json_is_stored_compressed_without_fields_canvas_recomputes(app, canvas_sandbox):
+    import json
+
+    user = make_canvas_user(canvas_sandbox)
+    assert fast_service(user).sync_all_data().ok
+    submission = db.session.scalars(select(Submission).order_by(Submission.id)).first()
+    raw = json.loads(submission.raw_json)
+    assert raw["id"] == submission.canvas_submission_id and raw["user_id"] == submission.canvas_user_id
+    assert "preview_url" not in raw and "seconds_late" not in raw
+    assert len(submission.raw_deflate) * 4 < len(submission.raw_json)

@@ -17,7 +17,7 @@ def _user() -> int:
 def _rows(user_id, n, name="T", seen=None):
     seen = seen or datetime(2026, 1, 1, tzinfo=timezone.utc)
     return [{"user_id": user_id, "canvas_term_id": i, "name": f"{name}{i}", "first_seen_at": seen,
-             "raw_json": "{}", "content_hash": name} for i in range(n)]
+             "raw_deflate": None, "content_hash": name} for i in range(n)]
 
 
 def test_upsert_inserts_then_updates_without_duplicates(app):
