@@ -216,3 +216,43 @@ def test_pages_fit_a_phone(browser, live_server):
         shot(page, "phone-settings")
     finally:
         context.close()
+
+
+def test_operations_dashboard_at_desktop_and_phone_width(browser, app, backend):
+    """Seeded history on each backend, rendered by Chromium: two charts, failures in their colour, no sideways scroll."""
+    from werkzeug.serving import make_server
+
+    from tests.web.conftest import PASSWORD, make_user
+    from tests.web.test_dashboard import seed_history
+
+    admin = make_user("ops@example.edu", admin=True)
+    seed_history([make_user(f"pupil{i}@example.edu", canvas=True) for i in range(4)])
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="dashboard-test-server", daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        for name, viewport in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
+            context = browser.new_context(viewport=viewport)
+            page = context.new_page()
+            errors = []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(f"{base}/login")
+            page.fill("input[name=email]", admin.email)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("input[type=submit]")
+            page.goto(f"{base}/admin/sync")
+            assert page.locator("svg.chart").count() == 2
+            assert page.locator("svg.chart rect.bar-failed").count() > 0
+            fill = page.eval_on_selector("svg.chart rect.bar-failed", "el => getComputedStyle(el).fill")
+            assert fill == "rgb(197, 48, 48)"  # failures in their own colour
+            width = page.eval_on_selector("svg.chart", "el => el.getBoundingClientRect().width")
+            assert 0 < width <= viewport["width"]
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name}: the page scrolls sideways by {overflow}px"
+            shot(page, f"ops-dashboard-{backend}-{name}")
+            assert errors == [], errors
+            context.close()
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -93,7 +93,17 @@ def history():
         select(SyncRun).where(SyncRun.user_id == current_user.id)
         .order_by(SyncRun.id.desc()).limit(HISTORY_LIMIT)
     ).all()
-    return render_template("sync/history.html", runs=[(r, describe(r)) for r in runs], form=SyncForm())
+    from datetime import timedelta
+
+    from markupsafe import Markup
+
+    from app.models.types import utcnow
+    from app.ops.charts import stacked_bars
+    from app.ops.stats import runs_chart
+
+    bars = runs_chart(db.session, utcnow(), buckets=30, size=timedelta(days=1), fmt="%d %b", user_id=current_user.id)
+    chart = Markup(stacked_bars(bars, title="Your syncs per day, last 30 days", height=110, label_every=5))
+    return render_template("sync/history.html", runs=[(r, describe(r)) for r in runs], form=SyncForm(), chart=chart)
 
 
 @bp.app_context_processor
