@@ -9,18 +9,21 @@ from tests.web.conftest import (add_assignment, add_category, add_course, add_ru
                                 login, make_user, now)
 
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.register"}
+# For load balancers and Prometheus: no session, nothing private (checked below).
+MACHINE_ENDPOINTS = {"ops.healthz", "ops.prometheus_metrics"}
 TOKEN = "7~TopSecretCanvasTokenValueQz9w"
 
 
 def all_rules(app):
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC_ENDPOINTS]
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC_ENDPOINTS | MACHINE_ENDPOINTS]
     assert len(rules) >= 12, "expected the planner, settings, sync and admin routes"
     return rules
 
 
 def build(rule, value=1):
     return rule.rule.replace("<int:", "<").replace("<course_id>", str(value)).replace(
-        "<run_id>", str(value)).replace("<user_id>", str(value))
+        "<run_id>", str(value)).replace("<user_id>", str(value)).replace("<op_id>", str(value)).replace(
+        "<action>", "retry" if "operations" in rule.rule else "pause")
 
 
 def test_every_page_but_login_and_register_needs_a_session(app, client):
@@ -126,3 +129,12 @@ def test_production_cookies_are_secure():
     assert ProductionConfig.SESSION_COOKIE_SECURE and ProductionConfig.REMEMBER_COOKIE_SECURE
     assert ProductionConfig.SESSION_COOKIE_HTTPONLY and ProductionConfig.SESSION_COOKIE_SAMESITE == "Lax"
     assert ProductionConfig.ALLOW_PRIVATE_CANVAS_URLS is False
+
+
+def test_machine_endpoints_answer_without_a_session_and_reveal_no_secret(app, client, two_users):
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    for url in ("/healthz", "/metrics"):
+        response = client.get(url)
+        assert response.status_code in (200, 503), url
+        body = response.get_data(as_text=True)
+        assert TOKEN not in body and "alice@" not in body and "bob@" not in body, url
