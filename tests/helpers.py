@@ -56,3 +56,15 @@ def index_names(engine) -> set[str]:
     """Every index name in the live schema."""
     inspector = inspect(engine)
     return {ix["name"] for table in inspector.get_table_names() for ix in inspector.get_indexes(table)}
+
+
+def stop_process(proc, timeout: float = 20) -> None:
+    """SIGTERM a server or worker the test started, SIGKILL it if it does not go in time."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

@@ -19,7 +19,7 @@ from app.models import SyncOperation, SyncRun
 from app.sync.executors import CeleryExecutor, get_executor
 from app.sync.runner import start_or_join
 from tests.conftest import make_test_app
-from tests.helpers import make_canvas_user, snapshot
+from tests.helpers import make_canvas_user, stop_process, snapshot
 from tests.sync.test_workers import ROOT, database_url, worker_env
 
 
@@ -33,12 +33,7 @@ def celery_worker(app, redis_url):
          "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     yield proc, queue_name
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop_process(proc)
 
 
 @pytest.mark.timeout(120)

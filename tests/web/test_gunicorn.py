@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import SyncRun
-from tests.helpers import make_canvas_user
+from tests.helpers import make_canvas_user, stop_process
 from tests.sync.test_workers import ROOT, database_url, worker_env
 from tests.web.conftest import CSRF_RE
 
@@ -54,12 +54,7 @@ def gunicorn_app(app, redis_url, tmp_path):
         proc.kill()
         pytest.fail("gunicorn did not answer within 30 s: " + proc.communicate(timeout=5)[0][-2000:])
     yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
+    stop_process(proc)
 
 
 def csrf(http: requests.Session, url: str) -> str:
