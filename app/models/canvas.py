@@ -2,9 +2,17 @@
 
 Every synced row is keyed by its Canvas id under its owner (a user for terms and
 courses, a course for everything below), so a re-sync upserts instead of duplicating.
+
+The same tables hold courses, assignments and submissions pulled from Google Classroom
+and Schoology (app/sync/source_store.py): `source_system` says where a row came from,
+`external_id` holds that system's own id (opaque strings in Classroom), and the
+canvas_*_id columns of such a row hold a stable 63-bit number derived from it
+(`derived_id`), so every key, join and index keeps working unchanged. A user's terms
+and courses are keyed per source; rows under a course inherit its source.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
@@ -13,6 +21,35 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models import raw_codec
 from app.models.types import LongBlob, UTCDateTime, utcnow
+
+
+CANVAS, CLASSROOM, SCHOOLOGY = "canvas", "classroom", "schoology"
+SOURCE_SYSTEMS = (CANVAS, CLASSROOM, SCHOOLOGY)
+SOURCE_LABELS = {CANVAS: "Canvas", CLASSROOM: "Classroom", SCHOOLOGY: "Schoology"}
+
+
+def derived_id(system: str, external_id: str) -> int:
+    """The canvas_*_id a non-Canvas row is keyed by: a stable positive 63-bit hash of its id.
+
+    Classroom ids are opaque strings and Google user ids have 21 digits (beyond BIGINT),
+    so the system's id itself lives in `external_id`; collisions need ~3e9 rows under one owner.
+    """
+    digest = hashlib.blake2b(f"{system}:{external_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & (2**63 - 1)
+
+
+class SourceMixin:
+    """Where a synced row came from: "canvas" (every row before 0007), "classroom" or "schoology"."""
+
+    # A server default only: a Python-side default would make every bulk upsert's rows
+    # carry the column (app/services/upsert.py compiles a bind for it).
+    source_system: Mapped[str] = mapped_column(String(16), server_default=CANVAS)
+    # The source's own id, as it sends it; None on Canvas rows (their canvas_*_id is the id).
+    external_id: Mapped[str | None] = mapped_column(String(255))
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS.get(self.source_system, self.source_system)
 
 
 class SyncedMixin:
@@ -35,10 +72,10 @@ class SyncedMixin:
         self.raw_deflate = raw_codec.pack(text)
 
 
-class Term(SyncedMixin, db.Model):
+class Term(SourceMixin, SyncedMixin, db.Model):
     __tablename__ = "term"
     __table_args__ = (
-        UniqueConstraint("user_id", "canvas_term_id"),
+        UniqueConstraint("user_id", "source_system", "canvas_term_id"),
         Index("idx_term_user_id", "user_id"),
     )
 
@@ -52,10 +89,10 @@ class Term(SyncedMixin, db.Model):
     courses: Mapped[list[Course]] = relationship(back_populates="term")
 
 
-class Course(SyncedMixin, db.Model):
+class Course(SourceMixin, SyncedMixin, db.Model):
     __tablename__ = "course"
     __table_args__ = (
-        UniqueConstraint("user_id", "canvas_course_id"),
+        UniqueConstraint("user_id", "source_system", "canvas_course_id"),
         Index("idx_course_canvas_id", "canvas_course_id"),
         Index("idx_course_canvas_lookup", "canvas_course_id", "term_id"),
         Index("idx_course_last_synced", "last_synced_canvas"),
@@ -97,9 +134,10 @@ class GradeCategory(SyncedMixin, db.Model):
     assignments: Mapped[list[Assignment]] = relationship(back_populates="grade_category")
 
 
-class Assignment(SyncedMixin, db.Model):
+class Assignment(SourceMixin, SyncedMixin, db.Model):
     __tablename__ = "assignment"
     __table_args__ = (
+        # Under a course, which has one source: widening this key would guard nothing.
         UniqueConstraint("course_id", "canvas_assignment_id"),
         Index("idx_assignment_canvas_id", "canvas_assignment_id"),
         Index("idx_assignment_canvas_course_id", "canvas_course_id"),
@@ -130,7 +168,7 @@ class Assignment(SyncedMixin, db.Model):
     submissions: Mapped[list[Submission]] = relationship(back_populates="assignment")
 
 
-class Submission(SyncedMixin, db.Model):
+class Submission(SourceMixin, SyncedMixin, db.Model):
     __tablename__ = "submission"
     __table_args__ = (
         UniqueConstraint("course_id", "canvas_submission_id"),

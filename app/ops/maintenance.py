@@ -152,7 +152,9 @@ def _stuck_operations(session: Session, now: datetime, repair: bool) -> Finding:
 
 def _courses_without_term(session: Session, repair: bool) -> Finding:
     """A course whose term link is missing although its Canvas JSON names a term we have."""
-    rows = session.execute(select(Course.id, Course.user_id, Course.raw_deflate).where(Course.term_id.is_(None))).all()
+    # Only Canvas JSON names a Canvas term; other sources' courses have no such link to repair.
+    rows = session.execute(select(Course.id, Course.user_id, Course.raw_deflate).where(
+        Course.term_id.is_(None), Course.source_system == "canvas")).all()
     fixed = 0
     for course_id, user_id, packed in rows:
         raw = raw_codec.unpack(packed)
@@ -163,6 +165,7 @@ def _courses_without_term(session: Session, repair: bool) -> Finding:
         canvas_term = (data.get("term") or {}).get("id") if isinstance(data.get("term"), dict) else None
         canvas_term = canvas_term or data.get("enrollment_term_id")
         term_id = canvas_term and session.scalar(select(Term.id).where(Term.user_id == user_id,
+                                                                        Term.source_system == "canvas",
                                                                         Term.canvas_term_id == canvas_term))
         if term_id and repair:
             session.execute(update(Course).where(Course.id == course_id).values(term_id=term_id))

@@ -57,10 +57,22 @@ class Stream:
     parent: str  # the column that scopes canvas ids: user_id or course_id
     canvas_id: str  # the column holding the Canvas id
     to_row: Callable[..., dict]
+    # Streams scoped by a user name their source: a user's courses come from several
+    # systems, and one system's complete list must not mark another's rows deleted.
+    source_system: str | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> tuple[str, ...]:
+        if self.source_system is not None:
+            return (self.parent, "source_system", self.canvas_id)
         return (self.parent, self.canvas_id)
+
+    def scope(self, parent_id: int) -> list:
+        """The WHERE conditions selecting this stream's rows of one parent."""
+        conditions = [getattr(self.model, self.parent) == parent_id]
+        if self.source_system is not None:
+            conditions.append(self.model.source_system == self.source_system)
+        return conditions
 
 
 def encode(obj: dict) -> tuple[bytes, str]:
@@ -77,7 +89,7 @@ def _bookkeeping(obj: dict, now: datetime, encoded: tuple[bytes, str] | None = N
 
 
 def term_row(obj: dict, *, user_id: int, now: datetime) -> dict:
-    return {"user_id": user_id, "canvas_term_id": obj["id"], "name": obj.get("name") or f"Term {obj['id']}",
+    return {"user_id": user_id, "source_system": "canvas", "canvas_term_id": obj["id"], "name": obj.get("name") or f"Term {obj['id']}",
             "start_at": parse_time(obj.get("start_at")), "end_at": parse_time(obj.get("end_at")),
             **_bookkeeping(obj, now)}
 
@@ -85,7 +97,7 @@ def term_row(obj: dict, *, user_id: int, now: datetime) -> dict:
 def course_row(obj: dict, *, user_id: int, term_id: int | None, now: datetime) -> dict:
     # The nested term is stored on its own row; keep it out of the course hash.
     course = {k: v for k, v in obj.items() if k != "term"}
-    return {"user_id": user_id, "term_id": term_id, "canvas_course_id": obj["id"],
+    return {"user_id": user_id, "source_system": "canvas", "term_id": term_id, "canvas_course_id": obj["id"],
             "name": (obj.get("name") or obj.get("course_code") or f"Course {obj['id']}")[:255],
             "course_code": (obj.get("course_code") or None) and obj["course_code"][:255],
             "workflow_state": obj.get("workflow_state"),
@@ -127,8 +139,8 @@ def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int],
             **_bookkeeping(obj, now, encoded)}
 
 
-TERMS = Stream("terms", Term, "user_id", "canvas_term_id", term_row)
-COURSES = Stream("courses", Course, "user_id", "canvas_course_id", course_row)
+TERMS = Stream("terms", Term, "user_id", "canvas_term_id", term_row, source_system="canvas")
+COURSES = Stream("courses", Course, "user_id", "canvas_course_id", course_row, source_system="canvas")
 GRADE_CATEGORIES = Stream("grade_categories", GradeCategory, "course_id", "canvas_group_id", group_row)
 ASSIGNMENTS = Stream("assignments", Assignment, "course_id", "canvas_assignment_id", assignment_row)
 SUBMISSIONS = Stream("submissions", Submission, "course_id", "canvas_submission_id", submission_row)

@@ -196,7 +196,7 @@ class CanvasSyncService:
         courses = [self.api.get_course(only_course)] if only_course is not None else self._list_courses()
         term_ids = self._write_terms(courses, result, now)
         known = {cid: (local_id, deleted_at) for cid, local_id, deleted_at in self.session.execute(
-            select(Course.canvas_course_id, Course.id, Course.deleted_at).where(Course.user_id == self.user.id))}
+            select(Course.canvas_course_id, Course.id, Course.deleted_at).where(*COURSES.scope(self.user.id)))}
         run.progress_total = len(courses)
         self.session.commit()
         self._notify(run)
@@ -257,7 +257,7 @@ class CanvasSyncService:
         for course_id, assignment_id, digest in self.session.execute(
             select(Course.canvas_course_id, Assignment.canvas_assignment_id, Assignment.content_hash)
             .join(Course, Assignment.course_id == Course.id)
-            .where(Course.user_id == self.user.id, Assignment.deleted_at.is_(None))
+            .where(*COURSES.scope(self.user.id), Assignment.deleted_at.is_(None))
         ):
             by_course.setdefault(course_id, {})[assignment_id] = digest
         return by_course

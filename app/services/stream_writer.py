@@ -43,14 +43,13 @@ def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[di
     """
     model = stream.model
     canvas_col = getattr(model, stream.canvas_id)
-    parent_col = getattr(model, stream.parent)
     # A complete set is diffed against every row of the parent (to find deletions); a
     # partial one (an incremental page of changes, one course row) only reads its own rows.
     scope = None if complete else [row[stream.canvas_id] for row in rows]
     existing = {
         cid: (local_id, digest, deleted_at)
         for cid, local_id, digest, deleted_at in _select_chunked(
-            session, select(canvas_col, model.id, model.content_hash, model.deleted_at).where(parent_col == parent_id),
+            session, select(canvas_col, model.id, model.content_hash, model.deleted_at).where(*stream.scope(parent_id)),
             canvas_col, scope)
     }
     counts = EntityCounts()
@@ -74,7 +73,7 @@ def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[di
 
     ids = {cid: local_id for cid, (local_id, _, _) in existing.items()}
     if counts.created:
-        ids = dict(_select_chunked(session, select(canvas_col, model.id).where(parent_col == parent_id),
+        ids = dict(_select_chunked(session, select(canvas_col, model.id).where(*stream.scope(parent_id)),
                                    canvas_col, scope))
     return counts, ids
 
@@ -94,7 +93,7 @@ def mark_deleted(session: Session, stream: Stream, parent_id: int, canvas_ids: l
     for start in range(0, len(canvas_ids), IN_CHUNK):
         session.execute(
             update(model)
-            .where(getattr(model, stream.parent) == parent_id, canvas_col.in_(canvas_ids[start:start + IN_CHUNK]))
+            .where(*stream.scope(parent_id), canvas_col.in_(canvas_ids[start:start + IN_CHUNK]))
             .values(deleted_at=now)
         )
     return len(canvas_ids)
@@ -125,7 +124,7 @@ def write_pages(session: Session, stream: Stream, parent_id: int, pages: Iterabl
     if complete:
         model = stream.model
         live = session.execute(select(getattr(model, stream.canvas_id)).where(
-            getattr(model, stream.parent) == parent_id, model.deleted_at.is_(None))).scalars()
+            *stream.scope(parent_id), model.deleted_at.is_(None))).scalars()
         gone = [cid for cid in live if cid not in seen]
         counts.deleted = mark_deleted(session, stream, parent_id, gone, now=now)
     return counts

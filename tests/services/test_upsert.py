@@ -4,7 +4,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Term, User
+from app.services.canvas_streams import TERMS
 from app.services.upsert import upsert
+
+TERM_KEY = TERMS.key  # (user_id, source_system, canvas_term_id): the unique key ON CONFLICT names
 
 
 def _user() -> int:
@@ -22,10 +25,10 @@ def _rows(user_id, n, name="T", seen=None):
 
 def test_upsert_inserts_then_updates_without_duplicates(app):
     user_id = _user()
-    upsert(db.session, Term, _rows(user_id, 2500), key=("user_id", "canvas_term_id"), keep=("first_seen_at",))
+    upsert(db.session, Term, _rows(user_id, 2500), key=TERM_KEY, keep=("first_seen_at",))
     db.session.commit()
     later = datetime(2026, 6, 1, tzinfo=timezone.utc)
-    upsert(db.session, Term, _rows(user_id, 2600, name="U", seen=later), key=("user_id", "canvas_term_id"),
+    upsert(db.session, Term, _rows(user_id, 2600, name="U", seen=later), key=TERM_KEY,
            keep=("first_seen_at",))
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Term)) == 2600
@@ -38,13 +41,13 @@ def test_upsert_inserts_then_updates_without_duplicates(app):
 
 def test_upsert_rolls_back_with_its_transaction(app):
     user_id = _user()
-    upsert(db.session, Term, _rows(user_id, 10), key=("user_id", "canvas_term_id"))
+    upsert(db.session, Term, _rows(user_id, 10), key=TERM_KEY)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Term)) == 0
 
 
 def test_upsert_of_nothing_is_a_no_op(app):
-    assert upsert(db.session, Term, [], key=("user_id", "canvas_term_id")) == 0
+    assert upsert(db.session, Term, [], key=TERM_KEY) == 0
 
 
 def test_aware_datetimes_round_trip_as_utc(app):
