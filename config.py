@@ -105,6 +105,15 @@ class Config:
     SYNC_SUMMARY_DAYS = _env_int("SYNC_SUMMARY_DAYS", 365)
     SYNC_MAINTENANCE_HOURS = _env_int("SYNC_MAINTENANCE_HOURS", 24)
 
+    # Read-only sources (Google Classroom, Schoology; app/sync/source_pull.py): each
+    # connection is pulled this often, fully (deletions) at least every FULL_PULL_HOURS.
+    SOURCE_PULL_MINUTES = _env_int("SOURCE_PULL_MINUTES", 30)
+    SOURCE_FULL_PULL_HOURS = _env_int("SOURCE_FULL_PULL_HOURS", 24)
+    SOURCE_TIMEOUT_S = float(os.environ.get("SOURCE_TIMEOUT_S", "30"))
+    SOURCE_MAX_RETRIES = _env_int("SOURCE_MAX_RETRIES", 5)
+    CLASSROOM_API_URL = os.environ.get("CLASSROOM_API_URL", "https://classroom.googleapis.com")
+    SCHOOLOGY_API_URL = os.environ.get("SCHOOLOGY_API_URL", "https://api.schoology.com/v1")
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

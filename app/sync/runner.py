@@ -27,6 +27,8 @@ PRIORITY = {"button": 10, "admin": 10, "cli": 5}
 
 
 def init_app(app: Flask) -> None:
+    from app.sync import source_pull  # noqa: F401  (registers the "source_pull" queue handler)
+
     executors.init_app(app)
 
 

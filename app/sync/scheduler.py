@@ -14,6 +14,8 @@ The leader then queues what is due, by criticality:
   an hourly job of its own;
 * every SYNC_FULL_PASS_HOURS (24): a full sync, the only way Canvas reveals deletions
   and late/missing flags that moved with time.
+* every SOURCE_PULL_MINUTES (30): a pull of each Google Classroom / Schoology connection
+  (queue kind "source_pull", app/sync/source_pull.py; full once a day, else incremental).
 Due times are jittered per user (up to SYNC_SCHEDULE_JITTER of the interval, later,
 never earlier), so users synced together drift apart instead of hitting Canvas at one
 moment forever. A user whose sync is queued or running is joined, never started twice.
@@ -33,11 +35,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import ServiceHeartbeat, SyncOperation, SyncRun, User
+from app.models import ServiceHeartbeat, SyncOperation, SyncRun, User, UserConnection
 from app.ops import alerts, maintenance
 from app.models.types import utcnow
 from app.sync import executors, leader, queue
 from app.sync.runner import request_sync
+from app.sync.source_pull import request_pull
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +96,29 @@ def run_due_syncs(app: Flask, now: datetime | None = None) -> list[int]:
     return runs
 
 
+def due_source_pulls(session: Session, now: datetime, *, interval: timedelta,
+                     jitter_fraction: float = 0.0) -> list[int]:
+    """Ids of the Classroom/Schoology connections due for a pull (the pull decides full or incremental)."""
+    rows = session.execute(
+        select(UserConnection.id, UserConnection.last_pull_at)
+        .where(UserConnection.credentials_encrypted.is_not(None))
+        .order_by(UserConnection.id)
+    ).all()
+    return [connection_id for connection_id, pulled_at in rows
+            if pulled_at is None or _aware(pulled_at) <= now - interval - jitter(connection_id, interval, jitter_fraction)]
+
+
+def run_due_source_pulls(app: Flask, now: datetime | None = None) -> list[int]:
+    """Queue the due source pulls (joining any still open); returns their operation ids."""
+    now = now or utcnow()
+    due = due_source_pulls(db.session, now, interval=timedelta(minutes=app.config["SOURCE_PULL_MINUTES"]),
+                           jitter_fraction=app.config["SYNC_SCHEDULE_JITTER"])
+    ops = [request_pull(db.session.get(UserConnection, connection_id), trigger="schedule", notify=False)[0].id
+           for connection_id in due]
+    log.info("event=source_pull_tick due=%d", len(due))
+    return ops
+
+
 def dispatch_due(app: Flask, now: datetime | None = None) -> int:
     """Tell the executor about queued operations that are due; returns how many."""
     now = now or utcnow()
@@ -132,7 +158,8 @@ class Scheduler:
                 if not leader.hold(db.session, LEADER, self.owner, ttl=self.ttl, now=now):
                     return None
                 runs = run_due_syncs(self.app, now)
-                dispatch_due(self.app, now)
+                run_due_source_pulls(self.app, now)
+                dispatch_due(self.app, now)  # notifies the executor of the pulls queued just now too
                 config = self.app.config
                 alerts.evaluate(db.session, alerts.Thresholds.from_config(config), alerts.Notifier(config), now)
                 maintain_if_due(self.app, now)
