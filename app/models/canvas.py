@@ -25,7 +25,8 @@ from app.models.types import LongBlob, UTCDateTime, utcnow
 
 CANVAS, CLASSROOM, SCHOOLOGY = "canvas", "classroom", "schoology"
 SOURCE_SYSTEMS = (CANVAS, CLASSROOM, SCHOOLOGY)
-SOURCE_LABELS = {CANVAS: "Canvas", CLASSROOM: "Classroom", SCHOOLOGY: "Schoology"}
+SOURCE_LABELS = {CANVAS: "Canvas", CLASSROOM: "Classroom", SCHOOLOGY: "Schoology"}  # badges
+SOURCE_NAMES = {CANVAS: "Canvas", CLASSROOM: "Google Classroom", SCHOOLOGY: "Schoology"}  # sentences
 
 
 def derived_id(system: str, external_id: str) -> int:

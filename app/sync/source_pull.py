@@ -22,7 +22,7 @@ from flask import current_app
 from app.crypto import TokenDecryptError
 from app.extensions import db
 from app.models import SyncOperation, UserConnection
-from app.models.canvas import SOURCE_LABELS
+from app.models.canvas import SOURCE_NAMES
 from app.models.types import utcnow
 from app.services.http import RequestStats, build_session
 from app.sync import executors, queue
@@ -77,7 +77,7 @@ def credentials_for(connection: UserConnection) -> dict:
 def pull_connection(connection: UserConnection, *, full: bool = False) -> dict:
     """Pull one connection now (in a worker); returns the counts. Raises OperationErrors for the queue."""
     config = current_app.config
-    label = SOURCE_LABELS.get(connection.system, connection.system)
+    label = SOURCE_NAMES.get(connection.system, connection.system)
     started = utcnow()
     full_every = timedelta(hours=config["SOURCE_FULL_PULL_HOURS"])
     full = (full or connection.last_success_at is None or connection.last_full_pull_at is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 
-from app.models.canvas import SOURCE_LABELS
+from app.models.canvas import SOURCE_NAMES
 from app.sync.connectors.base import Connector, ConnectorRegistry, registry
 from app.sync.errors import PermanentError
 
@@ -44,5 +44,5 @@ def create_source_connector(system: str, credentials: dict, http_session, settin
     """The connector for one user's connection, built by its registered factory."""
     register_source_connectors(target)
     if system not in target.names():
-        raise PermanentError(f"This installation has no {SOURCE_LABELS.get(system, system)} connector.")
+        raise PermanentError(f"This installation has no {SOURCE_NAMES.get(system, system)} connector.")
     return target.create(system, credentials, http_session, settings)
