@@ -420,3 +420,12 @@ class SourceStore:
                     Submission.canvas_assignment_id.in_(assignment_ids[start:start + IN_CHUNK]))
                 .values(deleted_at=self.now)).rowcount
         return deleted
+
+
+def hide_source_courses(session: Session, user_id: int, system: str) -> int:
+    """Mark a disconnected source's courses deleted (the next full pull after reconnecting revives them)."""
+    if system == CANVAS:
+        raise ValueError("Canvas courses are not hidden this way")
+    return session.execute(
+        update(Course).where(Course.user_id == user_id, Course.source_system == system, Course.deleted_at.is_(None))
+        .values(deleted_at=utcnow())).rowcount

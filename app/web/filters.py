@@ -57,7 +57,21 @@ def format_duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
+def source_label(system: str | None) -> str:
+    from app.models.canvas import SOURCE_LABELS
+
+    return SOURCE_LABELS.get(system or "canvas", system or "")
+
+
+def source_name(system: str | None) -> str:
+    from app.models.canvas import SOURCE_NAMES
+
+    return SOURCE_NAMES.get(system or "canvas", system or "")
+
+
 def register_filters(app: Flask) -> None:
+    app.add_template_filter(source_label, "source_label")
+    app.add_template_filter(source_name, "source_name")
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_time, "time")
     app.add_template_filter(format_day, "day")

@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, distinct, false, func, or_, select, true
 
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, Submission, SyncRun, Term
+from app.models.canvas import CANVAS
 from app.web.filters import to_local
 from app.web.planner.grades import CategoryTotal, GradedItem, GradeResult, course_grade, grade_from_items
 from app.web.planner.states import ClassState, SubmissionState, own_state
@@ -62,16 +63,24 @@ def student_view_courses(user, course_filter=None) -> dict[int, int | None]:
     """
     own_id = own_canvas_id(user)
     stmt = (
-        select(Course.id, func.count(distinct(Submission.canvas_user_id)), func.min(Submission.canvas_user_id))
+        select(Course.id, func.count(distinct(Submission.canvas_user_id)), func.min(Submission.canvas_user_id),
+               Course.source_system)
         .outerjoin(Submission, and_(Submission.course_id == Course.id, Submission.deleted_at.is_(None)))
         .where(_live_course(user.id))
-        .group_by(Course.id)
+        .group_by(Course.id, Course.source_system)
     )
     if course_filter is not None:
         stmt = stmt.where(course_filter)
     result = {}
-    for course_id, submitters, some_user in db.session.execute(stmt):
-        if own_id is not None:
+    for course_id, submitters, some_user, source in db.session.execute(stmt):
+        if source not in (None, CANVAS):
+            # The user's Canvas id means nothing in Classroom or Schoology: one submitter
+            # is the user (a student sees only their own work), several make a class.
+            if submitters == 1:
+                result[course_id] = some_user
+            elif submitters == 0:
+                result[course_id] = None
+        elif own_id is not None:
             if submitters == 0 or (submitters == 1 and some_user == own_id):
                 result[course_id] = own_id
         elif submitters == 1:
@@ -91,6 +100,7 @@ class UpcomingItem:
     course_id: int
     course_name: str
     course_code: str | None
+    source_system: str = CANVAS  # where the assignment comes from: its badge
     state: SubmissionState | None = None
     class_state: ClassState | None = None
 
@@ -122,7 +132,7 @@ def upcoming(user, now: datetime | None = None, days: int = UPCOMING_DAYS) -> Up
     start, end = now - timedelta(days=OVERDUE_LOOKBACK_DAYS), now + timedelta(days=days)
     rows = db.session.execute(
         select(Assignment.id, Assignment.name, Assignment.due_at, Assignment.points_possible,
-               Assignment.html_url, Course.id, Course.name, Course.course_code)
+               Assignment.html_url, Course.id, Course.name, Course.course_code, Course.source_system)
         .join(Course, Course.id == Assignment.course_id)
         .where(_live_course(user.id), _visible_assignment(),
                Assignment.due_at >= start, Assignment.due_at < end)
@@ -239,7 +249,7 @@ def _grade_from_totals(per_user: dict[int, dict], weights: dict, weighted: bool,
 def course_grades(user, course_filter=None) -> dict[int, CourseGrade]:
     """Current grade of every live course of the user (or those matching course_filter): 3 queries."""
     courses = db.session.execute(
-        select(Course.id, Course.apply_assignment_group_weights).where(
+        select(Course.id, Course.apply_assignment_group_weights, Course.source_system).where(
             _live_course(user.id), *(() if course_filter is None else (course_filter,)))
     ).all()
     weights: dict[int, dict] = defaultdict(dict)
@@ -274,8 +284,10 @@ def course_grades(user, course_filter=None) -> dict[int, CourseGrade]:
 
     own_id = own_canvas_id(user)
     return {
-        cid: _grade_from_totals(totals.get(cid, {}), weights.get(cid, {}), bool(weighted), own_id)
-        for cid, weighted in courses
+        # Another source's ids are not Canvas ids: there a lone submitter is the user.
+        cid: _grade_from_totals(totals.get(cid, {}), weights.get(cid, {}), bool(weighted),
+                                own_id if source in (None, CANVAS) else None)
+        for cid, weighted, source in courses
     }
 
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.web.settings import bp
 from app.web.settings.forms import CanvasForm, DisconnectForm
+from app.web.settings.page import render_settings
 from app.web.settings.urls import CanvasURLError, normalize_canvas_url
 
 log = logging.getLogger(__name__)
@@ -93,5 +94,4 @@ def disconnect():
 
 
 def _render(form: CanvasForm):
-    form.token.data = ""  # never echo a token back into the page
-    return render_template("settings/canvas.html", form=form, disconnect_form=DisconnectForm())
+    return render_settings(form)

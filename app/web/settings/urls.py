@@ -17,7 +17,7 @@ class CanvasURLError(ValueError):
     """The URL cannot be used; str() is a plain sentence for the form."""
 
 
-def _resolve(host: str) -> list[ipaddress._BaseAddress]:
+def _resolve(host: str, name: str = "Canvas") -> list[ipaddress._BaseAddress]:
     try:
         return [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
@@ -25,7 +25,7 @@ def _resolve(host: str) -> list[ipaddress._BaseAddress]:
     try:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise CanvasURLError(f"The host {host} could not be found. Check the Canvas address.") from exc
+        raise CanvasURLError(f"The host {host} could not be found. Check the {name} address.") from exc
     addresses = []
     for info in infos:
         text = info[4][0].split("%", 1)[0]  # drop an IPv6 zone id
@@ -41,9 +41,30 @@ def _is_private(address: ipaddress._BaseAddress) -> bool:
 
 def normalize_canvas_url(raw: str, *, require_https: bool, allow_private: bool, resolve=_resolve) -> str:
     """Return the base URL as ``scheme://host[:port][/path]`` or raise CanvasURLError."""
+    scheme, netloc, path = _checked(raw, name="Canvas", example="https://school.instructure.com",
+                                    require_https=require_https, allow_private=allow_private, resolve=resolve)
+    # People paste the API root or a page; keep the instance root.
+    for suffix in ("/api/v1",):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    if path in ("/login", "/courses", "/dashboard"):
+        path = ""
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def normalize_service_url(raw: str, *, name: str, example: str, require_https: bool, allow_private: bool,
+                          resolve=_resolve) -> str:
+    """The same checks for another system's API address (Google Classroom, Schoology); the path is kept."""
+    scheme, netloc, path = _checked(raw, name=name, example=example, require_https=require_https,
+                                    allow_private=allow_private, resolve=resolve)
+    return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def _checked(raw: str, *, name: str, example: str, require_https: bool, allow_private: bool,
+             resolve) -> tuple[str, str, str]:
     text = (raw or "").strip()
     if not text:
-        raise CanvasURLError("Enter your Canvas address, for example https://school.instructure.com.")
+        raise CanvasURLError(f"Enter your {name} address, for example {example}.")
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -51,26 +72,19 @@ def normalize_canvas_url(raw: str, *, require_https: bool, allow_private: bool, 
         raise CanvasURLError("That is not a valid web address.") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise CanvasURLError("The Canvas address must start with https:// (or http://).")
+        raise CanvasURLError(f"The {name} address must start with https:// (or http://).")
     if require_https and scheme != "https":
-        raise CanvasURLError("The Canvas address must use https://.")
+        raise CanvasURLError(f"The {name} address must use https://.")
     if parts.username or parts.password:
-        raise CanvasURLError("Leave user names and passwords out of the Canvas address.")
+        raise CanvasURLError(f"Leave user names and passwords out of the {name} address.")
     host = (parts.hostname or "").lower()
     if not host:
         raise CanvasURLError("That is not a valid web address.")
     if not allow_private:
-        addresses = resolve(host)
+        addresses = resolve(host) if resolve is not _resolve else _resolve(host, name)
         if not addresses or any(_is_private(a) for a in addresses):
             raise CanvasURLError("That address points to a private or local network, which is not allowed here.")
-    path = parts.path.rstrip("/")
-    # People paste the API root or a page; keep the instance root.
-    for suffix in ("/api/v1",):
-        if path.endswith(suffix):
-            path = path[: -len(suffix)]
-    if path in ("/login", "/courses", "/dashboard"):
-        path = ""
     netloc = host if ":" not in host else f"[{host}]"
     if port is not None:
         netloc = f"{netloc}:{port}"
-    return urlunsplit((scheme, netloc, path, "", ""))
+    return scheme, netloc, parts.path.rstrip("/")

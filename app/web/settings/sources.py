@@ -1,0 +1,126 @@
+"""Settings: connect Google Classroom and Schoology, pull now, disconnect.
+
+Credentials are encrypted on the user's `user_connection` row and never shown back
+(the page says "ends in ...abcd"). Saving queues a full pull at once (queue kind
+"source_pull"); its outcome appears on this page in plain words. Nothing is checked
+with the system while the person waits: the pull is the check, and a rejected key
+is reported by it ("Schoology refused the OAuth signature ...").
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from app.extensions import db
+from app.models import UserConnection
+from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
+from app.sync.source_pull import request_pull
+from app.sync.source_store import hide_source_courses
+from app.web.settings import bp
+from app.web.settings.forms import SourceActionForm
+from app.web.settings.page import classroom_form, connection_of, render_settings, schoology_form
+from app.web.settings.urls import CanvasURLError, normalize_service_url
+
+log = logging.getLogger(__name__)
+SYSTEMS = (CLASSROOM, SCHOOLOGY)
+
+
+def _checked_url(raw: str, system: str, default: str) -> str:
+    config = current_app.config
+    return normalize_service_url(raw or default, name=SOURCE_NAMES[system], example=default,
+                                 require_https=config.get("REQUIRE_HTTPS_CANVAS_URLS", False),
+                                 allow_private=config.get("ALLOW_PRIVATE_CANVAS_URLS", True))
+
+
+def _save(connection: UserConnection | None, system: str, base_url: str, credentials: dict, hint_from: str):
+    if connection is None:
+        connection = UserConnection(user_id=current_user.id, system=system)
+        db.session.add(connection)
+    elif connection.base_url != base_url or connection.credentials != credentials:
+        connection.state = None  # another address or account: start over with a full pull
+        connection.last_success_at = connection.last_full_pull_at = None
+    connection.base_url = base_url
+    connection.set_credentials(credentials, hint_from=hint_from)
+    connection.status, connection.last_error = UserConnection.NEW, None
+    db.session.commit()
+    log.info("event=source_connection_saved user_id=%s system=%s", current_user.id, system)
+    request_pull(connection, trigger="settings", full=True)
+    flash(f"{SOURCE_NAMES[system]} saved. The first pull is queued; its result shows here.", "success")
+    return redirect(url_for("settings.canvas", _anchor=system))
+
+
+@bp.route("/classroom", methods=["POST"])
+def save_classroom():
+    connection = connection_of(current_user.id, CLASSROOM)
+    form = classroom_form(connection, formdata=request.form)
+    if not form.validate_on_submit():
+        return render_settings(forms={CLASSROOM: form}), 400
+    try:
+        base_url = _checked_url(form.api_url.data, CLASSROOM, current_app.config["CLASSROOM_API_URL"])
+    except CanvasURLError as exc:
+        form.api_url.errors.append(str(exc))
+        return render_settings(forms={CLASSROOM: form}), 400
+    token = (form.token.data or "").strip()
+    if not token:
+        if connection is None or not connection.connected:
+            form.token.errors.append("Paste a Google Classroom access token.")
+            return render_settings(forms={CLASSROOM: form}), 400
+        token = connection.credentials.get("access_token", "")
+    return _save(connection, CLASSROOM, base_url, {"access_token": token, "token_kind": form.token_kind.data},
+                 hint_from="access_token")
+
+
+@bp.route("/schoology", methods=["POST"])
+def save_schoology():
+    connection = connection_of(current_user.id, SCHOOLOGY)
+    form = schoology_form(connection, formdata=request.form)
+    if not form.validate_on_submit():
+        return render_settings(forms={SCHOOLOGY: form}), 400
+    try:
+        base_url = _checked_url(form.base_url.data, SCHOOLOGY, current_app.config["SCHOOLOGY_API_URL"])
+    except CanvasURLError as exc:
+        form.base_url.errors.append(str(exc))
+        return render_settings(forms={SCHOOLOGY: form}), 400
+    saved = connection.credentials if connection is not None and connection.connected else {}
+    key = (form.consumer_key.data or "").strip() or saved.get("consumer_key", "")
+    secret = (form.consumer_secret.data or "").strip() or saved.get("consumer_secret", "")
+    if not key or not secret:
+        field = form.consumer_key if not key else form.consumer_secret
+        field.errors.append("Enter the consumer key and secret from Schoology (your profile → API Credentials).")
+        return render_settings(forms={SCHOOLOGY: form}), 400
+    return _save(connection, SCHOOLOGY, base_url, {"consumer_key": key, "consumer_secret": secret},
+                 hint_from="consumer_secret")
+
+
+def _own_connection(system: str) -> UserConnection:
+    if system not in SYSTEMS:
+        abort(404)
+    connection = connection_of(current_user.id, system)
+    if connection is None or not connection.connected:
+        abort(404)
+    return connection
+
+
+@bp.route("/<system>/pull", methods=["POST"])
+def pull_source(system: str):
+    connection = _own_connection(system)
+    if SourceActionForm().validate_on_submit():
+        _, joined = request_pull(connection, trigger="settings")
+        flash(f"A {SOURCE_NAMES[system]} pull {'was already queued' if joined else 'is queued'}.", "info")
+    return redirect(url_for("settings.canvas", _anchor=system))
+
+
+@bp.route("/<system>/disconnect", methods=["POST"])
+def disconnect_source(system: str):
+    connection = _own_connection(system)
+    if SourceActionForm().validate_on_submit():
+        db.session.delete(connection)
+        hidden = hide_source_courses(db.session, current_user.id, system)
+        db.session.commit()
+        log.info("event=source_connection_removed user_id=%s system=%s courses_hidden=%d", current_user.id, system,
+                 hidden)
+        flash(f"{SOURCE_NAMES[system]} was disconnected and its credentials deleted. Its courses are hidden "
+              "from the planner; connecting again brings them back.", "info")
+    return redirect(url_for("settings.canvas", _anchor=system))

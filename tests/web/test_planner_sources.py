@@ -1,0 +1,91 @@
+"""The planner with Canvas, Google Classroom and Schoology side by side: one list by due date, a badge each."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Course
+from app.sync.connectors.base import Change
+from app.sync.source_store import SourceStore
+from tests.web.conftest import add_assignment, add_course, login, make_user, now
+
+ME = 77
+
+
+def text_of(response) -> str:
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
+def pull(user, system, course_id, course_name, assignments, submissions=()):
+    """Store a course of another system the way its connector's pull would."""
+    changes = [Change(system, "course", course_id, data={"name": course_name, "raw": {"id": course_id}})]
+    for aid, name, due_in in assignments:
+        changes.append(Change(system, "assignment", aid, parent_external_id=course_id,
+                              data={"name": name, "due_at": now() + due_in, "points_possible": 10.0,
+                                    "html_url": f"https://{system}.example/{aid}", "published": True,
+                                    "raw": {"id": aid}}))
+    for sid, aid, state in submissions:
+        changes.append(Change(system, "submission", sid, parent_external_id=aid,
+                              data={"course_external_id": course_id, "student_external_id": "104738291038475610293",
+                                    "score": None, "grade": None, "submitted_at": now() if state == "submitted" else None,
+                                    "workflow_state": state, "late": False, "missing": False, "raw": {"id": sid}}))
+    SourceStore(db.session, user.id, system).store(changes)
+
+
+def test_upcoming_mixes_every_source_by_due_date_with_badges(client, app):
+    user = make_user("mixed@example.edu", canvas=True, canvas_user_id=ME)
+    canvas = add_course(user, "Canvas History")
+    add_assignment(canvas, "Canvas essay", due_in=timedelta(days=3))
+    db.session.commit()
+    pull(user, "classroom", "5001", "Classroom Biology", [("cw1", "Classroom lab", timedelta(days=1))],
+         [("Cg4IzKx1", "cw1", "submitted")])
+    pull(user, "schoology", "7301", "Schoology Algebra", [("91", "Schoology worksheet", timedelta(days=2)),
+                                                          ("92", "Schoology later", timedelta(days=30))])
+    login(client, user.email)
+    page = text_of(client.get("/"))
+    order = [page.index(name) for name in ("Classroom lab", "Schoology worksheet", "Canvas essay")]
+    assert order == sorted(order)
+    assert "Schoology later" not in page  # beyond the 14 days, whatever the source
+    for label in ("Canvas", "Classroom", "Schoology"):
+        assert f'class="badge source-{label.lower()}" title="From ' in page
+    assert page.count('class="badge source-') == 3
+    # The Classroom student id is not the Canvas id: a lone submitter is the user
+    lab_row = page[page.index("Classroom lab"):page.index("Schoology worksheet")]
+    assert "Submitted" in lab_row
+    assert 'href="https://classroom.example/cw1"' in page
+
+
+def test_courses_page_badges_every_course(client, app):
+    user = make_user("courses@example.edu", canvas=True)
+    add_course(user, "Canvas Chemistry")
+    db.session.commit()
+    pull(user, "schoology", "7301", "Schoology Algebra", [])
+    login(client, user.email)
+    page = text_of(client.get("/courses"))
+    assert re.search(r"Canvas Chemistry</a> <span class=\"badge source-canvas\"", page)
+    assert re.search(r"Schoology Algebra</a> <span class=\"badge source-schoology\"", page)
+
+
+def test_another_users_source_courses_stay_hidden(client, app):
+    owner = make_user("owner@example.edu")
+    pull(owner, "classroom", "5001", "Owner's Classroom course", [("cw1", "Owner's lab", timedelta(days=1))])
+    course_id = db.session.scalar(select(Course.id))
+    make_user("other@example.edu")
+    login(client, "other@example.edu")
+    assert "Owner's lab" not in text_of(client.get("/"))
+    assert "Owner&#39;s Classroom course" not in text_of(client.get("/courses"))
+    assert client.get(f"/courses/{course_id}").status_code == 404
+
+
+def test_a_classroom_course_page_shows_its_badge_and_own_state(client, app):
+    user = make_user("detail@example.edu", canvas=True, canvas_user_id=ME)
+    pull(user, "classroom", "5001", "Classroom Biology", [("cw1", "Classroom lab", timedelta(days=-1))],
+         [("Cg4IzKx1", "cw1", "unsubmitted")])
+    course_id = db.session.scalar(select(Course.id))
+    login(client, user.email)
+    page = text_of(client.get(f"/courses/{course_id}"))
+    assert '<span class="badge source-classroom"' in page
+    assert "Overdue" in page  # the user's own (unsubmitted, past due) work, not a class summary
