@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,9 +49,17 @@ class SourceMixin:
     # The source's own id, as it sends it; None on Canvas rows (their canvas_*_id is the id).
     external_id: Mapped[str | None] = mapped_column(String(255))
 
+    CANVAS_ID: ClassVar[str]  # the model's canvas_*_id column
+
     @property
     def source_label(self) -> str:
         return SOURCE_LABELS.get(self.source_system, self.source_system)
+
+    @property
+    def source_id(self) -> str:
+        """The row's id in its own system (Classroom's or Schoology's id, or the Canvas id as text):
+        with source_system, a stable reference for feeds and links (e.g. calendar UIDs)."""
+        return self.external_id if self.external_id is not None else str(getattr(self, self.CANVAS_ID))
 
 
 class SyncedMixin:
@@ -80,6 +89,8 @@ class Term(SourceMixin, SyncedMixin, db.Model):
         Index("idx_term_user_id", "user_id"),
     )
 
+    CANVAS_ID = "canvas_term_id"
+
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     canvas_term_id: Mapped[int] = mapped_column(BigInteger)
@@ -98,6 +109,8 @@ class Course(SourceMixin, SyncedMixin, db.Model):
         Index("idx_course_canvas_lookup", "canvas_course_id", "term_id"),
         Index("idx_course_last_synced", "last_synced_canvas"),
     )
+
+    CANVAS_ID = "canvas_course_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
@@ -148,6 +161,8 @@ class Assignment(SourceMixin, SyncedMixin, db.Model):
         Index("ix_assignment_due_at", "due_at"),
     )
 
+    CANVAS_ID = "canvas_assignment_id"
+
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
     grade_category_id: Mapped[int | None] = mapped_column(
@@ -175,6 +190,8 @@ class Submission(SourceMixin, SyncedMixin, db.Model):
         UniqueConstraint("course_id", "canvas_submission_id"),
         Index("ix_submission_assignment_user", "assignment_id", "canvas_user_id"),
     )
+
+    CANVAS_ID = "canvas_submission_id"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))

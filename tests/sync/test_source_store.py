@@ -96,6 +96,7 @@ def test_first_pull_stores_rows_with_source_and_external_ids(app):
     c = db.session.scalars(select(Course)).one()
     assert (c.source_system, c.external_id, c.name) == ("classroom", "C1", "Biology")
     assert c.canvas_course_id == derived_id("classroom", "C1") and c.source_label == "Classroom"
+    assert c.source_id == "C1"
     assert c.term.name == "Fall 2026" and c.term.source_system == "classroom"
     essay = db.session.scalars(select(Assignment).where(Assignment.external_id == "W1")).one()
     assert (essay.source_system, essay.due_at, essay.points_possible) == ("classroom", DUE, 10.0)
@@ -185,6 +186,8 @@ def test_course_list_marker_deletes_only_this_sources_courses(app):
 
     result = store(user_id, full_pull("C2"))  # C1 left the course list
     assert result.counts["courses"].deleted == 1
+    canvas_course = db.session.scalars(select(Course).where(Course.source_system == "canvas")).one()
+    assert (canvas_course.source_id, canvas_course.external_id) == ("4711", None)
     live = set(db.session.scalars(select(Course.name).where(Course.deleted_at.is_(None))))
     assert live == {"Canvas Chemistry", "Biology"}
     assert db.session.scalar(select(Course.deleted_at).where(Course.external_id == "C1")) is not None
