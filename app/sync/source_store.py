@@ -285,10 +285,10 @@ class SourceStore:
             self._apply_deletes(batch)
             for marker in batch.markers:
                 self._course_complete(batch, marker)
+            self.result.courses_committed += 1
         elif batch.deletes or batch.markers:
             self.result.skipped += len(batch.deletes) + len(batch.markers)
         self.session.commit()
-        self.result.courses_committed += 1
 
     # -- writing one course ----------------------------------------------------------------
 
