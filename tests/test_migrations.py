@@ -110,3 +110,32 @@ def test_raw_json_is_compressed_by_0005_and_restored_by_its_downgrade(empty_data
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT raw_json FROM course")).scalar() == raw
         db.engine.dispose()
+
+
+def test_0007_marks_existing_rows_canvas_and_its_downgrade_drops_other_sources(empty_database_url):
+    from sqlalchemy import text
+
+    from app.models import Course
+
+    app = make_test_app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0005")
+        with db.engine.begin() as conn:
+            conn.execute(insert(User).values(id=1, email="old@example.com", password_hash="x", is_admin=False,
+                                             created_at=db.func.now()))
+            conn.execute(text("INSERT INTO course (user_id, canvas_course_id, name, apply_assignment_group_weights, "
+                              "first_seen_at) VALUES (1, 7, 'Bio', :f, :now)"), {"f": False, "now": "2026-01-01"})
+        upgrade()
+        assert db.session.execute(select(Course.source_system, Course.external_id)).one() == ("canvas", None)
+        # the widened key: the same number from another source is another course
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO course (user_id, canvas_course_id, name, apply_assignment_group_weights, "
+                              "first_seen_at, source_system, external_id) "
+                              "VALUES (1, 7, 'Algebra', :f, :now, 'schoology', '7')"),
+                         {"f": False, "now": "2026-01-01"})
+        db.session.remove()
+        downgrade(revision="0005")
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM course")).scalars().all() == ["Bio"]
+            assert "user_connection" not in inspect(conn).get_table_names()
+        db.engine.dispose()
