@@ -108,6 +108,11 @@ class Config:
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 
+    # Schoology: the API base, and whether sections of past grading periods (and their
+    # assignments and submissions) are pulled too (`include_past=1`).
+    SCHOOLOGY_API_URL = os.environ.get("SCHOOLOGY_API_URL", "https://api.schoology.com/v1")
+    SCHOOLOGY_INCLUDE_PAST = _env_bool("SCHOOLOGY_INCLUDE_PAST", False)
+
     # Sandbox Canvas used by `python run.py --demo`
     DEMO_SANDBOX_PORT = _env_int("DEMO_SANDBOX_PORT", 8765)
     DEMO_EMAIL = os.environ.get("DEMO_EMAIL", "demo@canvasflow.test")
