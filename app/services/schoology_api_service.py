@@ -383,7 +383,8 @@ class SchoologyAPIService:
             status = resp.status_code
             if status in REDIRECTS and resp.headers.get("Location") and redirects < MAX_REDIRECTS:
                 redirects += 1
-                url, params = self._same_origin(requests.compat.urljoin(url, resp.headers["Location"]), "a redirect"), None
+                target = requests.compat.urljoin(url, resp.headers["Location"])
+                url, params = self._same_origin(target, "a redirect"), None
                 continue
             if status == 401 and DUPLICATE_NONCE in resp.text and not replay_resigned:
                 replay_resigned = True  # a transport-level replay of our last signature: sign again

@@ -9,10 +9,10 @@ scope as deleted). Scope: the sections of every course (a Schoology *section* is
 (scores live in sections/{id}/grades, keyed by enrollment), assignments, and for each
 assignment with a dropbox its latest revision per student.
 
-Each Change's data carries `content_hash` (SHA-256 of the canonical JSON of `raw`). Given
-`previous_hashes` ({"<entity_type>:<external_id>": hash}), unchanged objects are not
-yielded; the scope's marker then lists them in `unchanged` so the store does not take them
-for deleted.
+Each Change's data carries `content_hash` (SHA-256 of the canonical JSON of `raw`, its
+`links` aside). Given `previous_hashes` ({"<entity_type>:<external_id>": hash}), unchanged
+objects are not yielded; the scope's marker then lists them in `unchanged`
+("<entity_type>:<external_id>") so the store does not take them for deleted.
 """
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ EXCUSED, INCOMPLETE, MISSING = 1, 2, 3
 
 
 def content_hash(raw) -> str:
+    """SHA-256 of the canonical JSON, `links` left out: they name the host (and Schoology's
+    own samples switch between http and https), not the content."""
+    if isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k != "links"}
     canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -92,7 +96,8 @@ class SchoologyConnector(Connector):
             cls = PermanentError if exc.status and 400 <= exc.status < 500 and exc.status != 429 else TransientError
             raise cls(exc.message, context={"system": NAME, "status": exc.status}) from None
         except requests.RequestException as exc:
-            raise TransientError(f"Could not reach Schoology ({type(exc).__name__}).", context={"system": NAME}) from None
+            raise TransientError(f"Could not reach Schoology ({type(exc).__name__}).",
+                                 context={"system": NAME}) from None
 
     # -- the pull --------------------------------------------------------------------------
 
@@ -114,7 +119,8 @@ class SchoologyConnector(Connector):
     def _section(self, section: Section, tz: ZoneInfo) -> Iterator[Change]:
         sid = section.id
         try:
-            students = [e for e in self.client.iter_enrollments(sid) if not e.admin and e.status not in PENDING_ENROLLMENT]
+            students = [e for e in self.client.iter_enrollments(sid)
+                        if not e.admin and e.status not in PENDING_ENROLLMENT]
             grades = {(g.assignment_id, g.enrollment_id): g for g in self.client.iter_grades(sid)}
             assignments = list(self.client.iter_assignments(sid))
         except (Forbidden, NotFound) as exc:
@@ -228,7 +234,8 @@ def build_connector(credentials: Mapping, session: requests.Session | None = Non
     may hold include_past (or SCHOOLOGY_INCLUDE_PAST), api_url (SCHOOLOGY_API_URL), timezone,
     web_url, signature_method, page_size, previous_hashes."""
     settings = settings or {}
-    api_url = credentials.get("api_url") or settings.get("api_url") or settings.get("SCHOOLOGY_API_URL") or DEFAULT_API_URL
+    api_url = (credentials.get("api_url") or settings.get("api_url") or settings.get("SCHOOLOGY_API_URL")
+               or DEFAULT_API_URL)
     try:
         client = SchoologyAPIService(
             session if session is not None else SchoologyAPIService.build_session(),
