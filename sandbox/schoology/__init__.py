@@ -13,6 +13,7 @@ In process::
                                             # submit, archive_section
         sb.set_throttle(limit=5, window_s=1.0)   # 429 past `limit` requests per window
         sb.fail_next(2, status=503)         # the next 2 verified requests fail (nonce already spent)
+        sb.set_links_host("127.0.0.2:9")    # links.next / redirects name another host
 
 Routes: GET /v1/users/me (303 to /v1/users/{uid}), users/{uid}, gradingperiods, courses,
 courses/{id}/sections[?include_past=1], sections/{id}, sections/{id}/enrollments,

@@ -64,6 +64,7 @@ class SchoologyApi:
 
     def __init__(self, data: SchoologyData):
         self.data = data
+        self.links_host: str | None = None  # another host for `links` URLs (tests a client's caution)
 
     def handle(self, method: str, path: str, query: str, host: str) -> ApiResponse:
         if method != "GET":
@@ -74,7 +75,8 @@ class SchoologyApi:
             m = pattern.match(rel)
             if m:
                 with self.data.lock:
-                    return getattr(self, "_" + name)(params, f"http://{host}/v1/{rel}", *m.groups())
+                    url = f"http://{self.links_host or host}/v1/{rel}"
+                    return getattr(self, "_" + name)(params, url, *m.groups())
         return not_found()
 
     # ------------------------------------------------------------------ paging

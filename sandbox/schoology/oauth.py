@@ -100,6 +100,7 @@ class OAuthVerifier:
         self._lock = threading.Lock()
         self._seen: dict[str, dict[tuple[int, str], float]] = {}  # key -> {(ts, nonce): seen at}
         self._max_ts: dict[str, int] = {}
+        self._pruned_at = 0.0
 
     def verify(self, req: SignedRequest) -> str:
         """The consumer key of a request that verifies; raises OAuthRefused otherwise."""
@@ -151,7 +152,9 @@ class OAuthVerifier:
                 raise OAuthRefused(DUPLICATE)
             seen[(ts, nonce)] = now
             self._max_ts[key] = max(last, ts)
-            # nonces older than the window can never verify again: forget them
-            low = now - 2 * self.max_skew_s
-            for stale in [k for k, at in seen.items() if at < low]:
-                del seen[stale]
+            if now - self._pruned_at > 1.0:
+                # nonces older than the window can never verify again: forget them (at most once a second)
+                self._pruned_at = now
+                low = now - 2 * self.max_skew_s
+                for stale in [k for k, at in seen.items() if at < low]:
+                    del seen[stale]

@@ -154,6 +154,10 @@ class SchoologySandbox:
         with self._log_lock:
             self._faults = [int(status)] * max(0, int(count))
 
+    def set_links_host(self, host: str | None) -> None:
+        """Write `links` URLs (next pages, users/me's redirect) for another host, or the request's own (None)."""
+        self.api.links_host = host
+
     def clear_log(self) -> None:
         with self._log_lock:
             self.request_log.clear()

@@ -7,6 +7,7 @@ import pytest
 
 from app.services.http import build_session
 from app.services.schoology_api_service import (
+    BadResponse,
     InvalidCredentials,
     SchoologyAPIService,
     Throttled,
@@ -112,6 +113,17 @@ def test_persistent_throttling_gives_up_in_plain_words(make_schoology_sandbox):
     with pytest.raises(Throttled, match="kept asking us to slow down"):
         list(client.iter_courses())
     assert [e.status for e in sb.request_log] == [200, 429, 429, 429]
+
+
+@pytest.mark.parametrize("method", ["HMAC-SHA1", "PLAINTEXT"])
+def test_a_next_page_on_another_host_is_not_followed(make_schoology_sandbox, method):
+    """A PLAINTEXT signature is the secret itself: it must never be sent anywhere but the API."""
+    sb = make_schoology_sandbox(assignments=3)
+    sb.set_links_host("127.0.0.2:9")
+    client = client_for(sb, page_size=1, signature_method=method)
+    with pytest.raises(BadResponse, match="points at another host"):
+        list(client.iter_assignments(sb.data.section_ids()[0]))
+    assert len(sb.request_log) == 1
 
 
 def test_unreachable_schoology_is_reported(schoology_sandbox):
