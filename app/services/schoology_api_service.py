@@ -342,7 +342,7 @@ class SchoologyAPIService:
             nxt = (data.get("links") or {}).get("next") if isinstance(data.get("links"), dict) else None
             if not nxt or not rows:
                 return
-            url, query = self._same_origin(nxt, path), None
+            url, query = self._same_origin(nxt, f"next page of {path}"), None
             if url in seen:  # a next link pointing back at a page already read
                 raise BadResponse(f"Schoology's pages of {path} loop back on themselves.")
             seen.add(url)
@@ -361,10 +361,10 @@ class SchoologyAPIService:
             raise BadResponse(f"Schoology's answer for {path} had no list of {key}.")
         return rows
 
-    def _same_origin(self, link: str, path: str) -> str:
+    def _same_origin(self, link: str, what: str) -> str:
         split = urlsplit(link)
         if split.netloc.lower() != self._netloc:
-            raise BadResponse(f"Schoology's next page of {path} points at another host; not following it.")
+            raise BadResponse(f"Schoology's {what} points at another host; not following it.")
         return urlunsplit((self._scheme, self._netloc, split.path, split.query, ""))
 
     # -- one request: fresh signature per attempt, backoff on 429/5xx, plain-words errors ---------
@@ -384,7 +384,7 @@ class SchoologyAPIService:
             if status in REDIRECTS and resp.headers.get("Location") and redirects < MAX_REDIRECTS:
                 redirects += 1
                 target = requests.compat.urljoin(url, resp.headers["Location"])
-                url, params = self._same_origin(target, "a redirect"), None
+                url, params = self._same_origin(target, f"redirect from {urlsplit(url).path}"), None
                 continue
             if status == 401 and DUPLICATE_NONCE in resp.text and not replay_resigned:
                 replay_resigned = True  # a transport-level replay of our last signature: sign again

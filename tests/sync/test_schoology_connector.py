@@ -1,6 +1,7 @@
 """SchoologyConnector: full pulls from the sandbox over real HTTP, in the contract's neutral shape."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -59,6 +60,9 @@ def test_a_full_pull_holds_exactly_the_sandbox_data(schoology_sandbox):
         assert sub.data["workflow_state"] == ("graded" if grade else "submitted" if revision else "unsubmitted")
         if revision:
             assert sub.data["submitted_at"] == datetime.fromtimestamp(revision["created"], timezone.utc)
+        assignment = sb.data.assignments[aid]
+        overdue = sb.data.due_ts(assignment) < time.time() and assignment["allow_dropbox"] == "1"
+        assert sub.data["missing"] is (overdue and not revision and not grade)
 
     assert snapshot_scopes(changes) == {"": ["course"], **{sid: ["assignment", "submission"] for sid in active}}
 
@@ -152,6 +156,20 @@ def test_unchanged_objects_are_skipped_given_previous_hashes(make_schoology_sand
     assert [(c.entity_type, c.external_id) for c in changed] == [("submission", f"{aid}-{student}")]
     data = changed[0].data
     assert (data["score"], data["grade"], data["workflow_state"]) == (7.5, "7.5", "graded")
+
+
+def test_grade_exceptions_excused_and_missing(make_schoology_sandbox):
+    sb = make_schoology_sandbox(throttle=False)
+    sid = sb.data.section_ids()[0]
+    aid = sb.data.section_assignments(sid)[-1]["id"]  # due in the future
+    excused, missing = sb.data.students[0]["uid"], sb.data.students[1]["uid"]
+    sb.mutate("grade", assignment_id=aid, uid=excused, exception=1)
+    sb.mutate("grade", assignment_id=aid, uid=missing, exception=3)
+    subs = {c.external_id: c.data for c in connector_for(sb).pull(None) if c.entity_type == "submission"}
+    one, other = subs[f"{aid}-{excused}"], subs[f"{aid}-{missing}"]
+    assert (one["excused"], one["score"], one["workflow_state"], one["missing"]) == (True, None, "graded", False)
+    assert (other["missing"], other["score"], other["workflow_state"]) == (True, None, "unsubmitted")
+    assert one["graded_at"] is not None
 
 
 def test_registered_read_only_and_factory_from_registry(schoology_sandbox):
