@@ -151,11 +151,11 @@ def test_same_seed_and_anchor_give_the_same_school():
 # -- throttle ---------------------------------------------------------------------------------
 
 def test_throttle_answers_429_over_the_limit_and_recovers(make_schoology_sandbox):
-    sb = make_schoology_sandbox(throttle_limit=3, throttle_window_s=0.4)
+    sb = make_schoology_sandbox(throttle_limit=3, throttle_window_s=1.0)
     statuses = [get(sb, "/courses").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     assert sb.request_log[-1].throttled
-    time.sleep(0.45)
+    time.sleep(1.05)
     assert get(sb, "/courses").status_code == 200
     sb.set_throttle(limit=1, window_s=5, retry_after=True)
     get(sb, "/courses")
@@ -182,6 +182,9 @@ def test_control_endpoint_mutates_and_logs(schoology_sandbox):
     added = requests.post(control + "/mutate", json={"op": "add_assignment", "section_id": sid, "title": "Essay",
                                                      "due": "2030-01-02 08:00:00", "max_points": 50}, timeout=5)
     new_id = added.json()["result"]["id"]
+    requests.post(control + "/mutate", json={"op": "update_assignment", "assignment_id": new_id, "title": "Long essay"},
+                  timeout=5).raise_for_status()
+    assert get(sb, f"/sections/{sid}/assignments/{new_id}").json()["title"] == "Long essay"
     requests.post(control + "/mutate", json={"op": "grade", "assignment_id": new_id, "uid": student, "grade": 42},
                   timeout=5).raise_for_status()
     grades = get(sb, f"/sections/{sid}/grades?assignment_id={new_id}").json()["grades"]["grade"]

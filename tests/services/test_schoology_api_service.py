@@ -76,7 +76,7 @@ def test_missing_credentials_are_refused_before_any_request(schoology_sandbox):
 
 
 def test_throttled_requests_are_retried_and_nothing_is_lost(make_schoology_sandbox):
-    sb = make_schoology_sandbox(assignments=9, throttle_limit=3, throttle_window_s=0.3)
+    sb = make_schoology_sandbox(assignments=9, throttle_limit=3, throttle_window_s=0.5)
     sid = sb.data.section_ids()[0]
     client = client_for(sb, page_size=1, backoff_factor=0.1, max_attempts=12)
     got = [a.id for a in client.iter_assignments(sid)]

@@ -131,7 +131,7 @@ def test_missing_credentials_fail_the_factory_in_plain_words(schoology_sandbox):
 
 def test_throttling_during_a_pull_loses_nothing(make_schoology_sandbox):
     calm = make_schoology_sandbox(throttle=False)
-    busy = make_schoology_sandbox(throttle_limit=6, throttle_window_s=0.2)
+    busy = make_schoology_sandbox(throttle_limit=5, throttle_window_s=0.5)
     expected = [(c.entity_type, c.external_id, c.data.get("content_hash")) for c in connector_for(calm).pull(None)]
     connector = connector_for(busy)
     connector.client.backoff_factor, connector.client.max_attempts = 0.1, 12
