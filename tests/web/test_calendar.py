@@ -8,9 +8,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import ics
-import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from app.extensions import db
 from app.models import Assignment, CalendarFeed
@@ -155,6 +154,36 @@ def test_uids_stay_the_same_across_resyncs(app, client, canvas_sandbox):
     db.session.commit()
     assert fast_service(user).sync_all_data(use_incremental=False).ok
     assert set(parse(client.get(path).get_data())) == set(before)
+
+
+def test_feed_does_a_fixed_number_of_queries(app, client):
+    user = make_user(canvas=True, canvas_user_id=ME)
+
+    def fill(courses: int) -> None:
+        for i in range(courses):
+            course = add_course(user, f"Course {i:03d}")
+            for j in range(3):
+                add_submission(add_assignment(course, f"Task {j}", due_in=timedelta(days=j + 1)), ME,
+                               submitted_at=now(), workflow_state="submitted")
+        db.session.commit()
+
+    def count(path: str) -> int:
+        statements = []
+        listener = lambda *a: statements.append(a[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get(path).status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    path = feed_path(user)
+    fill(2)
+    few = count(path)
+    fill(30)
+    many = count(path)
+    assert many == few <= 8, f"{few} queries for 2 courses, {many} for 32 (N+1)"
+    assert client.get(path).get_data().count(b"BEGIN:VEVENT") == 96
 
 
 # --- HTTP caching ---------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 from icalendar import Calendar, Event, vDuration
-from sqlalchemy import String, literal, or_, select, true
+from sqlalchemy import String, and_, literal, or_, select, true
 
 from app.extensions import db
 from app.models import Assignment, Course, Submission, User
@@ -68,6 +68,15 @@ def event_uid(ref: SourceRef) -> str:
 
 # --- Reading the rows ---------------------------------------------------------------------
 
+def feed_courses(user: User):
+    """The courses whose deadlines the feed carries: the user's live ones, from every system.
+
+    (When per-course sync choices land, helper "accounts", migration 0006, a course the
+    user stopped syncing is left out here too.)
+    """
+    return and_(Course.user_id == user.id, Course.deleted_at.is_(None))
+
+
 @dataclass
 class Deadline:
     uid: str
@@ -91,7 +100,7 @@ def deadlines(user: User, now: datetime | None = None) -> list[Deadline]:
                Assignment.first_seen_at, Course.canvas_course_id, Course.name.label("course_name"),
                Course.course_code, source_system_column())
         .join(Course, Course.id == Assignment.course_id)
-        .where(Course.user_id == user.id, Course.deleted_at.is_(None), Assignment.deleted_at.is_(None),
+        .where(feed_courses(user), Assignment.deleted_at.is_(None),
                or_(Assignment.published.is_(None), Assignment.published == true()),
                Assignment.due_at.is_not(None), Assignment.due_at >= now - LOOKBACK)
         .order_by(Assignment.due_at.desc(), Assignment.id.desc())
