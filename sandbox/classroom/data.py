@@ -87,6 +87,11 @@ class ClassroomData:
     def _id(self, *parts, digits: int = 12) -> str:
         return str(10 ** (digits - 1) + _number(self.seed, *parts) % (9 * 10 ** (digits - 1)))
 
+    @property
+    def clock(self) -> datetime:
+        """The newest updateTime handed out so far."""
+        return self._clock
+
     def _tick(self) -> datetime:
         """A new updateTime, later than every one handed out before (1.5 s apart, milliseconds kept)."""
         self._clock += timedelta(seconds=1, milliseconds=500)

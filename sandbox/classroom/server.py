@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sys
 import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
+from email.utils import formatdate
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -74,6 +76,13 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60
 
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
     def log_message(self, format, *args):  # noqa: A002 - stdlib signature
         if self.server.sandbox.verbose:
             sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
@@ -86,15 +95,16 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n) if n > 0 else b""
         status, headers, payload = self.server.sandbox.handle(self.command, self.path, self.headers, body)
         data = json.dumps(payload, separators=(",", ":")).encode()
+        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Date: {formatdate(usegmt=True)}",
+                 f"Server: {self.server_version}", "Content-Type: application/json; charset=UTF-8",
+                 *(f"{name}: {value}" for name, value in headers), f"Content-Length: {len(data)}"]
         try:
-            self.send_response(status, HTTPStatus(status).phrase)
-            for name, value in [("Content-Type", "application/json; charset=UTF-8"), *headers]:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            # One write per response: headers and body in separate segments stall on Nagle + delayed ACK.
+            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
         except OSError:
             self.close_connection = True
+            return
+        self.log_request(status, len(data))
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
