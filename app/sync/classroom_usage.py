@@ -95,6 +95,12 @@ class ClassroomUsageSync:
         self.clock = clock
         self.today = today or (clock() + REPORTS_UTC_OFFSET).date()
 
+    @classmethod
+    def from_config(cls, session: Session, client: ClassroomAPIService, user_id: int, config,
+                    **kwargs) -> ClassroomUsageSync:
+        """Settings from CLASSROOM_SCHOOL_YEAR_START, CLASSROOM_USAGE_WINDOW_DAYS, CLASSROOM_USAGE_END_DATE."""
+        return cls(session, client, user_id, UsageSettings.from_config(config), **kwargs)
+
     def last_stored_date(self) -> date | None:
         return self.session.scalar(select(func.max(ClassroomUsage.as_of_date))
                                    .where(ClassroomUsage.user_id == self.user_id))

@@ -6,7 +6,6 @@ from datetime import date, timedelta
 
 import requests
 
-from tests.fixtures.classroom import classroom_sandbox, make_classroom_sandbox  # noqa: F401 - fixtures
 
 TIMEOUT = 10
 

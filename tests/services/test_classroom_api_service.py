@@ -7,8 +7,7 @@ import pytest
 
 from app.services.classroom_api_service import InvalidCredentials, NotFound, QuotaExhausted, UsageNotYetAvailable
 from app.services.http import RequestStats, build_session
-from tests.fixtures.classroom import (  # noqa: F401 - fixtures
-    classroom_client, classroom_sandbox, classroom_session, make_classroom_sandbox)
+from tests.fixtures.classroom import classroom_client
 
 
 def test_courses_follow_page_tokens_to_the_end(make_classroom_sandbox, classroom_session):
@@ -87,3 +86,15 @@ def test_usage_reports_page_and_too_new_dates_are_told_apart(make_classroom_sand
     with pytest.raises(UsageNotYetAvailable) as caught:
         list(client.iter_usage_reports(date(2026, 10, 9)))
     assert caught.value.day == date(2026, 10, 9) and "2026-10-09" in caught.value.message
+
+
+def test_a_used_up_quota_window_is_waited_out(make_classroom_sandbox):
+    sb = make_classroom_sandbox()
+    sb.set_quota(4, window_s=0.3)  # Google's window is a minute; a short one keeps the test fast
+    session = build_session(total_retries=8, backoff_factor=0.1)
+    cid = next(iter(sb.data.courses))
+    subs = list(classroom_client(sb, session, page_size=3).iter_student_submissions(cid))
+    assert len(subs) == 30  # 10 pages, more than one window's quota
+    log = sb.requests("/studentSubmissions")
+    assert any(e.status == 429 for e in log) and log[-1].status == 200
+    assert len([e for e in log if e.status == 200]) == 10

@@ -9,8 +9,7 @@ from app.services.http import build_session
 from app.sync.connectors import registry
 from app.sync.connectors.classroom import ClassroomConnector, due_at
 from app.sync.errors import PermanentError, TransientError
-from tests.fixtures.classroom import (  # noqa: F401 - fixtures
-    classroom_client, classroom_sandbox, classroom_session, make_classroom_sandbox)
+from tests.fixtures.classroom import classroom_client
 
 
 def by_type(changes):
@@ -145,6 +144,10 @@ def test_registry_factory_builds_a_read_only_connector(classroom_sandbox, classr
     assert len([c for c in made.pull(None) if c.entity_type == "course"]) == 2
     with pytest.raises(NotImplementedError):
         made.apply(None)
+    service_account = registry.create("classroom", {}, classroom_session,
+                                      {"classroom_url": classroom_sandbox.base_url,
+                                       "service_account_token": classroom_sandbox.token})
+    assert len([c for c in service_account.pull(None) if c.entity_type == "course"]) == 2
 
 
 def test_due_at_reads_googles_date_and_time_objects():

@@ -10,8 +10,7 @@ from app.extensions import db
 from app.models import ClassroomUsage, User
 from app.sync.classroom_usage import ClassroomUsageSync, UsageSettings, usage_row
 from app.sync.errors import PermanentError
-from tests.fixtures.classroom import (  # noqa: F401 - fixtures
-    classroom_client, classroom_session, make_classroom_sandbox)
+from tests.fixtures.classroom import classroom_client
 
 START = date(2026, 8, 24)          # the school year's first day
 TODAY = START + timedelta(days=60)  # 2026-10-23; with a one-day lag Google has data through 10-22
@@ -124,6 +123,17 @@ def test_a_bad_token_stores_nothing_and_says_so(app, usage_sandbox, classroom_se
     with pytest.raises(PermanentError, match="Google Classroom rejected the access token"):
         sync.run()
     assert stored(user) == {}
+
+
+def test_the_app_config_sets_the_span(app, usage_sandbox, classroom_session, monkeypatch):
+    user = make_user()
+    monkeypatch.setitem(app.config, "CLASSROOM_SCHOOL_YEAR_START", START.isoformat())
+    monkeypatch.setitem(app.config, "CLASSROOM_USAGE_WINDOW_DAYS", 30)
+    monkeypatch.setitem(app.config, "CLASSROOM_USAGE_END_DATE", (START + timedelta(days=44)).isoformat())
+    sync = ClassroomUsageSync.from_config(db.session, classroom_client(usage_sandbox, classroom_session), user.id,
+                                          app.config, today=TODAY)
+    assert sync.windows() == [(START, START + timedelta(days=29)), (START + timedelta(days=30),
+                                                                    START + timedelta(days=44))]
 
 
 def test_settings_from_config_in_plain_words():

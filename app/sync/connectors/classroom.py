@@ -221,7 +221,8 @@ def _clean_state(state: dict | None) -> dict[str, Any]:
 def create_classroom_connector(credentials: dict, session=None, settings: dict | None = None) -> ClassroomConnector:
     """The registry's factory: (user connection credentials, http session, settings)."""
     settings = settings or {}
-    token = credentials.get("access_token") or credentials.get("token") or ""
+    # A user's OAuth token, or a domain-wide service-account token the operator configured.
+    token = credentials.get("access_token") or credentials.get("token") or settings.get("service_account_token") or ""
     client_kwargs = {k: settings[k] for k in ("classroom_url", "reports_url", "page_size", "timeout") if k in settings}
     client = ClassroomAPIService(session or build_classroom_session(), token, **client_kwargs)
     kwargs = {k: tuple(settings[k]) for k in ("course_states", "course_work_states") if k in settings}
