@@ -195,6 +195,9 @@ def _error_for(response: requests.Response) -> ClassroomAPIError:
         return InvalidCredentials(status=status)
     if status == 429 or state == "RESOURCE_EXHAUSTED":
         return QuotaExhausted(status=status)
+    if status == 403 and where.startswith("/admin/reports/"):
+        return PermissionDenied("Google refused the Classroom usage report: it needs a Google Workspace "
+                                "administrator's access (scope admin.reports.usage.readonly).", status=status)
     if status == 403:
         return PermissionDenied(f"Google says this account may not read {where} ({message[:200]}).", status=status)
     if status == 404:

@@ -5,7 +5,8 @@ In process::
     from sandbox.classroom import ClassroomSandbox
     with ClassroomSandbox(courses=2, course_work=6, students=5, seed=1) as sb:
         sb.base_url          # serves /v1/... (classroom.googleapis.com) and /admin/reports/v1/... (admin.googleapis.com)
-        sb.token             # the one Bearer token it accepts
+        sb.token             # the Bearer token of an administrator (Classroom and Reports)
+        sb.teacher_token     # Classroom only: the Reports API answers 403 PERMISSION_DENIED
         sb.data              # ClassroomData: courses, course_work[course], submissions[course], usage
         sb.request_log       # [RequestLogEntry(method, path, query, status, started, quota_exceeded)]
         sb.set_quota(5, window_s=0.5); sb.fail_next(2)   # 429 RESOURCE_EXHAUSTED

@@ -138,6 +138,8 @@ class ClassroomSandbox:
         self.host = "127.0.0.1"
         self.port = int(port)
         self.token = token
+        # A teacher's token: Classroom answers it, the Admin Reports API (admins only) does not.
+        self.teacher_token = f"{token}-teacher"
         self.verbose = verbose
         self.data = ClassroomData(courses=courses, course_work=course_work, students=students,
                                   usage_users=usage_users, seed=seed, today=today, usage_lag_days=usage_lag_days)
@@ -230,9 +232,12 @@ class ClassroomSandbox:
             token = self._token(headers, query)
             if token is None:
                 raise GoogleError(401, MISSING_CREDENTIALS, "UNAUTHENTICATED", headers=[WWW_AUTHENTICATE])
-            if token != self.token:
+            if token not in (self.token, self.teacher_token):
                 raise GoogleError(401, UNAUTHENTICATED, "UNAUTHENTICATED", headers=[WWW_AUTHENTICATE])
             service = "admin.googleapis.com" if split.path.startswith("/admin/") else "classroom.googleapis.com"
+            if token == self.teacher_token and service == "admin.googleapis.com":
+                raise GoogleError(403, "Request had insufficient authentication scopes.", "PERMISSION_DENIED",
+                                  reason="insufficientPermissions")
             with self._lock:
                 forced = self._fail_next > 0
                 if forced:

@@ -125,6 +125,15 @@ def test_a_bad_token_stores_nothing_and_says_so(app, usage_sandbox, classroom_se
     assert stored(user) == {}
 
 
+def test_a_token_without_admin_access_is_told_in_plain_words(app, usage_sandbox, classroom_session):
+    user = make_user()
+    client = classroom_client(usage_sandbox, classroom_session, token=usage_sandbox.teacher_token)
+    assert list(client.iter_courses())  # Classroom itself is fine with this token
+    with pytest.raises(PermanentError, match="needs a Google Workspace administrator's access"):
+        ClassroomUsageSync(db.session, client, user.id, UsageSettings(START, 7), today=TODAY).run()
+    assert stored(user) == {}
+
+
 def test_the_app_config_sets_the_span(app, usage_sandbox, classroom_session, monkeypatch):
     user = make_user()
     monkeypatch.setitem(app.config, "CLASSROOM_SCHOOL_YEAR_START", START.isoformat())
