@@ -4,7 +4,7 @@ In process::
 
     from sandbox.classroom import ClassroomSandbox
     with ClassroomSandbox(courses=2, course_work=6, students=5, seed=1) as sb:
-        sb.base_url          # serves /v1/... (classroom.googleapis.com) and /admin/reports/v1/... (admin.googleapis.com)
+        sb.base_url          # /v1/... (classroom.googleapis.com) and /admin/reports/v1/... (admin.googleapis.com)
         sb.token             # the Bearer token of an administrator (Classroom and Reports)
         sb.teacher_token     # Classroom only: the Reports API answers 403 PERMISSION_DENIED
         sb.data              # ClassroomData: courses, course_work[course], submissions[course], usage

@@ -145,7 +145,7 @@ class ClassroomData:
         sub = {
             "courseId": course_id, "courseWorkId": work["id"], "id": sid, "userId": student,
             "creationTime": rfc3339(created), "updateTime": work["updateTime"], "state": "CREATED",
-            "alternateLink": f"{self.web_url}/c/{course_id}/a/{work['id']}/submissions/by-status/and-sort-last-name/student/{student}",
+            "alternateLink": f"{self.web_url}/c/{course_id}/a/{work['id']}/submissions/student/{student}",
             "courseWorkType": work["workType"], "assignmentSubmission": {},
             "submissionHistory": [{"stateHistory": {"state": "CREATED", "stateTimestamp": rfc3339(created),
                                                     "actorUserId": student}}],

@@ -132,7 +132,8 @@ def submission_change(sub: dict) -> Change:
     return Change(origin=NAME, entity_type="submission", external_id=str(sub["id"]),
                   parent_external_id=str(sub["courseWorkId"]), updated_at=_parse_time(sub.get("updateTime")),
                   data={"course_external_id": str(sub["courseId"]), "student_external_id": str(sub.get("userId")),
-                        "score": score, "grade": _format_grade(score), "submitted_at": _last_state_time(sub, "TURNED_IN"),
+                        "score": score, "grade": _format_grade(score),
+                        "submitted_at": _last_state_time(sub, "TURNED_IN"),
                         "graded_at": _last_grade_time(sub) if score is not None else None,
                         "workflow_state": workflow, "late": late,
                         # Classroom has no "missing" flag; its "late" also covers work not handed in
