@@ -105,6 +105,15 @@ class Config:
     SYNC_SUMMARY_DAYS = _env_int("SYNC_SUMMARY_DAYS", 365)
     SYNC_MAINTENANCE_HOURS = _env_int("SYNC_MAINTENANCE_HOURS", 24)
 
+    # Google Classroom (app/sync/connectors/classroom.py, app/sync/classroom_usage.py).
+    CLASSROOM_API_URL = os.environ.get("CLASSROOM_API_URL", "https://classroom.googleapis.com")
+    CLASSROOM_REPORTS_URL = os.environ.get("CLASSROOM_REPORTS_URL", "https://admin.googleapis.com")
+    # Usage by date starts at the school year's first day (YYYY-MM-DD; unset: usage is not imported),
+    # is fetched in windows of at most this many days, and ends at the end date (unset: today).
+    CLASSROOM_SCHOOL_YEAR_START = os.environ.get("CLASSROOM_SCHOOL_YEAR_START", "")
+    CLASSROOM_USAGE_WINDOW_DAYS = _env_int("CLASSROOM_USAGE_WINDOW_DAYS", 7)
+    CLASSROOM_USAGE_END_DATE = os.environ.get("CLASSROOM_USAGE_END_DATE", "")
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

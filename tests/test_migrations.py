@@ -16,6 +16,7 @@ from tests.conftest import make_test_app
 
 TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock",
           "sync_operation", "sync_queue_pause", "service_heartbeat", "sync_alert", "sync_daily_summary"}
+TABLES |= {"calendar_feed"}
 
 
 

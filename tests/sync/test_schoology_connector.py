@@ -8,13 +8,14 @@ import pytest
 
 from app.services.schoology_api_service import SchoologyAPIService
 from app.sync.connectors.base import Change, registry
-from app.sync.connectors.schoology import SchoologyConnector, build_connector
+from app.sync.connectors.schoology import SchoologyConnector, create_schoology_connector
 from app.sync.errors import PermanentError
 
 
 def connector_for(sb, secret=None, **settings) -> SchoologyConnector:
     creds = {"consumer_key": sb.consumer_key, "consumer_secret": secret or sb.consumer_secret}
-    return build_connector(creds, SchoologyAPIService.build_session(), {"api_url": sb.api_url, **settings})
+    session = SchoologyAPIService.build_session()
+    return create_schoology_connector(creds, session, {"api_url": sb.api_url, **settings})
 
 
 def by_type(changes: list[Change], entity_type: str) -> list[Change]:
@@ -126,7 +127,8 @@ def test_a_bad_signature_is_refused_and_reported_in_plain_words(schoology_sandbo
 
 def test_missing_credentials_fail_the_factory_in_plain_words(schoology_sandbox):
     with pytest.raises(PermanentError, match="Connect Schoology first"):
-        build_connector({"consumer_key": "", "consumer_secret": ""}, None, {"api_url": schoology_sandbox.api_url})
+        create_schoology_connector({"consumer_key": "", "consumer_secret": ""}, None,
+                                   {"api_url": schoology_sandbox.api_url})
 
 
 def test_throttling_during_a_pull_loses_nothing(make_schoology_sandbox):

@@ -228,8 +228,8 @@ class SchoologyConnector(Connector):
         return local.replace(tzinfo=tz).astimezone(timezone.utc) if local else None
 
 
-def build_connector(credentials: Mapping, session: requests.Session | None = None,
-                    settings: Mapping | None = None) -> SchoologyConnector:
+def create_schoology_connector(credentials: Mapping, session: requests.Session | None = None,
+                               settings: Mapping | None = None) -> SchoologyConnector:
     """The registry's factory: credentials {"consumer_key", "consumer_secret"[, "api_url"]}; settings
     may hold include_past (or SCHOOLOGY_INCLUDE_PAST), api_url (SCHOOLOGY_API_URL), timezone,
     web_url, signature_method, page_size, previous_hashes."""
@@ -250,4 +250,4 @@ def build_connector(credentials: Mapping, session: requests.Session | None = Non
         previous_hashes=settings.get("previous_hashes"))
 
 
-registry.register(NAME, build_connector)
+registry.register(NAME, create_schoology_connector)

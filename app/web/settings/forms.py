@@ -14,3 +14,11 @@ class CanvasForm(FlaskForm):
 
 class DisconnectForm(FlaskForm):
     submit = SubmitField("Remove token")
+
+
+class CalendarRegenerateForm(FlaskForm):
+    submit = SubmitField("Make a new address")
+
+
+class CalendarTurnOffForm(FlaskForm):
+    submit = SubmitField("Turn the feed off")

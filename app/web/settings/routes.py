@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.web.settings import bp
+from app.web.settings.calendar import calendar_section
 from app.web.settings.forms import CanvasForm, DisconnectForm
 from app.web.settings.urls import CanvasURLError, normalize_canvas_url
 
@@ -94,4 +95,5 @@ def disconnect():
 
 def _render(form: CanvasForm):
     form.token.data = ""  # never echo a token back into the page
-    return render_template("settings/canvas.html", form=form, disconnect_form=DisconnectForm())
+    return render_template("settings/canvas.html", form=form, disconnect_form=DisconnectForm(),
+                           calendar=calendar_section(current_user))
