@@ -21,7 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from app.services.http import RequestStats, build_session
+from app.services.http import CountingRetry, RequestStats, build_session
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,22 @@ class BadResponse(DiscourseAPIError):
     pass
 
 
+class _LeaveThrottlingToUs(CountingRetry):
+    """urllib3 would otherwise sleep out a 429's Retry-After by itself (uncounted, unbounded,
+    GET only) before we ever saw it; only 413/503 keep that treatment."""
+
+    RETRY_AFTER_STATUS_CODES = frozenset({413, 503})
+
+
+def _own_429s(session: requests.Session) -> None:
+    for adapter in session.adapters.values():
+        retry = getattr(adapter, "max_retries", None)
+        if isinstance(retry, CountingRetry):
+            clone = retry.new()
+            clone.__class__ = _LeaveThrottlingToUs  # same fields; new() keeps the class from here on
+            adapter.max_retries = clone
+
+
 class DiscourseAPIService:
     def __init__(
         self,
@@ -115,6 +131,7 @@ class DiscourseAPIService:
             stats=self.stats, total_retries=max_retries, retry_statuses=(500, 502, 503, 504),
             backoff_factor=backoff_factor,
         )
+        _own_429s(self.session)
         if self._key_sendable:
             self.session.headers.update({"Api-Key": api_key, "Api-Username": api_username})
         self._pause_lock = threading.Lock()

@@ -1,14 +1,16 @@
 """Fault injection, deterministic for a seed: the n-th API request draws the n-th number.
 
-Kinds: ``500 502 503`` (error pages as nginx/Rails render them) and ``drop`` (the socket
-closes without a response). Only authenticated API requests are faulted.
+Kinds: ``500 502 503`` (error pages as nginx/Rails render them), ``drop`` (the socket
+closes without a response, nothing done) and ``lost`` (the request IS processed, then the
+socket closes before the answer: the client cannot tell whether its write happened).
+Only authenticated API requests are faulted.
 """
 from __future__ import annotations
 
 import random
 import threading
 
-FAULT_KINDS = ("500", "502", "503", "drop")
+FAULT_KINDS = ("500", "502", "503", "drop", "lost")
 ERROR_BODIES = {
     500: (b'{"errors":["Oops! That page doesn\'t exist or is private."],"error_type":"server_error"}',
           "application/json; charset=utf-8"),

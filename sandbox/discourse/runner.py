@@ -246,7 +246,7 @@ class DiscourseSandbox:
             entry.fault = self.faults.draw(method)
             if entry.fault == "drop":
                 return None
-            if entry.fault:
+            if entry.fault and entry.fault != "lost":
                 raw, ctype = ERROR_BODIES[int(entry.fault)]
                 return int(entry.fault), [("Content-Type", ctype)], raw
         try:
@@ -259,6 +259,8 @@ class DiscourseSandbox:
             traceback.print_exc()
             raw, ctype = ERROR_BODIES[500]
             return 500, [("Content-Type", ctype)], raw
+        if entry.fault == "lost":
+            return None  # done, but the answer never leaves
         if payload is None:
             return status, list(extra), b""
         return _json(status, payload, extra)

@@ -73,3 +73,17 @@ def test_faults_can_target_one_method(make_discourse_sandbox):
     r = requests.put(sb.base_url + "/posts/2.json", json={"post": {"raw": "An edit long enough to pass."}},
                      headers={"Api-Key": sb.api_key, "Api-Username": "system"}, timeout=TIMEOUT)
     assert r.status_code == 503
+
+
+def test_lost_fault_does_the_write_but_drops_the_answer(make_discourse_sandbox):
+    sb = make_discourse_sandbox(throttle=False)
+    sb.set_faults(1.0, kinds=["lost"], methods=["POST"])
+    before = len(sb.forum.posts)
+    try:
+        requests.post(sb.base_url + "/posts.json", json={"topic_id": 1, "raw": "Written, answer lost on the way."},
+                      headers={"Api-Key": sb.api_key, "Api-Username": "system"}, timeout=TIMEOUT)
+        raise AssertionError("the answer should have been lost")
+    except requests.ConnectionError:
+        pass
+    assert len(sb.forum.posts) == before + 1
+    assert sb.request_log[-1].fault == "lost"
