@@ -318,8 +318,11 @@ class Forum:
                 if title_changed:
                     topic.title = title.strip()
                     topic.slug = slugify(topic.title)
+                # config/initializers/012-web_hook_events.rb: editing the OP with a topic change sends
+                # topic_edited INSTEAD of post_edited (its payload is the topic, without the body).
+                if title_changed:
                     events.append(Event("topic", "topic_edited", topic.id, topic.category_id))
-                if raw_changed:
+                elif raw_changed:
                     events.append(Event("post", "post_edited", post.id, topic.category_id))
                 if new_version and post.id == topic.post_ids[-1]:
                     topic.bumped_at = now

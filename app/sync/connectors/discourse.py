@@ -15,7 +15,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app.services.discourse_api_service import DiscourseAPIError, DiscourseAPIService, EditConflict, NotFound, Rejected
 from app.sync.connectors.base import Applied, Change, Connector, WebhookRejected, registry
@@ -28,6 +28,9 @@ POST = "discussion_post"
 REGULAR_POST = 1  # post_type: 1 regular, 2 moderator action, 3 small action, 4 whisper
 MARKER = re.compile(r"\n*<!-- canvas-flow:(?P<ref>[A-Za-z0-9_:.-]{1,80}) -->\s*$")
 MAX_TOPICS_PER_CATEGORY = 10_000
+# Discourse times have millisecond precision and clocks differ a little: re-read a second
+# before `since` (the hub drops what it already has by version).
+PULL_OVERLAP = timedelta(seconds=1)
 
 
 def compose_raw(body_html: str | None, hub_ref: str | None) -> str:
@@ -83,6 +86,7 @@ class DiscourseConnector(Connector):
         Discourse has no "edited since" filter and an edit of an older post does not bump its
         topic, so every topic is read (one request per topic, plus one per 20 extra posts).
         """
+        cutoff = since - PULL_OVERLAP if since is not None else None
         for category_id in self.category_ids:
             for n, item in enumerate(self._call(self.client.iter_category_topics, category_id)):
                 if n >= MAX_TOPICS_PER_CATEGORY:
@@ -93,7 +97,7 @@ class DiscourseConnector(Connector):
                 except PermanentError:
                     continue  # deleted between the list and the read
                 for change in self._topic_changes(topic, posts):
-                    if since is None or change.updated_at is None or change.updated_at >= since:
+                    if cutoff is None or change.updated_at is None or change.updated_at >= cutoff:
                         yield change
 
     def _topic_changes(self, topic: dict, posts: list[dict]) -> Iterator[Change]:
@@ -134,6 +138,19 @@ class DiscourseConnector(Connector):
             "post_id": post.get("id"),
             "post_number": post.get("post_number"),
         }
+
+    def fetch_topic(self, topic_id: int | str) -> Change | None:
+        """The whole "discussion_topic" Change for one topic now (None if it is gone), e.g. to
+        complete a partial topic_edited push."""
+        try:
+            topic, posts = self._call(self.client.all_topic_posts, int(topic_id), True)
+        except PermanentError:
+            return None
+        first = next((p for p in posts if p.get("post_number") == 1), None)
+        if first is None:
+            return None
+        return self._topic_change(first, topic.get("title"), topic.get("category_id"), topic.get("external_id"),
+                                  deleted=bool(topic.get("deleted_at")))
 
     # ------------------------------------------------------------------ apply
     def apply(self, change: Change) -> Applied:
@@ -347,7 +364,9 @@ class DiscourseConnector(Connector):
             return [Change(self.name, TOPIC, str(topic["id"]), Change.DELETE, data, str(topic["category_id"]),
                            _time(topic.get("deleted_at")), event_id)]
         if event == "topic_edited":
-            # A title (or category) edit: the topic payload has no body, so this Change is partial.
+            # Discourse sends topic_edited INSTEAD of post_edited when the first post's edit also
+            # changed the title: the body may have changed too, but the topic payload lacks it.
+            # So this Change is partial; `fetch_topic(topic_id)` gives the whole topic.
             data = {"title": topic.get("title"), "hub_ref": topic.get("external_id"), "partial": True,
                     "fields": ["title"], "deleted": False}
             return [Change(self.name, TOPIC, str(topic["id"]), Change.UPSERT, data, str(topic["category_id"]),
