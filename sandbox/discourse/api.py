@@ -27,6 +27,7 @@ class Request:
     query: dict[str, list[str]]
     params: dict  # the body (JSON or form), merged over nothing
     user: User | None
+    base_url: str = ""  # scheme://host of the request, for absolute redirects (Rails redirect_to)
 
     def arg(self, name: str, default=None):
         values = self.query.get(name)
@@ -119,7 +120,7 @@ class DiscourseApi:
 
     def topic_by_external_id(self, request, eid):
         topic = self.forum.topic_by_external_id(eid)
-        return 301, None, [("Location", f"/t/{topic.slug}/{topic.id}.json")]
+        return 301, None, [("Location", f"{request.base_url}/t/{topic.slug}/{topic.id}.json")]
 
     def topic_posts(self, request, id):
         topic = self.forum.topic(int(id))

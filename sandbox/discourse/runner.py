@@ -251,7 +251,8 @@ class DiscourseSandbox:
                 return int(entry.fault), [("Content-Type", ctype)], raw
         try:
             params = _parse_body(headers.get("content-type", ""), body)
-            request = Request(method, path, parse_qs(raw_query, keep_blank_values=True), params, user)
+            base_url = f"http://{headers.get('host') or f'{self.host}:{self.port}'}"
+            request = Request(method, path, parse_qs(raw_query, keep_blank_values=True), params, user, base_url)
             status, payload, extra = self.api.handle(request)
         except ForumError as exc:
             return _json(exc.status, exc.body())

@@ -46,7 +46,8 @@ def test_topic_create_with_external_id_found_by_redirect_and_unique(discourse_sa
     post = call(sb, "POST", "/posts.json", json=body).json()
     assert post["post_number"] == 1 and post["version"] == 1 and post["cooked"] == "<p>A body that is long enough.</p>"
     r = call(sb, "GET", "/t/external_id/cf-discussion_topic-7.json", allow_redirects=False)
-    assert r.status_code == 301 and r.headers["Location"] == f"/t/hub-topic-from-canvas/{post['topic_id']}.json"
+    assert r.status_code == 301 and r.headers["Location"] == \
+        f"{sb.base_url}/t/hub-topic-from-canvas/{post['topic_id']}.json"
     assert call(sb, "GET", "/t/external_id/cf-discussion_topic-7.json").json()["id"] == post["topic_id"]
     assert call(sb, "GET", "/t/external_id/nope.json").status_code == 404
     # An identical API retry within 120 s is memoized: the same post, not a second topic.
