@@ -295,3 +295,41 @@ def test_throttling_slows_applies_and_loses_nothing(make_discourse_sandbox):
     assert any(e.status == 429 for e in sb.request_log)
     for i in range(4):
         assert sum(1 for p in sb.forum.posts.values() if hub_ref_in(p.raw) == f"cf-discussion_post-{100 + i}") == 1
+
+
+def test_faults_with_retries_end_with_no_duplicates_and_the_last_edit(make_discourse_sandbox):
+    """What the hub's queue does (retry a TransientError) over 15% faults, lost answers included."""
+    import random
+
+    sb = make_discourse_sandbox(throttle=False)
+    conn = connector(sb, max_retries=1)
+    sb.set_faults(0.15, seed=5, kinds=["500", "503", "drop", "lost"])
+    rng = random.Random(5)
+
+    def deliver(change):
+        for _ in range(30):
+            try:
+                return conn.apply(change)
+            except ConflictError:
+                raise
+            except TransientError:
+                continue
+        raise AssertionError("still failing after 30 tries")
+
+    topic = deliver(topic_change("cf-discussion_topic-50"))
+    mapped, bodies = {}, {}
+    for step in range(30):
+        n = rng.randrange(4)
+        ref = f"cf-discussion_post-{500 + n}"
+        body = f"<p>Version {step} of reply {n}.</p>"
+        change = outbound("discussion_post", mapped.get(ref, ""), parent=topic.external_id, body_html=body,
+                          hub_ref=ref, previous_body=bodies.get(ref))
+        applied = deliver(change)
+        mapped[ref], bodies[ref] = applied.external_id, body
+    sb.set_faults(0.0)
+    assert any(e.fault == "lost" for e in sb.request_log) and any(e.fault == "drop" for e in sb.request_log)
+    assert sum(1 for t in sb.forum.topics.values() if t.external_id == "cf-discussion_topic-50") == 1
+    for ref, post_id in mapped.items():
+        mine = [p for p in sb.forum.posts.values() if hub_ref_in(p.raw) == ref]
+        assert [p.id for p in mine] == [int(post_id)]
+        assert mine[0].cooked == bodies[ref]
