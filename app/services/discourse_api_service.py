@@ -166,7 +166,9 @@ class DiscourseAPIService:
 
     def iter_latest_topics(self, per_page: int | None = None, order: str | None = None,
                            ascending: bool = False) -> Iterator[dict]:
-        extra = {"order": order, "ascending": "true"} if order and ascending else ({"order": order} if order else {})
+        extra: dict[str, str] = {"order": order} if order else {}
+        if ascending:
+            extra["ascending"] = "true"
         yield from self._iter_topic_list("latest.json", per_page, extra)
 
     def _iter_topic_list(self, path: str, per_page: int | None, extra: dict | None = None) -> Iterator[dict]:

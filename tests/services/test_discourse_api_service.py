@@ -129,3 +129,10 @@ def test_unreachable_discourse_is_transient(discourse_sandbox):
     with pytest.raises(DiscourseUnavailable) as caught:
         client.categories()
     assert "Could not reach Discourse" in caught.value.message
+
+
+def test_latest_topics_in_created_order(make_discourse_sandbox):
+    sb = make_discourse_sandbox(categories=2, topics_per_category=3, replies_per_topic=0)
+    client = discourse_api(sb)
+    topics = list(client.iter_latest_topics(per_page=4, order="created", ascending=True))
+    assert [t["id"] for t in topics] == sorted(t.id for t in sb.forum.category_topics(None))

@@ -333,3 +333,16 @@ def test_faults_with_retries_end_with_no_duplicates_and_the_last_edit(make_disco
         mine = [p for p in sb.forum.posts.values() if hub_ref_in(p.raw) == ref]
         assert [p.id for p in mine] == [int(post_id)]
         assert mine[0].cooked == bodies[ref]
+
+
+def test_pull_errors_are_translated_and_deleted_topics_not_recreated(discourse_sandbox):
+    sb = discourse_sandbox
+    with pytest.raises(PermanentError, match="Discourse has no"):
+        list(connector(sb, categories=(99,)).pull(None))
+    conn = connector(sb)
+    created = conn.apply(topic_change("cf-discussion_topic-60"))
+    sb.delete_post("system", sb.forum.first_post(sb.forum.topics[int(created.external_id)]).id)
+    sb.advance_clock(200)
+    with pytest.raises(PermanentError, match="deleted there"):
+        conn.apply(topic_change("cf-discussion_topic-60"))
+    assert sum(1 for t in sb.forum.topics.values() if t.external_id == "cf-discussion_topic-60") == 1

@@ -88,7 +88,7 @@ class DiscourseConnector(Connector):
         """
         cutoff = since - PULL_OVERLAP if since is not None else None
         for category_id in self.category_ids:
-            for n, item in enumerate(self._call(self.client.iter_category_topics, category_id)):
+            for n, item in enumerate(self._iter(self.client.iter_category_topics, category_id)):
                 if n >= MAX_TOPICS_PER_CATEGORY:
                     log.warning("event=discourse_pull_capped category=%s", category_id)
                     break
@@ -181,6 +181,8 @@ class DiscourseConnector(Connector):
                 existing = self._call(self.client.topic_by_external_id, hub_ref)
                 if existing is not None:
                     return self._adopt_topic(existing, change)
+                raise PermanentError(f"Discourse already had a topic for {hub_ref} and it was deleted there; "
+                                     "it is not created again.") from None
             raise PermanentError(exc.message) from None
         except DiscourseAPIError as exc:
             raise self._translate(exc) from None
@@ -305,6 +307,18 @@ class DiscourseConnector(Connector):
             return fn(*args)
         except DiscourseAPIError as exc:
             raise self._translate(exc) from None
+
+    def _iter(self, fn, *args) -> Iterator:
+        """Iterate a paging call, translating errors raised between pages too."""
+        iterator = iter(fn(*args))
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            except DiscourseAPIError as exc:
+                raise self._translate(exc) from None
+            yield item
 
     @staticmethod
     def _translate(exc: DiscourseAPIError) -> Exception:
