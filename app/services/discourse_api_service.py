@@ -326,8 +326,8 @@ class DiscourseAPIService:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def _wait_if_paused(self) -> None:
-        # Bounded: each pause is at most max_wait_s, and pauses only come from 429s we count.
-        while True:
+        # Other threads may extend the pause while we sleep; each extension is at most max_wait_s.
+        for _ in range(self.max_throttle_waits + 2):
             with self._pause_lock:
                 remaining = self._paused_until - time.monotonic()
             if remaining <= 0:

@@ -254,6 +254,7 @@ class Forum:
             events.append(Event("post", "post_created", post.id, topic.category_id))
             result = post_json(self, post, add_raw=True)
             if signature:
+                self._memo = {k: v for k, v in self._memo.items() if now - v[0] <= MEMOIZE_S}
                 self._memo[signature] = (now, result)
         self._emit(events)
         return result
