@@ -87,3 +87,16 @@ def test_lost_fault_does_the_write_but_drops_the_answer(make_discourse_sandbox):
         pass
     assert len(sb.forum.posts) == before + 1
     assert sb.request_log[-1].fault == "lost"
+
+
+def test_down_then_back_on_the_same_port_with_the_same_data(make_discourse_sandbox):
+    sb = make_discourse_sandbox()
+    url = sb.base_url
+    sb.stop()
+    try:
+        get(sb)
+        raise AssertionError("a stopped sandbox must refuse connections")
+    except requests.ConnectionError:
+        pass
+    sb.start()
+    assert sb.base_url == url and get(sb, "/t/1.json").json()["id"] == 1
