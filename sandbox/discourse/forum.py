@@ -321,7 +321,9 @@ class Forum:
                     topic.slug = slugify(topic.title)
                 # config/initializers/012-web_hook_events.rb: editing the OP with a topic change sends
                 # topic_edited INSTEAD of post_edited (its payload is the topic, without the body).
-                if title_changed:
+                if topic.deleted_at is not None:
+                    pass  # no webhook for an edit in a trashed topic (012-web_hook_events.rb)
+                elif title_changed:
                     events.append(Event("topic", "topic_edited", topic.id, topic.category_id))
                 elif raw_changed:
                     events.append(Event("post", "post_edited", post.id, topic.category_id))

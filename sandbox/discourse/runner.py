@@ -90,7 +90,8 @@ class DiscourseSandbox:
         return user
 
     # Acting "as a Discourse user": what a person does in the Discourse UI (fires webhooks too).
-    def create_topic(self, as_user: str, category_id: int, title: str, raw: str, external_id: str | None = None) -> dict:
+    def create_topic(self, as_user: str, category_id: int, title: str, raw: str,
+                     external_id: str | None = None) -> dict:
         params = {"title": title, "raw": raw, "category": category_id}
         if external_id:
             params["external_id"] = external_id
