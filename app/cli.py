@@ -194,6 +194,16 @@ def sandbox_canvas(ctx):
     raise SystemExit(main(ctx.args))
 
 
+@sandbox_cli.command("discourse", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                                   "help_option_names": []})
+@click.pass_context
+def sandbox_discourse(ctx):
+    """Serve the sandbox Discourse (options as `python -m sandbox.discourse --help`)."""
+    from sandbox.discourse import main
+
+    raise SystemExit(main(ctx.args))
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(canvas_cli)

@@ -30,6 +30,18 @@ class PermanentError(OperationError):
     error_class = "permanent"
 
 
+class ConflictError(TransientError):
+    """The target changed since we last synced it (Discourse 409 on a stale original_text).
+
+    `current` is the body the target holds now, so the hub can resolve the conflict and
+    retry with it as the new base.
+    """
+
+    def __init__(self, message: str, *, current: str | None = None, context: dict | None = None):
+        super().__init__(message, context=context)
+        self.current = current
+
+
 PERMANENT_TYPES: tuple[type[BaseException], ...] = (
     InvalidToken, InsufficientScope, NotFound, BadResponse, KeyError, ValueError, TypeError, json.JSONDecodeError,
 )
