@@ -2,8 +2,8 @@
 from app.models.canvas import Assignment, Course, GradeCategory, Submission, Term
 from app.models.ops import SyncAlert, SyncDailySummary
 from app.models.queue import QueuePause, SyncOperation
-from app.models.sync import ServiceHeartbeat, SyncLock, SyncRun
+from app.models.sync import ServiceHeartbeat, SyncBookmark, SyncLock, SyncRun
 from app.models.user import User
 
 __all__ = ["Assignment", "Course", "GradeCategory", "QueuePause", "ServiceHeartbeat", "Submission", "SyncAlert",
-           "SyncDailySummary", "SyncLock", "SyncOperation", "SyncRun", "Term", "User"]
+           "SyncBookmark", "SyncDailySummary", "SyncLock", "SyncOperation", "SyncRun", "Term", "User"]
