@@ -58,6 +58,8 @@ def test_restricted_and_revoked_courses_are_kept_and_the_run_succeeds(app, cli, 
     result = cli.invoke(args=["canvas", "sync", "--email", "teacher@example.com", "--incremental"])
     assert result.exit_code == 0, result.output
     assert "incremental sync succeeded" in result.output
+    assert "3 no longer open in Canvas" in result.output
+    assert f"{names[revoked]}: no longer open in Canvas (kept as last synced)" in result.output
 
     run = db.session.scalars(select(SyncRun).order_by(SyncRun.id.desc())).first()
     assert run.status == SyncRun.SUCCEEDED and run.error is None
