@@ -26,9 +26,10 @@ VALID_BUCKETS = ("past", "overdue", "undated", "ungraded", "unsubmitted", "upcom
 class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
     """The route table and handlers. ``unauthorized_status`` is 401 (older instances) or 403."""
 
-    def __init__(self, data: CanvasData, unauthorized_status: int = 401):
+    def __init__(self, data: CanvasData, unauthorized_status: int = 401, student_all: str = "own"):
         self.data = data
         self.unauthorized_status = unauthorized_status
+        self.student_all = student_all
         c = r"/api/v1/courses/(?P<cid>[^/]+)"
         self.routes = [
             ("GET", r"/api/v1/users/self", self.users_self),

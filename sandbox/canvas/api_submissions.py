@@ -73,6 +73,8 @@ class SubmissionRoutes:
                 # No :manage_grades / :view_all_grades: "all" means the students the caller may
                 # see (themselves); an explicit list naming anyone else is unauthorized.
                 ids = [int(x) for x in raw if x is not None and x.strip().isdigit()] if not want_all else []
+                if want_all and self.student_all == "unauthorized":
+                    raise unauthorized(self.unauthorized_status)
                 if any(i != req.user_id for i in ids):
                     raise unauthorized(self.unauthorized_status)
                 student_filter = [req.user_id - STUDENT_ID_BASE]

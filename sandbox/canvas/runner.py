@@ -50,7 +50,7 @@ class CanvasSandbox:
                  throttle_status: int = 403, faults: float = 0.0, port: int = 0, *, host: str = "127.0.0.1",
                  fault_seed: int | None = None, fault_kinds=None, fault_slow_s: float = DEFAULT_SLOW_S,
                  unauthorized_status: int = 401, anchor: float | None = None, topics_per_course: int = 3,
-                 verbose: bool = False):
+                 verbose: bool = False, student_all: str = "own"):
         if host not in ALLOWED_HOSTS:
             raise ValueError("the sandbox binds 127.0.0.1 only")
         if unauthorized_status not in (401, 403):
@@ -70,7 +70,11 @@ class CanvasSandbox:
                                anchor=anchor, topics_per_course=topics_per_course)
         self.student_id = self.data.students[0]["id"] if self.data.students else None
         self.expired_at = clock.iso(self.data.anchor - 3 * clock.DAY)
-        self.api = CanvasApi(self.data, unauthorized_status)
+        # What students/submissions?student_ids[]=all gives a student: "own" (canvas-lms
+        # today) or "unauthorized" (how some older instances answered).
+        if student_all not in ("own", "unauthorized"):
+            raise ValueError('student_all must be "own" or "unauthorized"')
+        self.api = CanvasApi(self.data, unauthorized_status, student_all=student_all)
         self.throttle = Throttle(enabled=throttle, status=throttle_status)
         self.faults = FaultInjector(faults, seed if fault_seed is None else fault_seed,
                                     fault_kinds, fault_slow_s)

@@ -90,6 +90,16 @@ def test_student_token_sees_only_its_own_submissions(canvas_sandbox):
     assert len({s["user_id"] for s in everyone}) == len(sb.data.students)
 
 
+def test_older_instances_refuse_a_students_all(make_canvas_sandbox):
+    sb = make_canvas_sandbox(student_all="unauthorized")
+    cid = min(sb.data.enrolled)
+    r = get(sb, f"/courses/{cid}/students/submissions", params={"student_ids[]": "all"}, token=sb.student_token)
+    assert (r.status_code, r.json()) == (401, NOT_AUTHORIZED)
+    own = _ids(get(sb, f"/courses/{cid}/students/submissions", token=sb.student_token))
+    assert own and {s["user_id"] for s in own} == {sb.student_id}
+    assert get(sb, f"/courses/{cid}/students/submissions", params={"student_ids[]": "all"}).status_code == 200
+
+
 def test_student_assignments_lack_grader_fields_and_unpublished_ones(canvas_sandbox):
     sb = canvas_sandbox
     cid = next(c for c in sorted(sb.data.enrolled)

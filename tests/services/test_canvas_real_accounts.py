@@ -2,6 +2,7 @@
 courses the user can no longer open, per-course bookmarks, a student's own token."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -170,8 +171,10 @@ def stored_own(user_id: int) -> dict:
     }
 
 
-def test_a_student_token_syncs_exactly_its_own_data_full_and_incremental(app, make_canvas_sandbox):
-    sb = make_canvas_sandbox(courses=3, assignments=8, students=5)
+@pytest.mark.parametrize("student_all", ["own", "unauthorized"])
+def test_a_student_token_syncs_exactly_its_own_data_full_and_incremental(app, make_canvas_sandbox, student_all):
+    # "unauthorized": an older Canvas refusing a student's student_ids[]=all (we ask for our own)
+    sb = make_canvas_sandbox(courses=3, assignments=8, students=5, student_all=student_all)
     user = make_canvas_user(sb, email="pupil@example.com", token=sb.student_token)
     full = fast_service(user).sync_all_data()
     assert full.ok, full.error
@@ -200,7 +203,9 @@ def test_a_student_token_syncs_exactly_its_own_data_full_and_incremental(app, ma
     assert got["users"] == {me}
     assert got["submissions"] == own_expectation(sb)["submissions"]
     assert got["submissions"][graded["id"]][0] == 1.5 and got["submissions"][todo["id"]][2] is True
-    assert len(sb.request_log) == 2 * len(sb.data.enrolled) + 2  # no needs_grading_count: still 2 per course
+    refused = len(sb.data.enrolled) if student_all == "unauthorized" else 0  # the refused "all", then own
+    # no needs_grading_count: still 2 requests per course
+    assert len(sb.request_log) == 2 * len(sb.data.enrolled) + 2 + refused
     db.session.expire_all()
     assert db.session.scalar(select(Course.own_current_score).where(Course.canvas_course_id == course)) != \
         scores[course]  # Canvas's own score moved with the new grade
