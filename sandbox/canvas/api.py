@@ -15,7 +15,7 @@ from .api_common import JSON_TYPE, ApiRequest, ApiResponse, _int_id, _truthy  # 
 from .api_discussions import DiscussionRoutes
 from .api_planner import PlannerRoutes
 from .api_submissions import SubmissionRoutes
-from .data import SELF_USER_ID, CanvasData, SandboxError
+from .data import CanvasData, SandboxError
 from .errors import bad_request, not_found, unauthorized
 from .pagination import paginate_numbered, ruby_to_i
 from .shapes import assignment_json, course_json, group_json, restricted_course_json, self_json
