@@ -279,10 +279,7 @@ class CanvasSyncService:
     # -- bookmarks and course states (calling thread) --------------------------------
 
     def _has_bookmark(self) -> bool:
-        if self.user.last_synced_canvas is not None:
-            return True
-        return self.session.scalar(select(func.count()).select_from(SyncBookmark).where(
-            SyncBookmark.user_id == self.user.id, SyncBookmark.stream == SyncBookmark.COURSE_LIST)) > 0
+        return can_sync_incrementally(self.session, self.user)
 
     def _course_bookmarks(self) -> dict[int, datetime]:
         """{canvas course id: bookmark} of the courses whose next fetch may be incremental."""
@@ -518,6 +515,14 @@ def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, *, window: int):
                 yield item, future.result()
             except Exception as exc:  # handed to the writer, which decides
                 yield item, exc
+
+
+def can_sync_incrementally(session: Session, user: User) -> bool:
+    """An incremental run needs the course list synced once (or a sync from before bookmarks)."""
+    if user.last_synced_canvas is not None:
+        return True
+    return session.scalar(select(func.count()).select_from(SyncBookmark).where(
+        SyncBookmark.user_id == user.id, SyncBookmark.stream == SyncBookmark.COURSE_LIST)) > 0
 
 
 def create_canvas_sync_service(user: User, *, session: Session | None = None, **kwargs) -> CanvasSyncService:
