@@ -146,8 +146,10 @@ def _sync_one(user: User, incremental: bool, course_id: int | None) -> bool:
         click.echo(f"A sync of {user.email} is already running (run {result.run_id}); not starting another.")
         return True
     click.echo(result.summary())
+    for closed in result.inaccessible:
+        click.echo(f"  {closed['course']}: no longer open in Canvas (kept as last synced)")
     for error in result.course_errors:
-        click.echo(f"  course {error['course']} failed: {error['error']}", err=True)
+        click.echo(f"  {error['course']} failed: {error['error']}", err=True)
     if result.error and not result.course_errors:
         message = result.error
         if result.error_kind == "invalid_token":

@@ -4,8 +4,24 @@ from app.models.canvas import Assignment, Course, GradeCategory, Submission, Ter
 from app.models.classroom_usage import ClassroomUsage
 from app.models.ops import SyncAlert, SyncDailySummary
 from app.models.queue import QueuePause, SyncOperation
-from app.models.sync import ServiceHeartbeat, SyncLock, SyncRun
+from app.models.sync import ServiceHeartbeat, SyncBookmark, SyncLock, SyncRun
 from app.models.user import User
 
-__all__ = ["Assignment", "CalendarFeed", "ClassroomUsage", "Course", "GradeCategory", "QueuePause", "ServiceHeartbeat",
-           "Submission", "SyncAlert", "SyncDailySummary", "SyncLock", "SyncOperation", "SyncRun", "Term", "User"]
+__all__ = [
+    "Assignment",
+    "CalendarFeed",
+    "ClassroomUsage",
+    "Course",
+    "GradeCategory",
+    "QueuePause",
+    "ServiceHeartbeat",
+    "Submission",
+    "SyncAlert",
+    "SyncBookmark",
+    "SyncDailySummary",
+    "SyncLock",
+    "SyncOperation",
+    "SyncRun",
+    "Term",
+    "User",
+]

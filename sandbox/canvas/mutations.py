@@ -166,6 +166,33 @@ class CanvasMutations:
             self._course(course_id)
             self.enrolled.add(int(course_id))
 
+    RESTRICT_REASONS = ("concluded", "date")
+
+    def restrict_course(self, course_id: int, reason: str = "concluded") -> None:
+        """The course becomes a bare ``{"id", "access_restricted_by_date": true}`` stub in the lists.
+
+        ``concluded``: listed with ``enrollment_state=completed`` (the term ended and the
+        course hides past terms); ``date``: listed with the current ones (its dates keep
+        the user out). Every call inside it answers unauthorized.
+        """
+        with self.lock:
+            self._course(course_id)
+            if reason not in self.RESTRICT_REASONS:
+                raise SandboxError(f"reason must be one of {', '.join(self.RESTRICT_REASONS)}")
+            self.restricted[int(course_id)] = reason
+
+    def revoke_access(self, course_id: int) -> None:
+        """The user's enrollment ends mid-life: still listed in full, every call inside answers unauthorized."""
+        with self.lock:
+            self._course(course_id)
+            self.revoked.add(int(course_id))
+
+    def restore_access(self, course_id: int) -> None:
+        with self.lock:
+            self._course(course_id)
+            self.restricted.pop(int(course_id), None)
+            self.revoked.discard(int(course_id))
+
     # discussions
     def create_topic(self, course_id: int, title: str, message: str, published: bool = True,
                      user_id: int = SELF_USER_ID) -> dict:
