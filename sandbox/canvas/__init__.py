@@ -9,6 +9,9 @@ In process::
         sb.request_log     # [RequestLogEntry(method, path, query, status, started, duration,
                            #                  throttled, fault, cost)]; sb.clear_log()
         sb.grade_submission(assignment_id, user_id, 9.5)   # and the other change methods
+        sb.create_topic(course_id, "Title", "<p>Body</p>"), sb.update_topic(topic_id, message=...),
+        sb.create_entry(topic_id, "<p>Reply</p>"), sb.update_entry(entry_id, "..."), sb.delete_entry(id)
+        sb.writes(since=0)  # the POST/PUT/DELETE requests in the log (who wrote to this Canvas)
 
 Command line: ``python -m sandbox.canvas --courses 50 --assignments 100 --students 200``
 (``build_parser()`` / ``add_cli_options(parser)`` / ``main(argv)`` for wrappers).

@@ -217,11 +217,33 @@ class CanvasMutations:
             t["last_reply_at"] = now
             return self.entries[eid]
 
-    def update_entry(self, entry_id: int, message: str) -> dict:
+    def update_entry(self, entry_id: int, message: str, editor_id: int | None = None) -> dict:
+        with self.lock:
+            e = self.entries.get(int(entry_id))
+            if e is None or e.get("deleted"):
+                raise SandboxError(f"no entry {entry_id}")
+            e["message"] = message
+            e["updated_at"] = clock.iso(clock.now())
+            if editor_id is not None and editor_id != e["user_id"]:
+                e["editor_id"] = editor_id
+            return e
+
+    def delete_entry(self, entry_id: int) -> dict:
+        """Canvas soft-deletes an entry: it stays in the list as ``deleted: true`` without its message."""
         with self.lock:
             e = self.entries.get(int(entry_id))
             if e is None:
                 raise SandboxError(f"no entry {entry_id}")
-            e["message"] = message
+            e["deleted"] = True
             e["updated_at"] = clock.iso(clock.now())
             return e
+
+    def delete_topic(self, topic_id: int) -> dict:
+        """A deleted topic leaves the course's list; reading it answers 404."""
+        with self.lock:
+            t = self.topics.get(int(topic_id))
+            if t is None:
+                raise SandboxError(f"no topic {topic_id}")
+            t["workflow_state"] = "deleted"
+            self._course_topics[t["course_id"]] = [x for x in self._course_topics[t["course_id"]] if x != t["id"]]
+            return t

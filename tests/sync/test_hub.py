@@ -1,0 +1,307 @@
+"""The hub over real HTTP: two sandbox Canvas servers, on every database backend.
+
+Until the Discourse connector is merged, the second side is a second sandbox Canvas
+behind a Canvas connector registered under the name "discourse" (so the strategies that
+name Discourse have a side to prefer). Writes are checked in each sandbox's request log:
+nothing the hub learnt from a side is ever written back to it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models.types import utcnow
+from app.models import (Course, DiscussionPost, DiscussionTopic, HubConflict, HubEntityMap, HubTransaction,
+                        SyncOperation)
+from app.services.canvas_api_service import CanvasAPIService
+from app.services.canvas_discussions import CanvasDiscussions
+from app.sync import queue
+from app.sync.connectors.base import ConnectorRegistry
+from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, split_marker
+from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub, queue_due_pulls
+from tests.helpers import make_canvas_user
+
+SIDE = {"courses": 1, "assignments": 1, "students": 2, "topics_per_course": 0}
+FAST = queue.RetryPolicy(max_attempts=6, backoff_base_s=0.0, backoff_max_s=0.0, lease_s=60)
+
+
+class SecondCanvas(CanvasConnector):
+    """A second Canvas standing in for Discourse."""
+
+    name = "discourse"
+
+
+@dataclass
+class Env:
+    canvas: object  # sandbox A ("canvas")
+    other: object  # sandbox B ("discourse")
+    user_id: int
+    course_id: int
+    canvas_course: int
+    other_course: int
+
+    def hub(self) -> Hub:
+        return Hub.from_app(db.session)
+
+    def pull(self, system: str) -> dict:
+        hub = self.hub()
+        try:
+            return hub.pull(system, user_id=self.user_id if system == "canvas" else None)
+        finally:
+            hub.close()
+
+    def drain(self) -> int:
+        return queue.process_available(db.session, "test-worker", kinds=[HUB_DELIVERY, HUB_PULL], policy=FAST)
+
+    def sync(self) -> None:
+        """Both pulls, then every delivery: what a schedule tick and the workers do."""
+        self.pull("canvas")
+        self.pull("discourse")
+        self.drain()
+
+    def topics(self, sandbox, course):
+        return [t for t in sandbox.data.course_topics(course)]
+
+    def entries(self, sandbox, topic_id):
+        return [e for e in sandbox.data.topic_entries(topic_id) if not e.get("deleted")]
+
+
+@pytest.fixture
+def env(app, make_canvas_sandbox, monkeypatch):
+    a = make_canvas_sandbox(**SIDE)
+    b = make_canvas_sandbox(**SIDE, seed=2)
+
+    def second(credentials, http_session=None, settings=None):
+        api = CanvasAPIService(b.base_url, b.token, max_retries=int(settings.get("CANVAS_MAX_RETRIES", 5)),
+                               backoff_factor=0.01, timeout=5)
+        return SecondCanvas(CanvasDiscussions(api), course_ids=settings["course_ids"])
+
+    registry = ConnectorRegistry()
+    registry.register("canvas", create_canvas_connector)
+    registry.register("discourse", second)
+    monkeypatch.setitem(app.extensions, "hub_registry", registry)
+    monkeypatch.setitem(app.config, "HUB_SYSTEMS", "canvas,discourse")
+    monkeypatch.setitem(app.config, "CANVAS_BACKOFF_FACTOR", 0.01)
+    user = make_canvas_user(a, email="teacher@example.com")
+    [a_course] = a.data.enrolled
+    [b_course] = b.data.enrolled
+    course = Course(user_id=user.id, canvas_course_id=a_course, name="Biology")
+    db.session.add(course)
+    db.session.commit()
+    env = Env(a, b, user.id, course.id, a_course, b_course)
+    env.hub().link_course(course.id, b_course, user_id=user.id)
+    return env
+
+
+def _writes(sandbox) -> list[tuple[str, str]]:
+    return [(e.method, e.path) for e in sandbox.writes()]
+
+
+def test_topic_from_canvas_reaches_the_other_side_once_and_never_echoes(env):
+    env.canvas.create_topic(env.canvas_course, "Cell walls", "<p>What holds a plant up?</p>")
+    assert env.pull("canvas") == {"created": 1}
+    assert env.drain() == 1
+    [copy] = env.topics(env.other, env.other_course)
+    assert copy["title"] == "Cell walls"
+    assert split_marker(copy["message"]) == ("<p>What holds a plant up?</p>", f"cf-discussion_topic-{_topic().id}")
+    assert _writes(env.other) == [("POST", f"/api/v1/courses/{env.other_course}/discussion_topics")]
+    # The other side reports it back: recognised as our own write, nothing queued, nothing written.
+    assert env.pull("discourse") == {"unchanged": 1}
+    env.sync()
+    env.sync()
+    assert _writes(env.canvas) == []
+    assert len(_writes(env.other)) == 1
+    assert db.session.scalar(select(func.count()).select_from(DiscussionTopic)) == 1
+    thread = env.hub().course_thread(env.course_id)
+    assert [(t.title, t.origin_system, t.reached) for t in thread] == [
+        ("Cell walls", "canvas", {"canvas": "synced", "discourse": "synced"})]
+
+
+def test_reply_on_the_other_side_reaches_canvas_and_edits_follow(env):
+    topic = env.canvas.create_topic(env.canvas_course, "Osmosis", "<p>Explain osmosis.</p>")
+    env.sync()
+    [copy] = env.topics(env.other, env.other_course)
+    reply = env.other.create_entry(copy["id"], "<p>Water moves to the salt.</p>")
+    assert env.pull("discourse") == {"unchanged": 1, "created": 1}
+    env.drain()
+    [entry] = env.entries(env.canvas, topic["id"])
+    assert split_marker(entry["message"])[0] == "<p>Water moves to the salt.</p>"
+    # Edits: the topic in Canvas, the reply on the other side.
+    env.canvas.update_topic(topic["id"], message="<p>Explain osmosis in two lines.</p>")
+    env.other.update_entry(reply["id"], "<p>Water moves towards more salt.</p>")
+    env.sync()
+    assert split_marker(env.topics(env.other, env.other_course)[0]["message"])[0] == (
+        "<p>Explain osmosis in two lines.</p>")
+    assert split_marker(env.entries(env.canvas, topic["id"])[0]["message"])[0] == (
+        "<p>Water moves towards more salt.</p>")
+    env.sync()
+    # Canvas got the reply and its edit; the other side got the topic and its edit: nothing else.
+    a_entries = f"/api/v1/courses/{env.canvas_course}/discussion_topics/{topic['id']}/entries"
+    assert _writes(env.canvas) == [("POST", a_entries), ("PUT", f"{a_entries}/{entry['id']}")]
+    b_topic = f"/api/v1/courses/{env.other_course}/discussion_topics"
+    assert _writes(env.other) == [("POST", b_topic), ("PUT", f"{b_topic}/{copy['id']}")]
+    post = db.session.scalars(select(DiscussionPost)).one()
+    assert (post.body_html, post.origin_system) == ("<p>Water moves towards more salt.</p>", "discourse")
+
+
+def test_local_reply_goes_to_every_side_and_untrusted_html_is_cleaned(env):
+    env.canvas.create_topic(env.canvas_course, "Enzymes", "<p>Name one.</p><script>steal()</script>")
+    env.sync()
+    topic = _topic()
+    assert topic.body_html == "<p>Name one.</p>"
+    post = env.hub().post_reply(topic.id, '<p onclick="x()">Amylase <a href="javascript:alert(1)">link</a></p>',
+                                author_name="Ms. Frizzle")
+    assert post.body_html.startswith("<p>Amylase <a rel=")
+    queued = db.session.scalars(select(SyncOperation.target_system).where(SyncOperation.kind == HUB_DELIVERY,
+                                                                       SyncOperation.entity_type == "discussion_post"))
+    assert sorted(queued) == ["canvas", "discourse"]
+    env.drain()
+    [copy] = env.topics(env.other, env.other_course)
+    for sandbox, topic_id in ((env.canvas, _mapped("canvas", "discussion_topic", topic.id)), (env.other, copy["id"])):
+        [entry] = env.entries(sandbox, int(topic_id))
+        assert split_marker(entry["message"]) == (post.body_html, f"cf-discussion_post-{post.id}")
+    before = (len(_writes(env.canvas)), len(_writes(env.other)))
+    env.sync()
+    assert (len(_writes(env.canvas)), len(_writes(env.other))) == before
+    actions = db.session.scalars(select(HubTransaction.action).order_by(HubTransaction.id)).all()
+    assert {"link_course", "ingest", "deliver", "local_change"} <= set(actions)
+
+
+TOPIC_ORIGINAL = ("Week 1", "<p>Say hello</p>")
+TOPIC_CANVAS = ("Week 1 (revised)", "<p>Say hello</p>")
+TOPIC_OTHER = ("Week 1", "<p>Say hello, everyone</p>")
+TOPIC_MERGED = ("Week 1 (revised)", "<p>Say hello, everyone</p>")
+POST_CANVAS, POST_OTHER = "<p>Hello from Canvas</p>", "<p>Hello from the other side</p>"
+
+STRATEGY_CASES = [
+    ("PreferCanvas", "discussion_topic", TOPIC_CANVAS),
+    ("PreferDiscourse", "discussion_topic", TOPIC_OTHER),
+    ("PreferMostRecent", "discussion_topic", TOPIC_OTHER),  # pulled second: seen last
+    ("MergePreferCanvas", "discussion_topic", TOPIC_MERGED),
+    ("MergePreferDiscourse", "discussion_topic", TOPIC_MERGED),
+    ("PreferCanvas", "discussion_post", POST_CANVAS),
+    ("PreferDiscourse", "discussion_post", POST_OTHER),
+    ("PreferMostRecent", "discussion_post", POST_OTHER),  # edited a minute later
+    ("MergePreferCanvas", "discussion_post", POST_CANVAS),
+    ("MergePreferDiscourse", "discussion_post", POST_OTHER),
+]
+
+
+@pytest.mark.parametrize("strategy, entity_type, expected", STRATEGY_CASES)
+def test_concurrent_edits_on_both_sides_resolve_by_the_strategy_of_the_type(env, monkeypatch, strategy, entity_type,
+                                                                             expected):
+    other_type = "discussion_post" if entity_type == "discussion_topic" else "discussion_topic"
+    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY",
+                        "PreferDiscourse" if strategy == "PreferCanvas" else "PreferCanvas")
+    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", f"{entity_type}={strategy}")
+    topic = env.canvas.create_topic(env.canvas_course, *TOPIC_ORIGINAL)
+    entry = env.canvas.create_entry(topic["id"], "<p>Hello</p>")
+    env.sync()
+    [copy] = env.topics(env.other, env.other_course)
+    [copy_entry] = env.entries(env.other, copy["id"])
+    if entity_type == "discussion_topic":
+        env.canvas.update_topic(topic["id"], title=TOPIC_CANVAS[0])
+        env.other.update_topic(copy["id"], message=TOPIC_OTHER[1])
+    else:
+        env.canvas.update_entry(entry["id"], POST_CANVAS)["updated_at"] = "2026-12-01T10:00:00Z"
+        env.other.update_entry(copy_entry["id"], POST_OTHER)["updated_at"] = "2026-12-01T10:01:00Z"
+    env.sync()
+    env.sync()
+    [conflict] = db.session.scalars(select(HubConflict)).all()
+    assert (conflict.entity_type, conflict.rule) == (entity_type, strategy)
+    assert json.loads(conflict.local_json)["system"] == "canvas"
+    assert json.loads(conflict.remote_json)["system"] == "discourse"
+    if entity_type == "discussion_topic":
+        sides = [(t["title"], split_marker(t["message"])[0]) for t in
+                 (env.canvas.data.topics[topic["id"]], env.other.data.topics[copy["id"]])]
+        local = db.session.get(DiscussionTopic, _topic().id)
+        assert sides == [expected, expected] and (local.title, local.body_html) == expected
+    else:
+        sides = [split_marker(e["message"])[0] for e in
+                 (env.canvas.data.entries[entry["id"]], env.other.data.entries[copy_entry["id"]])]
+        local = db.session.scalars(select(DiscussionPost)).one()
+        assert sides == [expected, expected] and local.body_html == expected
+    # Settled: another round changes nothing anywhere.
+    before = (len(_writes(env.canvas)), len(_writes(env.other)))
+    env.sync()
+    assert (len(_writes(env.canvas)), len(_writes(env.other))) == before
+    assert db.session.scalar(select(func.count()).select_from(HubConflict)) == 1
+
+
+def test_other_side_down_operations_wait_and_complete_when_it_is_back(env, monkeypatch):
+    monkeypatch.setitem(env_app(), "CANVAS_MAX_RETRIES", 0)
+    env.canvas.create_topic(env.canvas_course, "Photosynthesis", "<p>Light in, sugar out.</p>")
+    port = env.other.port
+    env.other.stop()
+    env.pull("canvas")
+    waiting = queue.RetryPolicy(max_attempts=6, backoff_base_s=60, backoff_max_s=60, lease_s=60)
+    queue.process_available(db.session, "test-worker", kinds=[HUB_DELIVERY], policy=waiting)
+    op = db.session.scalars(select(SyncOperation).where(SyncOperation.kind == HUB_DELIVERY)).one()
+    assert (op.status, op.error_class) == ("pending", "transient") and op.attempts == 1
+    assert "Could not reach" in op.error_message
+    assert env.topics(env.other, env.other_course) == []
+    env.other.port = port
+    env.other.start()
+    # The backoff has run out: the operation is due again.
+    db.session.execute(SyncOperation.__table__.update().values(next_attempt_at=utcnow()))
+    db.session.commit()
+    env.drain()
+    db.session.expire_all()
+    assert db.session.get(SyncOperation, op.id).status == "completed"
+    assert [t["title"] for t in env.topics(env.other, env.other_course)] == ["Photosynthesis"]
+
+
+def test_a_retried_create_finds_the_first_copy_instead_of_writing_a_second(env):
+    """The create went through but the hub never recorded it (a crash): the retry finds it by the hub's marker."""
+    env.canvas.create_topic(env.canvas_course, "Mitosis", "<p>Phases?</p>")
+    env.pull("canvas")
+    env.drain()
+    db.session.execute(HubEntityMap.__table__.delete().where(HubEntityMap.system == "discourse"))
+    db.session.execute(SyncOperation.__table__.update().values(status="pending", attempts=0, finished_at=None))
+    db.session.commit()
+    env.drain()
+    [copy] = env.topics(env.other, env.other_course)
+    assert copy["title"] == "Mitosis"
+    assert [m for m, _ in _writes(env.other)] == ["POST", "PUT"]
+    assert _mapped("discourse", "discussion_topic", _topic().id) == str(copy["id"])
+
+
+def test_pulls_are_queued_on_schedule_per_connector_and_scope(env, app):
+    env.canvas.create_topic(env.canvas_course, "Genetics", "<p>Punnett squares</p>")
+    first = queue_due_pulls(app)
+    assert len(first) == 2 and queue_due_pulls(app) == []  # not due again yet
+    ops = db.session.scalars(select(SyncOperation).where(SyncOperation.id.in_(first))).all()
+    assert sorted((o.source_system, o.user_id) for o in ops) == [("canvas", env.user_id), ("discourse", None)]
+    env.drain()
+    assert [t["title"] for t in env.topics(env.other, env.other_course)] == ["Genetics"]
+
+
+@pytest.mark.parametrize("level", ["SERIALIZABLE", "READ UNCOMMITTED"])
+def test_isolation_level_is_configurable(env, monkeypatch, backend, level):
+    if backend == "sqlite" and level not in ("SERIALIZABLE", "READ UNCOMMITTED"):
+        pytest.skip("SQLite knows two levels")
+    monkeypatch.setitem(env_app(), "HUB_ISOLATION_LEVEL", level)
+    hub = env.hub()
+    with hub.atomic():
+        assert db.session.connection().get_isolation_level() == level
+    topic = hub.create_topic(env.course_id, "Ecology", "<p>Food webs</p>")
+    assert db.session.get(DiscussionTopic, topic.id).title == "Ecology"
+
+
+def env_app():
+    from flask import current_app
+
+    return current_app.config
+
+
+def _topic() -> DiscussionTopic:
+    return db.session.scalars(select(DiscussionTopic)).one()
+
+
+def _mapped(system: str, entity_type: str, local_id: int) -> str:
+    return db.session.scalar(select(HubEntityMap.external_id).where(
+        HubEntityMap.system == system, HubEntityMap.entity_type == entity_type, HubEntityMap.local_id == local_id))
