@@ -305,3 +305,111 @@ def _topic() -> DiscussionTopic:
 def _mapped(system: str, entity_type: str, local_id: int) -> str:
     return db.session.scalar(select(HubEntityMap.external_id).where(
         HubEntityMap.system == system, HubEntityMap.entity_type == entity_type, HubEntityMap.local_id == local_id))
+
+
+def test_an_edit_made_in_canvas_while_a_local_edit_travels_is_resolved(env, monkeypatch):
+    """Canvas changed the entry after the hub's last look: its write is refused and the conflict resolved."""
+    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", "discussion_post=PreferCanvas")
+    topic = env.canvas.create_topic(env.canvas_course, "Cells", "<p>Draw one.</p>")
+    entry = env.canvas.create_entry(topic["id"], "<p>Here is mine</p>")
+    env.sync()
+    post = db.session.scalars(select(DiscussionPost)).one()
+    env.hub().edit_post(post.id, "<p>Edited in Canvas Flow</p>")
+    env.canvas.update_entry(entry["id"], "<p>Edited in Canvas</p>")  # not pulled yet
+    env.drain()
+    [conflict] = db.session.scalars(select(HubConflict)).all()
+    assert (conflict.rule, conflict.winner, conflict.remote_system) == ("PreferCanvas", "canvas", "canvas")
+    db.session.expire_all()
+    assert db.session.get(DiscussionPost, post.id).body_html == "<p>Edited in Canvas</p>"
+    [copy] = env.topics(env.other, env.other_course)
+    assert [split_marker(e["message"])[0] for e in env.entries(env.other, copy["id"])] == ["<p>Edited in Canvas</p>"]
+    assert not [w for w in _writes(env.canvas) if w[0] == "PUT"]  # Canvas kept its own edit: never overwritten
+
+
+def test_a_reply_deleted_on_one_side_is_deleted_on_the_other(env):
+    topic = env.canvas.create_topic(env.canvas_course, "Viruses", "<p>Alive?</p>")
+    entry = env.canvas.create_entry(topic["id"], "<p>No.</p>")
+    env.sync()
+    [copy] = env.topics(env.other, env.other_course)
+    assert len(env.entries(env.other, copy["id"])) == 1
+    env.canvas.delete_entry(entry["id"])
+    env.sync()
+    assert env.entries(env.other, copy["id"]) == []
+    assert db.session.scalars(select(DiscussionPost)).one().deleted_at is not None
+    assert _writes(env.other)[-1][0] == "DELETE"
+
+
+def test_chaos_random_edits_on_both_sides_with_faults_end_equal(env, app, monkeypatch):
+    """200 edits at random on both sides and locally, 10% faults on both servers: all three end equal."""
+    import random
+
+    from datetime import timedelta
+
+    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY", "PreferCanvas")
+    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", "discussion_topic=MergePreferDiscourse")
+    rng = random.Random(12)
+    topic = env.canvas.create_topic(env.canvas_course, "Chaos", "<p>start</p>")
+    for n in range(3):
+        env.canvas.create_entry(topic["id"], f"<p>entry {n}</p>")
+    env.sync()
+    [copy] = env.topics(env.other, env.other_course)
+    # Every fault but "slow" and "503" (whose Retry-After: 1 the client honours: seconds of sleep).
+    kinds = ["500", "502", "504", "drop", "truncated", "malformed", "throttle"]
+    env.canvas.set_faults(0.1, seed=5, kinds=kinds)
+    env.other.set_faults(0.1, seed=6, kinds=kinds)
+    edits = {"canvas": 0, "discourse": 0, "local": 0}
+
+    def queued_sync():
+        queue_due_pulls(app, utcnow() + timedelta(days=1))
+        env.drain()
+
+    for n in range(200):
+        side = rng.choice(["canvas", "discourse", "discourse", "canvas", "local"])
+        edits[side] += 1
+        what = rng.random()
+        if side == "local":
+            posts = db.session.scalars(select(DiscussionPost).where(DiscussionPost.deleted_at.is_(None))).all()
+            if what < 0.2 or not posts:
+                env.hub().post_reply(_topic().id, f"<p>local reply {n}</p>")
+            else:
+                env.hub().edit_post(rng.choice(posts).id, f"<p>local edit {n}</p>")
+            continue
+        sandbox, topic_id = (env.canvas, topic["id"]) if side == "canvas" else (env.other, copy["id"])
+        live = env.entries(sandbox, topic_id)
+        if what < 0.15:
+            sandbox.update_topic(topic_id, **({"title": f"Chaos {n}"} if rng.random() < 0.5
+                                              else {"message": f"<p>{side} topic edit {n}</p>"}))
+        elif what < 0.3 or not live:
+            sandbox.create_entry(topic_id, f"<p>{side} reply {n}</p>")
+        else:
+            sandbox.update_entry(rng.choice(live)["id"], f"<p>{side} edit {n}</p>")
+        if n % 20 == 19:
+            queued_sync()
+    env.canvas.set_faults(0.0)
+    env.other.set_faults(0.0)
+    for _ in range(4):
+        queued_sync()
+    ops = db.session.scalars(select(SyncOperation)).all()
+    assert not [o for o in ops if o.status in ("pending", "in_progress", "failed")]
+    # Equal everywhere: the topic, and every reply once on each side.
+    local = _topic()
+    db.session.refresh(local)
+    for sandbox, topic_id in ((env.canvas, topic["id"]), (env.other, copy["id"])):
+        held = sandbox.data.topics[topic_id]
+        assert (held["title"], split_marker(held["message"])[0]) == (local.title, local.body_html)
+        live = sorted(split_marker(e["message"])[0] for e in env.entries(sandbox, topic_id))
+        assert live == sorted(p.body_html for p in local.posts if p.deleted_at is None)
+    # Every conflict recorded, as many as the resolutions logged; settled: another round writes nothing.
+    conflicts = db.session.scalar(select(func.count()).select_from(HubConflict))
+    resolves = db.session.scalar(select(func.count()).select_from(HubTransaction)
+                                 .where(HubTransaction.action == "resolve"))
+    assert conflicts == resolves and conflicts > 0
+    before = (len(env.canvas.writes()), len(env.other.writes()))
+    queued_sync()
+    assert (len(env.canvas.writes()), len(env.other.writes())) == before
+    # Nothing echoed: each side received at most one clean write per change made elsewhere (plus resolutions).
+    for sandbox, elsewhere in ((env.canvas, edits["discourse"] + edits["local"]),
+                               (env.other, edits["canvas"] + edits["local"])):
+        clean = [w for w in sandbox.writes() if w.fault is None and w.status is not None and w.status < 300]
+        faulted = [w for w in sandbox.writes() if w.fault is not None]
+        assert len(clean) <= elsewhere + 4 + conflicts + len(faulted), (len(clean), elsewhere, conflicts)

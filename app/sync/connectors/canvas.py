@@ -27,10 +27,10 @@ from typing import Any
 
 import jwt
 
-from app.services.canvas_api_service import CanvasAPIService, Forbidden, NotFound
+from app.services.canvas_api_service import BadResponse, CanvasAPIService, Forbidden, NotFound
 from app.services.canvas_discussions import CanvasDiscussions
 from app.sync.connectors.base import Applied, Change, Connector, WebhookRejected, registry
-from app.sync.errors import ConflictError, PermanentError
+from app.sync.errors import ConflictError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -135,11 +135,13 @@ class CanvasConnector(Connector):
     # -- outbound ------------------------------------------------------------------------
 
     def apply(self, change: Change) -> Applied:
-        if change.entity_type == TOPIC:
-            return self._apply_topic(change)
-        if change.entity_type == POST:
-            return self._apply_entry(change)
-        raise PermanentError(f"Canvas cannot store a {change.entity_type!r}.")
+        if change.entity_type not in (TOPIC, POST):
+            raise PermanentError(f"Canvas cannot store a {change.entity_type!r}.")
+        try:
+            return self._apply_topic(change) if change.entity_type == TOPIC else self._apply_entry(change)
+        except BadResponse as exc:
+            # An unreadable answer to a write: it may have been made. A retry finds out (marker, conflict check).
+            raise TransientError(str(exc)) from None
 
     def _apply_topic(self, change: Change) -> Applied:
         api = self._api()
