@@ -40,12 +40,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import (Course, DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubTransaction,
+from app.models import (Course, DiscussionPost, DiscussionTopic, HubConflict, HubCourseLink, HubEntityMap,
+                        HubTransaction,
                         HubVersionVector, HubWebhookEvent, SyncOperation, User)
 from app.models.types import utcnow
 from app.sync import queue
 from app.sync.conflicts import ConflictResolver, Version
-from app.sync.connectors import canvas as _canvas_connector  # noqa: F401  (registers "canvas")
+from app.sync.connectors.canvas import CanvasConnector  # importing it registers "canvas"
 from app.sync.connectors.base import Change, Connector, ConnectorRegistry, registry as default_registry
 from app.sync.errors import ConflictError, PermanentError, TransientError
 from app.sync.sanitize import sanitize_html
@@ -58,7 +59,7 @@ ENTITY_TYPES = (TOPIC, POST)
 LOCAL = "local"
 HUB_DELIVERY, HUB_PULL = "hub_delivery", "hub_pull"
 # Systems whose connector acts with the course owner's own account (a Canvas token).
-USER_SCOPED = {"canvas"}
+USER_SCOPED = {CanvasConnector.name}
 CONTENT_FIELDS = {TOPIC: ("title", "body_html"), POST: ("body_html",)}
 MAX_CONFLICT_ROUNDS = 3
 Op = SyncOperation
@@ -721,6 +722,17 @@ class Hub:
                                    updated_at=topic.updated_at, deleted=topic.deleted_at is not None,
                                    reached=self._reached(TOPIC, topic.id, systems), title=topic.title, posts=posts))
         return out
+
+    def conflicts(self, *, limit: int = 50, entity_type: str | None = None) -> list[dict[str, Any]]:
+        """The latest recorded conflicts, newest first, decoded for the conflict log page."""
+        stmt = select(HubConflict).order_by(HubConflict.id.desc()).limit(limit)
+        if entity_type:
+            stmt = stmt.where(HubConflict.entity_type == entity_type)
+        return [{"id": row.id, "entity_type": row.entity_type, "local_id": row.local_id, "rule": row.rule,
+                 "winner": row.winner, "created_at": row.created_at, "local": json.loads(row.local_json),
+                 "remote": json.loads(row.remote_json),
+                 "base": json.loads(row.base_json) if row.base_json else None,
+                 "result": json.loads(row.result_json)} for row in self.session.scalars(stmt)]
 
     def _reached(self, entity_type: str, local_id: int, systems: Iterable[str]) -> dict[str, str]:
         vector = self.vector(entity_type, local_id)

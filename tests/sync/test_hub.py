@@ -104,6 +104,8 @@ def _writes(sandbox) -> list[tuple[str, str]]:
 def test_topic_from_canvas_reaches_the_other_side_once_and_never_echoes(env):
     env.canvas.create_topic(env.canvas_course, "Cell walls", "<p>What holds a plant up?</p>")
     assert env.pull("canvas") == {"created": 1}
+    [waiting] = env.hub().course_thread(env.course_id)
+    assert waiting.reached == {"canvas": "synced", "discourse": "pending"}
     assert env.drain() == 1
     [copy] = env.topics(env.other, env.other_course)
     assert copy["title"] == "Cell walls"
@@ -194,7 +196,7 @@ STRATEGY_CASES = [
 @pytest.mark.parametrize("strategy, entity_type, expected", STRATEGY_CASES)
 def test_concurrent_edits_on_both_sides_resolve_by_the_strategy_of_the_type(env, monkeypatch, strategy, entity_type,
                                                                              expected):
-    other_type = "discussion_post" if entity_type == "discussion_topic" else "discussion_topic"
+    # The system-wide strategy differs: the per-type one must be the one applied.
     monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY",
                         "PreferDiscourse" if strategy == "PreferCanvas" else "PreferCanvas")
     monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", f"{entity_type}={strategy}")
@@ -230,6 +232,8 @@ def test_concurrent_edits_on_both_sides_resolve_by_the_strategy_of_the_type(env,
     env.sync()
     assert (len(_writes(env.canvas)), len(_writes(env.other))) == before
     assert db.session.scalar(select(func.count()).select_from(HubConflict)) == 1
+    [logged] = env.hub().conflicts()
+    assert (logged["rule"], logged["local"]["system"], logged["remote"]["system"]) == (strategy, "canvas", "discourse")
 
 
 def test_other_side_down_operations_wait_and_complete_when_it_is_back(env, monkeypatch):
