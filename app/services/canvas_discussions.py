@@ -8,6 +8,7 @@ discussion_topics_controller.rb / discussion_topics_api_controller.rb:
     GET/POST   /courses/:id/discussion_topics              (topics carry no updated_at)
     GET/PUT/DELETE /courses/:id/discussion_topics/:topic_id
     GET/POST   /courses/:id/discussion_topics/:topic_id/entries      (top-level, newest first)
+    GET        /courses/:id/discussion_topics/:topic_id/entries/:entry_id/replies
     GET        /courses/:id/discussion_topics/:topic_id/entry_list?ids[]=...
     PUT/DELETE /courses/:id/discussion_topics/:topic_id/entries/:entry_id
 """
@@ -43,6 +44,10 @@ class CanvasDiscussions:
     # entries
     def entries(self, course_id: int | str, topic_id: int | str) -> list[dict]:
         return self.api._get_list(f"courses/{course_id}/discussion_topics/{topic_id}/entries", {})
+
+    def replies(self, course_id: int | str, topic_id: int | str, entry_id: int | str) -> list[dict]:
+        """An entry's direct replies (entries carry only their 10 newest in `recent_replies`)."""
+        return self.api._get_list(f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}/replies", {})
 
     def entry(self, course_id: int | str, topic_id: int | str, entry_id: int | str) -> dict | None:
         found = self.api._expect(self.api._get_json(f"courses/{course_id}/discussion_topics/{topic_id}/entry_list",

@@ -51,6 +51,8 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
             ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entry_list", self.entry_list),
             ("PUT", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)", self.entry_update),
             ("DELETE", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)", self.entry_delete),
+            ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.replies_index),
+            ("POST", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.reply_create),
             ("GET", r"/api/v1/planner/items", self.planner_items),
         ]
         self.routes = [(m, re.compile(p + r"/?$"), h) for m, p, h in self.routes]

@@ -71,7 +71,46 @@ class DiscussionRoutes:
             t = self._topic(course, tid)
             entries = sorted((e for e in d.topic_entries(t["id"]) if e["parent_id"] is None),
                              key=lambda e: -e["id"])  # newest first
-            return self._numbered(req, entries, lambda e: entry_json(d, e, req.base_url, course["id"]))
+            return self._numbered(req, entries, lambda e: self._with_replies(e, req.base_url, course["id"]))
+
+    def _with_replies(self, e: dict, base_url: str, course_id: int) -> dict:
+        """A root entry carries its 10 newest replies at any depth (flattened) and has_more_replies."""
+        d = self.data
+        out = entry_json(d, e, base_url, course_id)
+        below = sorted(self._descendants(e), key=lambda r: -r["id"])
+        if below:
+            out["recent_replies"] = [entry_json(d, r, base_url, course_id) for r in below[:10]]
+            out["has_more_replies"] = len(below) > 10
+        return out
+
+    def _descendants(self, e: dict) -> list[dict]:
+        children = [x for x in self.data.topic_entries(e["topic_id"]) if x["parent_id"] == e["id"]]
+        return children + [g for c in children for g in self._descendants(c)]
+
+    def replies_index(self, req, cid, tid, eid):
+        """GET .../entries/:id/replies: the entry's direct replies, newest first (paginated)."""
+        d = self.data
+        with d.lock:
+            course = self._course(cid)
+            t = self._topic(course, tid)
+            parent = self._entry(t, eid)
+            replies = sorted((x for x in d.topic_entries(t["id"]) if x["parent_id"] == parent["id"]),
+                             key=lambda x: -x["id"])
+            return self._numbered(req, replies, lambda x: entry_json(d, x, req.base_url, course["id"]))
+
+    def reply_create(self, req, cid, tid, eid):
+        d = self.data
+        p = req.params()
+        with d.lock:
+            course = self._course(cid, write=True)
+            t = self._topic(course, tid)
+            parent = self._entry(t, eid)
+            message = p.get("message")
+            if message is None or str(message) == "":
+                raise bad_request({"errors": {"message": [{"attribute": "message", "type": "blank",
+                                                           "message": "blank"}]}})
+            e = d.create_entry(t["id"], str(message), parent_id=parent["id"])
+            return ApiResponse(status=201, payload=entry_json(d, e, req.base_url, course["id"]), rows=1)
 
     def entry_list(self, req, cid, tid):
         """GET .../entry_list?ids[]=...: the named entries, any depth (DiscussionTopicsApiController#entry_list)."""

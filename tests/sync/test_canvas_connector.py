@@ -187,3 +187,22 @@ def test_hub_applies_a_pushed_event_once_and_ignores_its_replay(app, make_canvas
                                                 keys["other"]))
     assert db.session.scalars(select(DiscussionTopic.title)).all() == ["Pushed topic"]
     assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 1
+
+
+def test_replies_at_any_depth_come_as_posts_of_the_topic(sb):
+    course = min(sb.data.enrolled)
+    topic = sb.create_topic(course, "Threaded", "<p>t</p>")
+    root = sb.create_entry(topic["id"], "<p>root</p>")
+    child = sb.create_entry(topic["id"], "<p>child</p>", parent_id=root["id"])
+    grandchild = sb.create_entry(topic["id"], "<p>grandchild</p>", parent_id=child["id"])
+    busy = sb.create_entry(topic["id"], "<p>busy</p>")
+    many = [sb.create_entry(topic["id"], f"<p>r{n}</p>", parent_id=busy["id"]) for n in range(12)]
+    deep = sb.create_entry(topic["id"], "<p>deep</p>", parent_id=many[0]["id"])
+    posts = {c.external_id: c for c in _connector(sb).pull(None) if c.parent_external_id == str(topic["id"])}
+    expected = [root, child, grandchild, busy, *many, deep]
+    assert set(posts) == {f"{topic['id']}:{e['id']}" for e in expected}
+    assert posts[f"{topic['id']}:{grandchild['id']}"].data["body_html"] == "<p>grandchild</p>"
+    # One list of root entries plus the reply pages the busy thread needed (it has more than 10).
+    walked = {int(e.path.split("/entries/")[1].split("/")[0]) for e in sb.request_log
+              if e.method == "GET" and e.path.endswith("/replies")}
+    assert busy["id"] in walked and walked <= {busy["id"], deep["id"], *(m["id"] for m in many)}

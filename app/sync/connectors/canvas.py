@@ -40,6 +40,7 @@ MARKER_RE = re.compile(r'<span data-canvasflow-ref="(cf-[a-z_]+-\d+)"></span>')
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 GLOBAL_ID_SHARD = 10 ** 13  # Canvas global ids: shard * 10^13 + local id
 TOPIC_EVENTS = {"discussion_topic_created", "discussion_topic_updated"}
+MAX_REPLY_DEPTH, MAX_REPLIES = 8, 10_000  # a reply tree walk stops there
 ENTRY_EVENTS = {"discussion_entry_created", "discussion_entry_updated", "discussion_entry_submitted"}
 
 
@@ -107,10 +108,31 @@ class CanvasConnector(Connector):
                 self._topic_course[str(topic["id"])] = course_id
                 yield self._topic_change(topic, course_id)
             for topic in topics:
-                for entry in api.entries(course_id, topic["id"]):
+                for entry in self._all_entries(course_id, topic["id"]):
                     updated = _time(entry.get("updated_at") or entry.get("created_at"))
                     if cutoff is None or updated is None or updated >= cutoff:
                         yield self._entry_change(entry, str(topic["id"]))
+
+    def _all_entries(self, course_id: str, topic_id) -> Iterator[dict]:
+        """Root entries and their replies at any depth, flattened (the hub's threads are flat)."""
+        api = self._api()
+        for entry in api.entries(course_id, topic_id):
+            yield entry
+            if not entry.get("has_more_replies"):
+                yield from entry.get("recent_replies") or []
+                continue
+            # More than the 10 inlined: walk the reply tree (bounded: depth and count).
+            level, seen = [entry], 0
+            for _depth in range(MAX_REPLY_DEPTH):
+                below = []
+                for parent in level:
+                    below.extend(api.replies(course_id, topic_id, parent["id"]))
+                for reply in below:
+                    yield reply
+                seen += len(below)
+                if not below or seen >= MAX_REPLIES:
+                    break
+                level = below
 
     def _topic_change(self, topic: dict, course_id: str) -> Change:
         body, hub_ref = split_marker(topic.get("message"))
