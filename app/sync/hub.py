@@ -54,7 +54,7 @@ from app.sync.versions import Order, VersionVector
 
 log = logging.getLogger(__name__)
 
-TOPIC, POST = "discussion_topic", "discussion_post"
+TOPIC, POST, SNAPSHOT = "discussion_topic", "discussion_post", "snapshot_complete"
 ENTITY_TYPES = (TOPIC, POST)
 LOCAL = "local"
 HUB_DELIVERY, HUB_PULL = "hub_delivery", "hub_pull"
@@ -671,9 +671,37 @@ class Hub:
         counts: dict[str, int] = {}
         connector = self.connectors.get(system, user_id)
         for change in connector.pull(since):
-            result = self.ingest(change, operation_id=operation_id)
-            counts[result.status] = counts.get(result.status, 0) + 1
+            if change.entity_type == SNAPSHOT:
+                results = [self.ingest(gone, operation_id=operation_id) for gone in self._missing(change)]
+            else:
+                results = [self.ingest(change, operation_id=operation_id)]
+            for result in results:
+                counts[result.status] = counts.get(result.status, 0) + 1
         return counts
+
+    def _missing(self, snapshot: Change) -> list[Change]:
+        """Deletions a complete listing reveals: mapped topics of that container it no longer holds.
+
+        A mapping written after the listing started (a delivery meanwhile) is not judged by it.
+        """
+        if TOPIC not in (snapshot.data.get("entity_types") or []):
+            return []
+        listed = set(snapshot.data.get("external_ids") or [])
+        link = self.session.scalar(select(HubCourseLink).where(HubCourseLink.system == snapshot.origin,
+                                                               HubCourseLink.container_id == snapshot.external_id))
+        if link is None:
+            return []
+        stmt = (select(HubEntityMap).join(DiscussionTopic, DiscussionTopic.id == HubEntityMap.local_id)
+                .where(HubEntityMap.system == snapshot.origin, HubEntityMap.entity_type == TOPIC,
+                       HubEntityMap.last_deleted.is_(False), DiscussionTopic.course_id == link.course_id))
+        if snapshot.updated_at is not None:
+            stmt = stmt.where(HubEntityMap.synced_at < snapshot.updated_at)
+        gone = [Change(origin=snapshot.origin, entity_type=TOPIC, external_id=m.external_id, action=Change.DELETE,
+                       parent_external_id=snapshot.external_id, updated_at=snapshot.updated_at,
+                       data={"deleted": True})
+                for m in self.session.scalars(stmt) if m.external_id not in listed]
+        self.session.commit()
+        return gone
 
     def receive_webhook(self, system: str, headers: Mapping[str, str], body: bytes) -> dict[str, int]:
         """A verified push: each event applied once (its id recorded in the same transaction).

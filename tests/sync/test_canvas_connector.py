@@ -59,7 +59,11 @@ def test_pull_yields_topics_then_their_entries_in_the_contract_shape(sb):
 def test_pull_since_skips_entries_unchanged_since_but_always_lists_topics(sb):
     later = datetime.now(timezone.utc) + timedelta(hours=1)
     changes = list(_connector(sb, since_overlap_s=0).pull(later))
-    assert changes and all(c.entity_type == "discussion_topic" for c in changes)
+    assert {c.entity_type for c in changes} == {"discussion_topic", "snapshot_complete"}
+    markers = [c for c in changes if c.entity_type == "snapshot_complete"]
+    assert sorted(m.external_id for m in markers) == sorted(str(c) for c in sb.data.enrolled)
+    assert sorted(markers[0].data["external_ids"]) == sorted(
+        str(t["id"]) for t in sb.data.course_topics(int(markers[0].external_id)))
 
 
 def test_create_is_idempotent_by_the_hub_marker(sb):
@@ -151,6 +155,8 @@ def test_a_signed_live_event_becomes_a_change_with_local_ids(keys):
     assert (reply.external_id, reply.parent_external_id, reply.data["body_html"]) == ("66871:2134567", "66871",
                                                                                       "<p>hi</p>")
     assert connector.parse_webhook({}, _sign(_event("grade_change", {}), keys["good"])) == []
+    cut = {**TOPIC_EVENT, "body": {**TOPIC_EVENT["body"], "body": "x" * 8192}}  # truncated by Canvas: left to polling
+    assert connector.parse_webhook({}, _sign(cut, keys["good"])) == []
 
 
 @pytest.mark.parametrize("token", [

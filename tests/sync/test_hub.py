@@ -343,6 +343,19 @@ def test_a_reply_deleted_on_one_side_is_deleted_on_the_other(env):
     assert _writes(env.other)[-1][0] == "DELETE"
 
 
+def test_a_topic_deleted_in_canvas_is_deleted_on_the_other_side(env):
+    topic = env.canvas.create_topic(env.canvas_course, "Old news", "<p>Gone soon</p>")
+    env.sync()
+    assert len(env.topics(env.other, env.other_course)) == 1
+    env.canvas.delete_topic(topic["id"])
+    assert env.pull("canvas") == {"updated": 1}
+    env.drain()
+    assert env.topics(env.other, env.other_course) == []
+    assert _topic().deleted_at is not None
+    env.sync()
+    assert [m for m, _ in _writes(env.other)] == ["POST", "DELETE"] and _writes(env.canvas) == []
+
+
 def test_chaos_random_edits_on_both_sides_with_faults_end_equal(env, app, monkeypatch):
     """200 edits at random on both sides and locally, 10% faults on both servers: all three end equal."""
     import random

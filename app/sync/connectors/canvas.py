@@ -34,12 +34,13 @@ from app.sync.errors import ConflictError, PermanentError, TransientError
 
 log = logging.getLogger(__name__)
 
-TOPIC, POST = "discussion_topic", "discussion_post"
+TOPIC, POST, SNAPSHOT = "discussion_topic", "discussion_post", "snapshot_complete"
 MARKER_RE = re.compile(r'<span data-canvasflow-ref="(cf-[a-z_]+-\d+)"></span>')
 # Asymmetric algorithms only: a JWKS holds public keys, and "none"/HMAC must never verify.
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 GLOBAL_ID_SHARD = 10 ** 13  # Canvas global ids: shard * 10^13 + local id
 TOPIC_EVENTS = {"discussion_topic_created", "discussion_topic_updated"}
+LIVE_EVENT_TEXT_LIMIT = 8192
 MAX_REPLY_DEPTH, MAX_REPLIES = 8, 10_000  # a reply tree walk stops there
 ENTRY_EVENTS = {"discussion_entry_created", "discussion_entry_updated", "discussion_entry_submitted"}
 
@@ -95,10 +96,12 @@ class CanvasConnector(Connector):
     # -- inbound -------------------------------------------------------------------------
 
     def pull(self, since: datetime | None) -> Iterator[Change]:
-        """Every topic of the linked courses (they have no time filter), then their entries changed since."""
+        """Per linked course: every topic (they have no time filter), a snapshot_complete marker
+        listing them (deletions), then the entries changed since."""
         api = self._api()
         cutoff = since - self.since_overlap if since is not None else None
         for course_id in self.course_ids:
+            listed_at = datetime.now(timezone.utc)
             try:
                 topics = api.topics(course_id)
             except (Forbidden, NotFound) as exc:  # the course closed for this account: keep the last copy
@@ -107,6 +110,9 @@ class CanvasConnector(Connector):
             for topic in topics:
                 self._topic_course[str(topic["id"])] = course_id
                 yield self._topic_change(topic, course_id)
+            # The whole list was read: a topic missing from it was deleted in Canvas.
+            yield Change(origin=self.name, entity_type=SNAPSHOT, external_id=course_id, updated_at=listed_at,
+                         data={"entity_types": [TOPIC], "external_ids": [str(t["id"]) for t in topics]})
             for topic in topics:
                 for entry in self._all_entries(course_id, topic["id"]):
                     updated = _time(entry.get("updated_at") or entry.get("created_at"))
@@ -293,6 +299,8 @@ class CanvasConnector(Connector):
     def _event_change(self, event: Mapping, event_id: str) -> Change | None:
         metadata, body = event.get("metadata") or {}, event.get("body") or {}
         name = metadata.get("event_name")
+        if any(len(str(body.get(key) or "")) >= LIVE_EVENT_TEXT_LIMIT for key in ("body", "text", "title")):
+            return None  # Live Events cut text at 8192 characters: the next poll brings the whole of it
         if name in TOPIC_EVENTS:
             if (body.get("context_type") or metadata.get("context_type")) not in (None, "Course"):
                 return None
