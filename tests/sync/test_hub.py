@@ -430,3 +430,26 @@ def test_chaos_random_edits_on_both_sides_with_faults_end_equal(env, app, monkey
         clean = [w for w in sandbox.writes() if w.fault is None and w.status is not None and w.status < 300]
         faulted = [w for w in sandbox.writes() if w.fault is not None]
         assert len(clean) <= elsewhere + 4 + conflicts + len(faulted), (len(clean), elsewhere, conflicts)
+
+
+def test_bad_input_is_refused_in_plain_words_and_changes_nothing(env):
+    hub = env.hub()
+    other = Course(user_id=env.user_id, canvas_course_id=999, name="Chemistry")
+    db.session.add(other)
+    db.session.commit()
+    with pytest.raises(ValueError, match="already linked to another course"):
+        hub.link_course(other.id, env.other_course)
+    topic = hub.create_topic(env.course_id, "Questions", "<p>Ask here</p>")
+    with pytest.raises(ValueError, match="Write something"):
+        hub.post_reply(topic.id, "<script>only a script</script>")
+    with pytest.raises(ValueError, match="title"):
+        hub.edit_topic(topic.id, title="  ")
+    with pytest.raises(ValueError, match="does not exist"):
+        hub.post_reply(topic.id + 100, "<p>hi</p>")
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(DiscussionPost)) == 0
+    assert db.session.get(DiscussionTopic, topic.id).title == "Questions"
+    assert db.session.scalars(select(HubEntityMap.system).where(HubEntityMap.local_id == topic.id)).all() == []
+    env.drain()  # the local topic reaches both sides, titled as it was
+    assert [t["title"] for t in env.topics(env.canvas, env.canvas_course)] == ["Questions"]
+    assert [t["title"] for t in env.topics(env.other, env.other_course)] == ["Questions"]
