@@ -62,4 +62,5 @@ class CanvasDiscussions:
                               {"message": message})
 
     def delete_entry(self, course_id: int | str, topic_id: int | str, entry_id: int | str) -> None:
-        self.api._request("DELETE", self.api._url(f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}"))
+        path = f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}"
+        self.api._request("DELETE", self.api._url(path))

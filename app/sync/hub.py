@@ -569,7 +569,8 @@ class Hub:
 
     # -- local changes (the web UI) --------------------------------------------------------
 
-    def create_topic(self, course_id: int, title: str, body_html: str, *, author_name: str | None = None) -> DiscussionTopic:
+    def create_topic(self, course_id: int, title: str, body_html: str, *,
+                     author_name: str | None = None) -> DiscussionTopic:
         with self.atomic():
             if self.session.get(Course, course_id) is None:
                 raise ValueError("That course does not exist.")

@@ -163,7 +163,8 @@ def test_a_signed_live_event_becomes_a_change_with_local_ids(keys):
     lambda k: _sign(TOPIC_EVENT, k["other"]),  # right kid, wrong key: the signature does not verify
     lambda k: _sign(TOPIC_EVENT, k["good"], kid="unknown"),
     lambda k: jwt.encode(TOPIC_EVENT, None, algorithm="none", headers={"kid": "instructure-1"}).encode(),
-    lambda k: jwt.encode(TOPIC_EVENT, "a-shared-secret-that-is-long-enough!!", algorithm="HS256", headers={"kid": "instructure-1"}).encode(),
+    lambda k: jwt.encode(TOPIC_EVENT, "a-shared-secret-that-is-long-enough!!", algorithm="HS256",
+                         headers={"kid": "instructure-1"}).encode(),
     lambda k: b"not a jwt",
 ])
 def test_unverifiable_events_are_rejected_with_401(keys, token):

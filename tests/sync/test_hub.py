@@ -151,10 +151,13 @@ def test_reply_on_the_other_side_reaches_canvas_and_edits_follow(env):
 
 
 def test_local_reply_goes_to_every_side_and_untrusted_html_is_cleaned(env):
-    env.canvas.create_topic(env.canvas_course, "Enzymes", "<p>Name one.</p><script>steal()</script>")
+    made = env.canvas.create_topic(env.canvas_course, "Enzymes", "<p>Name one.</p>")
+    # Canvas sanitizes on save; content from before (or from a bug) may not be: the hub cleans what it takes in.
+    made["message"] = '<p>Name one.</p><script>steal()</script><img src="x" onerror="alert(1)">'
     env.sync()
     topic = _topic()
-    assert topic.body_html == "<p>Name one.</p>"
+    assert topic.body_html == '<p>Name one.</p><img src="x">'
+    assert "onerror" not in split_marker(env.topics(env.other, env.other_course)[0]["message"])[0]
     post = env.hub().post_reply(topic.id, '<p onclick="x()">Amylase <a href="javascript:alert(1)">link</a></p>',
                                 author_name="Ms. Frizzle")
     assert post.body_html.startswith("<p>Amylase <a rel=")
@@ -165,10 +168,12 @@ def test_local_reply_goes_to_every_side_and_untrusted_html_is_cleaned(env):
     [copy] = env.topics(env.other, env.other_course)
     for sandbox, topic_id in ((env.canvas, _mapped("canvas", "discussion_topic", topic.id)), (env.other, copy["id"])):
         [entry] = env.entries(sandbox, int(topic_id))
-        assert split_marker(entry["message"]) == (post.body_html, f"cf-discussion_post-{post.id}")
+        # Canvas's own sanitizer then drops the rel attribute: each side holds its rendering of the same post.
+        assert split_marker(entry["message"]) == ("<p>Amylase <a>link</a></p>", f"cf-discussion_post-{post.id}")
     before = (len(_writes(env.canvas)), len(_writes(env.other)))
     env.sync()
-    assert (len(_writes(env.canvas)), len(_writes(env.other))) == before
+    env.sync()
+    assert (len(_writes(env.canvas)), len(_writes(env.other))) == before  # the renderings differ: still no loop
     actions = db.session.scalars(select(HubTransaction.action).order_by(HubTransaction.id)).all()
     assert {"link_course", "ingest", "deliver", "local_change"} <= set(actions)
 

@@ -5,8 +5,8 @@ Inbound (`pull`, `parse_webhook`) and outbound (`apply`) shapes are the hub's co
 "<topic_id>:<entry_id>"; parents are the course (topics) and the topic (entries).
 
 Canvas has no external id for topics or entries, so a topic or entry the hub creates
-carries an empty marker element with the hub's reference; a retried create looks for
-it first and never writes a second copy. The marker is stripped from what the hub sees.
+carries an empty marker element with the hub's reference (a class: what Canvas's sanitizer
+keeps); a retried create looks for it first and never writes a second copy. The marker is stripped from what the hub sees.
 
 Canvas has no optimistic locking either: before an edit the connector reads the
 current message and raises ConflictError when it is no longer the one the hub last
@@ -35,7 +35,8 @@ from app.sync.errors import ConflictError, PermanentError, TransientError
 log = logging.getLogger(__name__)
 
 TOPIC, POST, SNAPSHOT = "discussion_topic", "discussion_post", "snapshot_complete"
-MARKER_RE = re.compile(r'<span data-canvasflow-ref="(cf-[a-z_]+-\d+)"></span>')
+# A class survives Canvas's sanitizer (CanvasSanitize allows class on every element; data-* is dropped).
+MARKER_RE = re.compile(r"""<span\s+class=["']canvasflow-ref\s+(cf-[a-z_]+-\d+)["']\s*>\s*</span>""")
 # Asymmetric algorithms only: a JWKS holds public keys, and "none"/HMAC must never verify.
 ALLOWED_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 GLOBAL_ID_SHARD = 10 ** 13  # Canvas global ids: shard * 10^13 + local id
@@ -46,7 +47,7 @@ ENTRY_EVENTS = {"discussion_entry_created", "discussion_entry_updated", "discuss
 
 
 def marker(hub_ref: str) -> str:
-    return f'<span data-canvasflow-ref="{hub_ref}"></span>'
+    return f'<span class="canvasflow-ref {hub_ref}"></span>'
 
 
 def split_marker(message: str | None) -> tuple[str, str | None]:
@@ -319,7 +320,8 @@ class CanvasConnector(Connector):
             topic_id = local_id(body["discussion_topic_id"])
             return Change(origin=self.name, entity_type=POST,
                           external_id=f"{topic_id}:{local_id(body['discussion_entry_id'])}",
-                          parent_external_id=topic_id, updated_at=_time(body.get("updated_at") or body.get("created_at")),
+                          parent_external_id=topic_id,
+                          updated_at=_time(body.get("updated_at") or body.get("created_at")),
                           event_id=event_id,
                           data={"body_html": text, "author_name": None, "version": body.get("updated_at"),
                                 "created_at": _time(body.get("created_at")), "hub_ref": hub_ref, "deleted": False})
