@@ -44,7 +44,7 @@ from app.models import (Course, DiscussionPost, DiscussionTopic, HubConflict, Hu
                         HubTransaction,
                         HubVersionVector, HubWebhookEvent, SyncOperation, User)
 from app.models.types import utcnow
-from app.sync import queue
+from app.sync import executors, queue
 from app.sync.conflicts import ConflictResolver, Version
 from app.sync.connectors.canvas import CanvasConnector  # importing it registers "canvas"
 from app.sync.connectors.base import Change, Connector, ConnectorRegistry, registry as default_registry
@@ -848,6 +848,8 @@ def queue_due_pulls(app: Flask, now: datetime | None = None) -> list[int]:
                     queued.append(op.id)
     finally:
         hub.close()
+    if queued:
+        executors.get_executor(app).notify(len(queued))
     return queued
 
 

@@ -24,6 +24,7 @@ from app.sync.connectors.base import ConnectorRegistry
 from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, split_marker
 from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub, queue_due_pulls
 from tests.helpers import make_canvas_user
+from tests.sync.test_scheduler import RecordingExecutor
 
 SIDE = {"courses": 1, "assignments": 1, "students": 2, "topics_per_course": 0}
 FAST = queue.RetryPolicy(max_attempts=6, backoff_base_s=0.0, backoff_max_s=0.0, lease_s=60)
@@ -84,6 +85,8 @@ def env(app, make_canvas_sandbox, monkeypatch):
     registry.register("canvas", create_canvas_connector)
     registry.register("discourse", second)
     monkeypatch.setitem(app.extensions, "hub_registry", registry)
+    # The test drains the queue itself: no background worker may race it.
+    monkeypatch.setitem(app.extensions, "sync_executor", RecordingExecutor())
     monkeypatch.setitem(app.config, "HUB_SYSTEMS", "canvas,discourse")
     monkeypatch.setitem(app.config, "CANVAS_BACKOFF_FACTOR", 0.01)
     user = make_canvas_user(a, email="teacher@example.com")
@@ -458,3 +461,13 @@ def test_bad_input_is_refused_in_plain_words_and_changes_nothing(env):
     env.drain()  # the local topic reaches both sides, titled as it was
     assert [t["title"] for t in env.topics(env.canvas, env.canvas_course)] == ["Questions"]
     assert [t["title"] for t in env.topics(env.other, env.other_course)] == ["Questions"]
+
+
+def test_the_scheduler_tick_queues_the_hub_pulls(env, app, monkeypatch):
+    from app.sync.scheduler import Scheduler
+
+    assert Scheduler(app, owner="host-a:1").tick() is not None
+    pulls = db.session.scalars(select(SyncOperation).where(SyncOperation.kind == HUB_PULL)).all()
+    assert sorted((o.source_system, o.user_id, o.status) for o in pulls) == [
+        ("canvas", env.user_id, "pending"), ("discourse", None, "pending")]
+    assert app.extensions["sync_executor"].notified >= 3  # the Canvas sync and both pulls, in the same tick
