@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -467,6 +467,8 @@ class Hub:
 
     def deliver(self, entity_type: str, local_id: int, target: str, *, operation_id: int | None = None) -> dict:
         """Bring the target's copy up to the entity's current version (the hub_delivery handler)."""
+        if operation_id is not None:
+            self._wait_for_earlier(entity_type, local_id, target, operation_id)
         for _ in range(MAX_CONFLICT_ROUNDS):
             with self.atomic():
                 plan = self._plan(entity_type, local_id, target, operation_id)
@@ -487,6 +489,24 @@ class Hub:
                 self._record_delivery(entity_type, local_id, target, plan, applied, operation_id)
             return {"delivered": applied.external_id, "target": target, "vector": plan.vector.as_dict()}
         raise TransientError(f"{target} kept changing {entity_type} {local_id} while the hub delivered it.")
+
+    def _wait_for_earlier(self, entity_type: str, local_id: int, target: str, operation_id: int) -> None:
+        """One delivery per entity and target at a time: a later one waits for an earlier one still running.
+
+        Two at once could both create (no mapping yet), or take each other's write for a foreign edit.
+        """
+        same = [and_(Op.entity_type == entity_type, Op.entity_id == str(local_id))]
+        if entity_type == POST:  # its topic's delivery may be creating the container it needs
+            post = self.session.get(DiscussionPost, local_id)
+            if post is not None:
+                same.append(and_(Op.entity_type == TOPIC, Op.entity_id == str(post.topic_id)))
+        running = self.session.scalar(select(Op.id).where(
+            Op.kind == HUB_DELIVERY, Op.target_system == target, Op.status == Op.IN_PROGRESS,
+            Op.id < operation_id, Op.lease_expires_at > utcnow(), or_(*same)).limit(1))
+        self.session.commit()
+        if running is not None:
+            raise TransientError(f"Delivery {running} of the same {entity_type} to {target} is still running; "
+                                 "this one waits for it.")
 
     def _plan(self, entity_type: str, local_id: int, target: str, operation_id: int | None) -> _Plan:
         local = self.session.get(_model(entity_type), local_id)
@@ -526,6 +546,10 @@ class Hub:
                         external_id=mapping.external_id if mapping else "",
                         action=Change.DELETE if deleted else Change.UPSERT, data=data, parent_external_id=parent,
                         updated_at=local.updated_at)
+        # Logged before the write: if its answer is lost, a later conflict can tell our own write from an edit.
+        self._log("deliver_attempt", target, entity_type, local_id,
+                  {"action": change.action, "content": content(entity_type, data), "vector": vector.as_dict()},
+                  operation_id)
         return _Plan(change=change, vector=vector, user_id=course.user_id)
 
     def _record_delivery(self, entity_type: str, local_id: int, target: str, plan: _Plan, applied,
@@ -563,9 +587,25 @@ class Hub:
             data = {"body_html": exc.current or "", "version": None}
             if entity_type == TOPIC:
                 data["title"] = exc.context.get("current_title") or mapping.last_title
+            if self._written_by_us(entity_type, local_id, target, data):
+                # An earlier attempt of ours landed but its answer was lost: not an edit, nothing to resolve.
+                mapping.last_body = data["body_html"]
+                if entity_type == TOPIC:
+                    mapping.last_title = (data["title"] or "")[:500]
+                self._log("deliver", target, entity_type, local_id, {"found": "an earlier write of ours"},
+                          operation_id)
+                return
             change = Change(origin=target, entity_type=entity_type, external_id=mapping.external_id, data=data,
                             updated_at=utcnow())
             self._ingest(change, operation_id)
+
+    def _written_by_us(self, entity_type: str, local_id: int, target: str, data: dict) -> bool:
+        held = content(entity_type, {**data, "body_html": sanitize_html(data.get("body_html"))})
+        attempts = self.session.scalars(select(HubTransaction.changes_json).where(
+            HubTransaction.action == "deliver_attempt", HubTransaction.system == target,
+            HubTransaction.entity_type == entity_type, HubTransaction.local_id == local_id)
+            .order_by(HubTransaction.id.desc()).limit(20))
+        return any(json.loads(row).get("content") == held for row in attempts)
 
     # -- local changes (the web UI) --------------------------------------------------------
 

@@ -471,3 +471,43 @@ def test_the_scheduler_tick_queues_the_hub_pulls(env, app, monkeypatch):
     assert sorted((o.source_system, o.user_id, o.status) for o in pulls) == [
         ("canvas", env.user_id, "pending"), ("discourse", None, "pending")]
     assert app.extensions["sync_executor"].notified >= 3  # the Canvas sync and both pulls, in the same tick
+
+
+def test_a_later_delivery_of_the_same_entity_waits_for_the_running_one(env):
+    env.canvas.create_topic(env.canvas_course, "Meiosis", "<p>Why two divisions?</p>")
+    env.pull("canvas")
+    first = db.session.scalars(select(SyncOperation).where(SyncOperation.kind == HUB_DELIVERY)).one()
+    second, _ = queue.enqueue(db.session, HUB_DELIVERY, entity_type="discussion_topic", entity_id=first.entity_id,
+                              target_system="discourse", user_id=env.user_id)
+    [running] = queue.claim(db.session, "worker-1", kinds=[HUB_DELIVERY], policy=FAST)
+    [waiting] = queue.claim(db.session, "worker-2", kinds=[HUB_DELIVERY], policy=FAST)
+    assert (running.id, waiting.id) == (first.id, second.id)
+    assert queue.process_claimed(db.session, waiting, "worker-2", policy=FAST) == "pending"
+    assert "still running" in db.session.get(SyncOperation, second.id).error_message
+    assert queue.process_claimed(db.session, running, "worker-1", policy=FAST) == "completed"
+    env.drain()
+    db.session.expire_all()
+    assert db.session.get(SyncOperation, second.id).result == {"skipped": "already delivered"}
+    assert [m for m, _ in _writes(env.other)] == ["POST"]
+
+
+def test_our_own_write_whose_answer_was_lost_is_not_taken_for_a_foreign_edit(env, monkeypatch):
+    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY", "PreferCanvas")
+    topic = env.canvas.create_topic(env.canvas_course, "Cells", "<p>Draw one.</p>")
+    entry = env.canvas.create_entry(topic["id"], "<p>v1</p>")
+    env.sync()
+    post = db.session.scalars(select(DiscussionPost)).one()
+    mapping = db.session.scalars(select(HubEntityMap).where(HubEntityMap.system == "canvas",
+                                                             HubEntityMap.entity_type == "discussion_post")).one()
+    lost = (mapping.last_body, mapping.synced_vector_json)
+    env.hub().edit_post(post.id, "<p>v2</p>")
+    env.drain()  # v2 reaches Canvas ...
+    mapping = db.session.get(HubEntityMap, mapping.id)
+    mapping.last_body, mapping.synced_vector_json = lost  # ... but the hub never recorded it (a lost answer)
+    db.session.commit()
+    env.hub().edit_post(post.id, "<p>v3</p>")
+    env.drain()
+    assert split_marker(env.canvas.data.entries[entry["id"]]["message"])[0] == "<p>v3</p>"
+    assert db.session.scalar(select(func.count()).select_from(HubConflict)) == 0
+    db.session.expire_all()
+    assert db.session.get(DiscussionPost, post.id).body_html == "<p>v3</p>"
