@@ -272,7 +272,9 @@ class Hub:
         deleted = change.action == Change.DELETE or bool(change.data.get("deleted"))
         mapping = self._mapping(origin, entity_type, change.external_id)
         if mapping is None:
-            local = self._by_hub_ref(change)
+            local, already_mapped = self._by_hub_ref(change)
+            if already_mapped:  # a second copy of ours there (a create raced): never spread it further
+                return IngestResult("ignored", entity_type, local.id, reason="a second copy of a synced entity")
             if local is None:
                 return self._create_from(change, deleted, operation_id)
             # Our own entity, created there by a delivery whose result we never recorded.
@@ -387,14 +389,15 @@ class Hub:
                  resolution.winner)
         return IngestResult("conflict", entity_type, local.id, tuple(targets))
 
-    def _by_hub_ref(self, change: Change):
+    def _by_hub_ref(self, change: Change) -> tuple[Any, bool]:
+        """(the local entity the change's hub reference names or None, whether it is mapped there already)."""
         parsed = _parse_hub_ref(change.data.get("hub_ref"))
         if parsed is None or parsed[0] != change.entity_type:
-            return None
+            return None, False
         local = self.session.get(_model(parsed[0]), parsed[1])
-        if local is None or self._mapping_for(parsed[0], parsed[1], change.origin) is not None:
-            return None
-        return local
+        if local is None:
+            return None, False
+        return local, self._mapping_for(parsed[0], parsed[1], change.origin) is not None
 
     @staticmethod
     def _incoming_fields(change: Change) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_discussions import CanvasDiscussions
 from app.sync import queue
 from app.sync.connectors.base import ConnectorRegistry
-from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, split_marker
+from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, marker, split_marker
 from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub, queue_due_pulls
 from tests.helpers import make_canvas_user
 from tests.sync.test_scheduler import RecordingExecutor
@@ -511,3 +511,15 @@ def test_our_own_write_whose_answer_was_lost_is_not_taken_for_a_foreign_edit(env
     assert db.session.scalar(select(func.count()).select_from(HubConflict)) == 0
     db.session.expire_all()
     assert db.session.get(DiscussionPost, post.id).body_html == "<p>v3</p>"
+
+
+def test_a_second_copy_carrying_our_reference_is_not_spread(env):
+    """A raced create left two copies of our topic on the other side: the hub keeps to the one it maps."""
+    env.hub().create_topic(env.course_id, "Once only", "<p>One copy</p>")
+    env.drain()
+    topic = _topic()
+    env.other.create_topic(env.other_course, "Once only", "<p>One copy</p>" + marker(f"cf-discussion_topic-{topic.id}"))
+    assert env.pull("discourse") == {"unchanged": 1, "ignored": 1}
+    env.sync()
+    assert db.session.scalar(select(func.count()).select_from(DiscussionTopic)) == 1
+    assert [t["title"] for t in env.topics(env.canvas, env.canvas_course)] == ["Once only"]
