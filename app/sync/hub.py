@@ -214,12 +214,22 @@ class Hub:
         if self.isolation_level:
             self.session.commit()  # the level is set before a transaction's first statement (no-op when idle)
             self.session.connection(execution_options={"isolation_level": self.isolation_level})
+        self._begin_sqlite()
         try:
             yield
             self.session.commit()
         except BaseException:
             self.session.rollback()
             raise
+
+    def _begin_sqlite(self) -> None:
+        """pysqlite only opens a transaction at the first write, so a SAVEPOINT before it would be the
+        outermost transaction (its RELEASE a commit). Open it now: savepoints then nest as they should."""
+        connection = self.session.connection()
+        if connection.dialect.name != "sqlite":
+            return
+        if not connection.connection.dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN")
 
     def _log(self, action: str, system: str | None, entity_type: str | None, local_id: int | None,
              changes: dict, operation_id: int | None) -> None:

@@ -213,3 +213,29 @@ def test_replies_at_any_depth_come_as_posts_of_the_topic(sb):
     walked = {int(e.path.split("/entries/")[1].split("/")[0]) for e in sb.request_log
               if e.method == "GET" and e.path.endswith("/replies")}
     assert busy["id"] in walked and walked <= {busy["id"], deep["id"], *(m["id"] for m in many)}
+
+
+def test_a_push_whose_ingest_fails_can_be_sent_again(app, make_canvas_sandbox, keys, monkeypatch):
+    """The event id is recorded in the ingest's own transaction: a failure does not mark it as seen."""
+    sb = make_canvas_sandbox(courses=1, assignments=1, students=1, topics_per_course=0)
+    registry = ConnectorRegistry()
+    registry.register("canvas", create_canvas_connector)
+    monkeypatch.setitem(app.extensions, "hub_registry", registry)
+    monkeypatch.setitem(app.config, "CANVAS_LIVE_EVENTS_JWKS", json.dumps(keys["jwks"]))
+    user = make_canvas_user(sb, email="t@example.com")
+    course = Course(user_id=user.id, canvas_course_id=101, name="Biology")
+    db.session.add(course)
+    db.session.commit()
+    Hub.from_app(db.session).link_course(course.id, 55)
+    token = _sign(TOPIC_EVENT, keys["good"])
+    original = Hub._create_from
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(Hub, "_create_from", broken)
+    with pytest.raises(RuntimeError):
+        Hub.from_app(db.session).receive_webhook("canvas", {}, token)
+    assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 0
+    monkeypatch.setattr(Hub, "_create_from", original)
+    assert Hub.from_app(db.session).receive_webhook("canvas", {}, token) == {"created": 1}
