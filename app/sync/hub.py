@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -904,6 +904,23 @@ def queue_due_pulls(app: Flask, now: datetime | None = None) -> list[int]:
     if queued:
         executors.get_executor(app).notify(len(queued))
     return queued
+
+
+def purge_history(session: Session, now: datetime | None = None, *, log_days: int = 90,
+                  event_days: int = 30) -> dict[str, int]:
+    """Drop transaction-log rows and seen webhook ids older than their retention (conflicts are kept).
+
+    Meant for the daily maintenance (app/ops/maintenance.py); a sender does not redeliver a push after days.
+    """
+    now = now or utcnow()
+    old_logs = HubTransaction.created_at < now - timedelta(days=log_days)
+    old_events = HubWebhookEvent.received_at < now - timedelta(days=event_days)
+    logged = session.execute(delete(HubTransaction).where(old_logs)
+                             .execution_options(synchronize_session=False)).rowcount
+    events = session.execute(delete(HubWebhookEvent).where(old_events)
+                             .execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return {"transactions": logged, "webhook_events": events}
 
 
 def init_app(app: Flask) -> None:

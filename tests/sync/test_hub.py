@@ -523,3 +523,28 @@ def test_a_second_copy_carrying_our_reference_is_not_spread(env):
     env.sync()
     assert db.session.scalar(select(func.count()).select_from(DiscussionTopic)) == 1
     assert [t["title"] for t in env.topics(env.canvas, env.canvas_course)] == ["Once only"]
+
+
+def test_old_log_rows_and_webhook_ids_are_purged_conflicts_kept(env):
+    from datetime import timedelta
+
+    from app.models import HubWebhookEvent
+    from app.sync.hub import purge_history
+
+    env.hub().create_topic(env.course_id, "Kept", "<p>k</p>")
+    long_ago = utcnow() - timedelta(days=100)
+    db.session.add(HubWebhookEvent(system="canvas", event_id="old", received_at=long_ago))
+    db.session.add(HubWebhookEvent(system="canvas", event_id="new", received_at=utcnow()))
+    db.session.add(HubConflict(entity_type="discussion_topic", local_id=1, local_system="canvas",
+                               remote_system="discourse", local_json="{}", remote_json="{}", rule="PreferCanvas",
+                               result_json="{}", created_at=long_ago))
+    db.session.execute(HubTransaction.__table__.update().values(created_at=long_ago))
+    db.session.commit()
+    fresh = HubTransaction(action="deliver", changes_json="{}", created_at=utcnow())
+    db.session.add(fresh)
+    db.session.commit()
+    counts = purge_history(db.session)
+    assert counts["webhook_events"] == 1 and counts["transactions"] >= 2
+    assert db.session.scalars(select(HubWebhookEvent.event_id)).all() == ["new"]
+    assert db.session.scalars(select(HubTransaction.id)).all() == [fresh.id]
+    assert db.session.scalar(select(func.count()).select_from(HubConflict)) == 1
