@@ -37,7 +37,7 @@ from app.extensions import db
 from app.models import ServiceHeartbeat, SyncOperation, SyncRun, User
 from app.ops import alerts, maintenance
 from app.models.types import utcnow
-from app.sync import executors, hub, leader, queue
+from app.sync import executors, hub_jobs, leader, queue
 from app.sync.runner import request_sync
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def maintain_if_due(app: Flask, now: datetime) -> dict | None:
 def queue_hub_pulls(app: Flask, now: datetime) -> list[int]:
     """The hub polls every connector every HUB_PULL_SECONDS (pushes can be lost); its failure never stops the syncs."""
     try:
-        return hub.queue_due_pulls(app, now)
+        return hub_jobs.queue_due_pulls(app, now)
     except Exception:
         db.session.rollback()
         log.exception("event=hub_pull_schedule_failed")

@@ -22,7 +22,8 @@ from app.services.canvas_discussions import CanvasDiscussions
 from app.sync import queue
 from app.sync.connectors.base import ConnectorRegistry
 from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, marker, split_marker
-from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub, queue_due_pulls
+from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub
+from app.sync.hub_jobs import queue_due_pulls
 from tests.helpers import make_canvas_user
 from tests.sync.test_scheduler import RecordingExecutor
 
@@ -529,7 +530,7 @@ def test_old_log_rows_and_webhook_ids_are_purged_conflicts_kept(env):
     from datetime import timedelta
 
     from app.models import HubWebhookEvent
-    from app.sync.hub import purge_history
+    from app.sync.hub_jobs import purge_history
 
     env.hub().create_topic(env.course_id, "Kept", "<p>k</p>")
     long_ago = utcnow() - timedelta(days=100)
