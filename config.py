@@ -114,6 +114,20 @@ class Config:
     CLASSROOM_USAGE_WINDOW_DAYS = _env_int("CLASSROOM_USAGE_WINDOW_DAYS", 7)
     CLASSROOM_USAGE_END_DATE = os.environ.get("CLASSROOM_USAGE_END_DATE", "")
 
+    # The hub (app/sync/hub.py): which systems' discussions it keeps in step, how often it
+    # polls each (pushes can be lost), how it resolves concurrent edits (system-wide, and
+    # per entity type as "discussion_topic=MergePreferCanvas,discussion_post=PreferDiscourse"),
+    # and the isolation level of its transactions ("" = the database's default; e.g.
+    # "REPEATABLE READ", "SERIALIZABLE").
+    HUB_SYSTEMS = os.environ.get("HUB_SYSTEMS", "canvas,discourse")
+    HUB_PULL_SECONDS = _env_int("HUB_PULL_SECONDS", 300)
+    HUB_PULL_OVERLAP_S = float(os.environ.get("HUB_PULL_OVERLAP_S", "60"))
+    HUB_CONFLICT_STRATEGY = os.environ.get("HUB_CONFLICT_STRATEGY", "PreferMostRecent")
+    HUB_CONFLICT_STRATEGY_BY_TYPE = os.environ.get("HUB_CONFLICT_STRATEGY_BY_TYPE", "")
+    HUB_ISOLATION_LEVEL = os.environ.get("HUB_ISOLATION_LEVEL", "")
+    # Canvas Live Events are JWTs signed by Instructure: the public JWKS (JSON) to verify them by kid.
+    CANVAS_LIVE_EVENTS_JWKS = os.environ.get("CANVAS_LIVE_EVENTS_JWKS", "")
+
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
 

@@ -2,6 +2,8 @@
 from app.models.calendar import CalendarFeed
 from app.models.canvas import Assignment, Course, GradeCategory, Submission, Term
 from app.models.classroom_usage import ClassroomUsage
+from app.models.discussions import (DiscussionPost, DiscussionTopic, HubConflict, HubCourseLink, HubEntityMap,
+                                    HubTransaction, HubVersionVector, HubWebhookEvent)
 from app.models.ops import SyncAlert, SyncDailySummary
 from app.models.queue import QueuePause, SyncOperation
 from app.models.sync import ServiceHeartbeat, SyncBookmark, SyncLock, SyncRun
@@ -12,7 +14,15 @@ __all__ = [
     "CalendarFeed",
     "ClassroomUsage",
     "Course",
+    "DiscussionPost",
+    "DiscussionTopic",
     "GradeCategory",
+    "HubConflict",
+    "HubCourseLink",
+    "HubEntityMap",
+    "HubTransaction",
+    "HubVersionVector",
+    "HubWebhookEvent",
     "QueuePause",
     "ServiceHeartbeat",
     "Submission",

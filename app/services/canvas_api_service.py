@@ -247,6 +247,8 @@ class CanvasAPIService:
                 remaining = _float(response.headers.get("X-Rate-Limit-Remaining"))
             except BODY_ERRORS:
                 body_faults += 1
+                if method not in ("GET", "HEAD"):  # a write may have happened: resending could do it twice
+                    raise CanvasUnavailable(f"Canvas cut off its answer to a {method} on {_path(url)}.") from None
                 if body_faults > self.max_retries:
                     raise CanvasUnavailable(f"Canvas kept dropping the connection while sending {_path(url)}.") from None
                 self.stats.add(retries=1)

@@ -14,6 +14,9 @@ In process::
         sb.restrict_course(course_id, "concluded"|"date")   # listed as {"id", "access_restricted_by_date"}
         sb.revoke_access(course_id)   # still listed, every call inside answers unauthorized
         sb.restore_access(course_id)
+        sb.create_topic(course_id, "Title", "<p>Body</p>"), sb.update_topic(topic_id, message=...),
+        sb.create_entry(topic_id, "<p>Reply</p>"), sb.update_entry(entry_id, "..."), sb.delete_entry(id)
+        sb.writes(since=0)  # the POST/PUT/DELETE requests in the log (who wrote to this Canvas)
 
 Command line: ``python -m sandbox.canvas --courses 50 --assignments 100 --students 200``
 (``build_parser()`` / ``add_cli_options(parser)`` / ``main(argv)`` for wrappers).

@@ -46,9 +46,14 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
             ("POST", c + r"/discussion_topics", self.topic_create),
             ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)", self.topic_show),
             ("PUT", c + r"/discussion_topics/(?P<tid>[^/]+)", self.topic_update),
+            ("DELETE", c + r"/discussion_topics/(?P<tid>[^/]+)", self.topic_delete),
             ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entries", self.entries_index),
             ("POST", c + r"/discussion_topics/(?P<tid>[^/]+)/entries", self.entry_create),
+            ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entry_list", self.entry_list),
             ("PUT", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)", self.entry_update),
+            ("DELETE", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)", self.entry_delete),
+            ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.replies_index),
+            ("POST", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.reply_create),
             ("GET", r"/api/v1/planner/items", self.planner_items),
         ]
         self.routes = [(m, re.compile(p + r"/?$"), h) for m, p, h in self.routes]

@@ -195,6 +195,30 @@ class CanvasSandbox:
     def restore_access(self, course_id: int) -> None:
         self.data.restore_access(course_id)
 
+    # discussions, as a Canvas user would write them (not through the API: no request is logged)
+    def create_topic(self, course_id: int, title: str, message: str, **fields) -> dict:
+        return self.data.create_topic(course_id, title, message, **fields)
+
+    def update_topic(self, topic_id: int, **fields) -> dict:
+        return self.data.update_topic(topic_id, **fields)
+
+    def delete_topic(self, topic_id: int) -> dict:
+        return self.data.delete_topic(topic_id)
+
+    def create_entry(self, topic_id: int, message: str, **fields) -> dict:
+        return self.data.create_entry(topic_id, message, **fields)
+
+    def update_entry(self, entry_id: int, message: str) -> dict:
+        return self.data.update_entry(entry_id, message)
+
+    def delete_entry(self, entry_id: int) -> dict:
+        return self.data.delete_entry(entry_id)
+
+    def writes(self, since: int = 0) -> list[RequestLogEntry]:
+        """API requests that wrote (POST/PUT/DELETE), from log position ``since``: who changed what."""
+        with self._log_lock:
+            return [e for e in self.request_log[since:] if e.method in ("POST", "PUT", "PATCH", "DELETE")]
+
     MUTATIONS = {
         "rename_course": ("course_id", "name"),
         "update_assignment": ("assignment_id",),
@@ -208,6 +232,12 @@ class CanvasSandbox:
         "restrict_course": ("course_id",),  # optional "reason": "concluded" (default) or "date"
         "revoke_access": ("course_id",),
         "restore_access": ("course_id",),
+        "create_topic": ("course_id", "title", "message"),
+        "update_topic": ("topic_id",),
+        "delete_topic": ("topic_id",),
+        "create_entry": ("topic_id", "message"),
+        "update_entry": ("entry_id", "message"),
+        "delete_entry": ("entry_id",),
     }
 
     def mutate(self, op: str, **args):
@@ -221,7 +251,7 @@ class CanvasSandbox:
             positional.append(args.pop(name))
         if op == "restrict_course":
             return self.restrict_course(*positional, **{k: v for k, v in args.items() if k == "reason"})
-        if op in ("update_assignment", "add_assignment"):
+        if op in ("update_assignment", "add_assignment", "update_topic", "create_topic", "create_entry"):
             fields = args.pop("fields", None) or {}
             fields.update(args)
             return getattr(self, op)(*positional, **fields)

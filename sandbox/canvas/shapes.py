@@ -182,10 +182,18 @@ def topic_json(data: CanvasData, t: dict, base_url: str) -> dict:
 
 
 def entry_json(data: CanvasData, e: dict, base_url: str, course_id: int) -> dict:
-    return {
-        "id": e["id"], "user_id": e["user_id"], "parent_id": e["parent_id"], "created_at": e["created_at"],
+    """Api::V1::DiscussionTopics#serialize_entry: a deleted entry keeps its id and times, says
+    ``deleted: true`` and loses its message, author and user_name; ``editor_id`` when someone else edited it."""
+    out = {
+        "id": e["id"], "parent_id": e["parent_id"], "created_at": e["created_at"],
         "updated_at": e["updated_at"], "rating_count": e["rating_count"], "rating_sum": e["rating_sum"],
-        "user_name": e["user_name"], "message": e["message"],
-        "user": author_json(data, e["user_id"], base_url, course_id), "read_state": "read",
-        "forced_read_state": False,
+        "read_state": "read", "forced_read_state": False,
     }
+    if e.get("editor_id") is not None:
+        out["editor_id"] = e["editor_id"]
+    if e.get("deleted"):
+        out["deleted"] = True
+        return out
+    out.update({"user_id": e["user_id"], "user_name": e["user_name"], "message": e["message"],
+                "user": author_json(data, e["user_id"], base_url, course_id)})
+    return out
