@@ -111,11 +111,37 @@ class Config:
     SOURCE_FULL_PULL_HOURS = _env_int("SOURCE_FULL_PULL_HOURS", 24)
     SOURCE_TIMEOUT_S = float(os.environ.get("SOURCE_TIMEOUT_S", "30"))
     SOURCE_MAX_RETRIES = _env_int("SOURCE_MAX_RETRIES", 5)
+
+    # Google Classroom (app/sync/connectors/classroom.py, app/sync/classroom_usage.py).
     CLASSROOM_API_URL = os.environ.get("CLASSROOM_API_URL", "https://classroom.googleapis.com")
-    SCHOOLOGY_API_URL = os.environ.get("SCHOOLOGY_API_URL", "https://api.schoology.com/v1")
+    CLASSROOM_REPORTS_URL = os.environ.get("CLASSROOM_REPORTS_URL", "https://admin.googleapis.com")
+    # Usage by date starts at the school year's first day (YYYY-MM-DD; unset: usage is not imported),
+    # is fetched in windows of at most this many days, and ends at the end date (unset: today).
+    CLASSROOM_SCHOOL_YEAR_START = os.environ.get("CLASSROOM_SCHOOL_YEAR_START", "")
+    CLASSROOM_USAGE_WINDOW_DAYS = _env_int("CLASSROOM_USAGE_WINDOW_DAYS", 7)
+    CLASSROOM_USAGE_END_DATE = os.environ.get("CLASSROOM_USAGE_END_DATE", "")
+
+    # The hub (app/sync/hub.py): which systems' discussions it keeps in step, how often it
+    # polls each (pushes can be lost), how it resolves concurrent edits (system-wide, and
+    # per entity type as "discussion_topic=MergePreferCanvas,discussion_post=PreferDiscourse"),
+    # and the isolation level of its transactions ("" = the database's default; e.g.
+    # "REPEATABLE READ", "SERIALIZABLE").
+    HUB_SYSTEMS = os.environ.get("HUB_SYSTEMS", "canvas,discourse")
+    HUB_PULL_SECONDS = _env_int("HUB_PULL_SECONDS", 300)
+    HUB_PULL_OVERLAP_S = float(os.environ.get("HUB_PULL_OVERLAP_S", "60"))
+    HUB_CONFLICT_STRATEGY = os.environ.get("HUB_CONFLICT_STRATEGY", "PreferMostRecent")
+    HUB_CONFLICT_STRATEGY_BY_TYPE = os.environ.get("HUB_CONFLICT_STRATEGY_BY_TYPE", "")
+    HUB_ISOLATION_LEVEL = os.environ.get("HUB_ISOLATION_LEVEL", "")
+    # Canvas Live Events are JWTs signed by Instructure: the public JWKS (JSON) to verify them by kid.
+    CANVAS_LIVE_EVENTS_JWKS = os.environ.get("CANVAS_LIVE_EVENTS_JWKS", "")
 
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
+
+    # Schoology: the API base, and whether sections of past grading periods (and their
+    # assignments and submissions) are pulled too (`include_past=1`).
+    SCHOOLOGY_API_URL = os.environ.get("SCHOOLOGY_API_URL", "https://api.schoology.com/v1")
+    SCHOOLOGY_INCLUDE_PAST = _env_bool("SCHOOLOGY_INCLUDE_PAST", False)
 
     # Sandbox Canvas used by `python run.py --demo`
     DEMO_SANDBOX_PORT = _env_int("DEMO_SANDBOX_PORT", 8765)

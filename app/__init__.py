@@ -29,9 +29,10 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     crypto.init_app(app)
 
     from app import cli, web
-    from app.sync import runner
+    from app.sync import hub_jobs, runner
 
     runner.init_app(app)
+    hub_jobs.init_app(app)
     cli.init_app(app)
     web.init_app(app)
     return app

@@ -146,8 +146,10 @@ def _sync_one(user: User, incremental: bool, course_id: int | None) -> bool:
         click.echo(f"A sync of {user.email} is already running (run {result.run_id}); not starting another.")
         return True
     click.echo(result.summary())
+    for closed in result.inaccessible:
+        click.echo(f"  {closed['course']}: no longer open in Canvas (kept as last synced)")
     for error in result.course_errors:
-        click.echo(f"  course {error['course']} failed: {error['error']}", err=True)
+        click.echo(f"  {error['course']} failed: {error['error']}", err=True)
     if result.error and not result.course_errors:
         message = result.error
         if result.error_kind == "invalid_token":
@@ -190,6 +192,16 @@ sandbox_cli = AppGroup("sandbox", help="Run the sandbox stand-ins for external s
 def sandbox_canvas(ctx):
     """Serve the sandbox Canvas (options as `python -m sandbox.canvas --help`)."""
     from sandbox.canvas import main
+
+    raise SystemExit(main(ctx.args))
+
+
+@sandbox_cli.command("discourse", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                                   "help_option_names": []})
+@click.pass_context
+def sandbox_discourse(ctx):
+    """Serve the sandbox Discourse (options as `python -m sandbox.discourse --help`)."""
+    from sandbox.discourse import main
 
     raise SystemExit(main(ctx.args))
 

@@ -57,6 +57,12 @@ def test_a_celery_worker_runs_a_real_sync(app, celery_worker, canvas_sandbox, re
             break
         time.sleep(0.2)
     assert status == SyncRun.SUCCEEDED, proc.stdout.read() if proc.poll() is not None else status
-    op = db.session.scalar(select(SyncOperation).where(SyncOperation.user_id == user.id))
+    # The worker finishes the run, then marks its operation completed: wait for the second commit.
+    while True:
+        db.session.rollback()
+        op = db.session.scalar(select(SyncOperation).where(SyncOperation.user_id == user.id))
+        if op.status == SyncOperation.COMPLETED or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert op.status == SyncOperation.COMPLETED and op.worker_id.split(":")[1] == str(proc.pid)
     assert snapshot(user.id)["submissions"]

@@ -14,8 +14,9 @@ from app.models.canvas import SYNC_INDEX_NAMES
 from tests.helpers import index_names
 from tests.conftest import make_test_app
 
-TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock",
+TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock", "sync_bookmark",
           "sync_operation", "sync_queue_pause", "service_heartbeat", "sync_alert", "sync_daily_summary"}
+TABLES |= {"calendar_feed"}
 
 
 
@@ -109,6 +110,38 @@ def test_raw_json_is_compressed_by_0005_and_restored_by_its_downgrade(empty_data
         downgrade(revision="0004")
         with db.engine.connect() as conn:
             assert conn.execute(text("SELECT raw_json FROM course")).scalar() == raw
+        db.engine.dispose()
+
+
+def test_0006_seeds_bookmarks_from_the_last_successful_sync(empty_database_url):
+    from sqlalchemy import text
+
+    from app.models import SyncBookmark
+
+    app = make_test_app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0005")
+        with db.engine.begin() as conn:
+            for uid, synced in ((1, "2026-11-30 08:00:00"), (2, None)):
+                conn.execute(text("INSERT INTO \"user\" (id, email, password_hash, is_admin, created_at, "
+                                  "last_synced_canvas) VALUES (:id, :email, 'x', :f, :now, :synced)"
+                                  .replace('"user"', "`user`" if conn.dialect.name in ("mysql", "mariadb")
+                                           else '"user"')),
+                             {"id": uid, "email": f"u{uid}@example.com", "f": False, "now": "2026-01-01 00:00:00",
+                              "synced": synced})
+            for cid, uid, deleted in ((7, 1, None), (8, 1, "2026-11-01 00:00:00"), (9, 2, None)):
+                conn.execute(text("INSERT INTO course (user_id, canvas_course_id, name, "
+                                  "apply_assignment_group_weights, first_seen_at, deleted_at) "
+                                  "VALUES (:uid, :cid, 'C', :f, :now, :deleted)"),
+                             {"uid": uid, "cid": cid, "f": False, "now": "2026-01-01 00:00:00", "deleted": deleted})
+        upgrade()
+        rows = db.session.execute(select(SyncBookmark.user_id, SyncBookmark.stream, SyncBookmark.partition_key,
+                                         SyncBookmark.value, SyncBookmark.needs_full)).all()
+        when = datetime(2026, 11, 30, 8, tzinfo=timezone.utc)
+        assert sorted(tuple(r) for r in rows) == [(1, "course", "7", when, False), (1, "courses", "", when, False)]
+        db.session.remove()
+        downgrade(revision="0005")
+        assert "sync_bookmark" not in inspect(db.engine).get_table_names()
         db.engine.dispose()
 
 

@@ -120,6 +120,21 @@ class Course(SourceMixin, SyncedMixin, db.Model):
     course_code: Mapped[str | None] = mapped_column(String(255))
     workflow_state: Mapped[str | None] = mapped_column(String(32))
     apply_assignment_group_weights: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None while Canvas lets the user open the course. "restricted": Canvas lists it as a
+    # bare access_restricted_by_date stub (concluded or date-restricted); "unauthorized":
+    # its calls answer 401/403 "unauthorized" while the token is good (the enrollment
+    # ended). Either way the local copy is the last one synced and is kept as it is.
+    access_state: Mapped[str | None] = mapped_column(String(16))
+    inaccessible_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The user's own current score as Canvas computes it (a student enrollment's
+    # computed_current_score, from include[]=total_scores); None for teachers.
+    own_current_score: Mapped[float | None] = mapped_column(Float)
+
+    OPEN, RESTRICTED, UNAUTHORIZED = None, "restricted", "unauthorized"
+
+    @property
+    def is_open(self) -> bool:
+        return self.access_state is None
 
     term: Mapped[Term | None] = relationship(back_populates="courses")
     grade_categories: Mapped[list[GradeCategory]] = relationship(

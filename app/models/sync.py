@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -86,3 +86,24 @@ class ServiceHeartbeat(db.Model):
     owner: Mapped[str] = mapped_column(String(255))
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SyncBookmark(db.Model):
+    """Where the next incremental sync of one stream partition starts (singer-sdk's per-partition state).
+
+    stream "courses" (partition "") is the course list; stream "course" has one
+    partition per Canvas course id. `value` is the start of the run that last synced
+    the partition completely; it moves only when that partition's data was committed.
+    `needs_full` marks a partition whose last attempt failed: its next sync is full.
+    """
+
+    __tablename__ = "sync_bookmark"
+
+    COURSE_LIST, COURSE = "courses", "course"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(32), primary_key=True)
+    partition_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    needs_full: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,6 +21,8 @@ SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(access_token|api_key|api-key|token|password|secret)=([^\s&\"',;]+)"), r"\1=[REDACTED]"),
     (re.compile(r"(?i)(['\"](?:authorization|api-key|x-canvas-token)['\"]\s*:\s*['\"])[^'\"]+"), r"\1[REDACTED]"),
     (re.compile(r"\b\d{1,8}~[A-Za-z0-9]{16,}\b"), "[REDACTED]"),  # the shape of a Canvas access token
+    # The calendar feed's secret is its URL path; an access log line (werkzeug's) carries it.
+    (re.compile(r"/calendar/[^/\s?\"']+\.ics"), "/calendar/[REDACTED].ics"),
 ]
 PAIR = re.compile(r"(\w+)=(\"[^\"]*\"|\S+)")
 INTS = {"run_id", "user_id", "course_id", "op_id", "admin_id", "attempts", "due", "requests"}

@@ -27,13 +27,14 @@ from app.services.canvas_errors import (
     InvalidToken,
     NotFound,
     Throttled,
+    Unauthorized,
 )
 from app.services.http import LeakyBucketThrottle, RequestStats, backoff_delay, build_session
 from app.services.pagination import NextLinkPaginator, known_page_urls
 
 __all__ = [
     "BadResponse", "CanvasAPIError", "CanvasAPIService", "CanvasUnavailable", "Forbidden",
-    "InsufficientScope", "InvalidToken", "NotFound", "Throttled",
+    "InsufficientScope", "InvalidToken", "NotFound", "Throttled", "Unauthorized",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,20 @@ class CanvasAPIService:
     def get_self(self) -> dict:
         return self._expect(self._get_json("users/self"), dict)
 
-    def get_courses(self, include_term: bool = True, enrollment_state: str | None = None) -> list[dict]:
-        params: dict[str, Any] = {"include[]": ["term"] if include_term else []}
+    def get_courses(self, include_term: bool = True, enrollment_state: str | None = None,
+                    include_scores: bool = False) -> list[dict]:
+        """The user's courses; a course they may no longer open comes as a bare
+        ``{"id", "access_restricted_by_date": true}`` stub. ``include_scores`` asks for a
+        student's own total_scores on their enrollment."""
+        params: dict[str, Any] = {"include[]": (["term"] if include_term else []) + (
+            ["total_scores"] if include_scores else [])}
         if enrollment_state:
             params["enrollment_state"] = enrollment_state
         return self._get_list("courses", params)
 
-    def get_course(self, course_id: int, include_term: bool = True) -> dict:
-        params = {"include[]": ["term"]} if include_term else None
+    def get_course(self, course_id: int, include_term: bool = True, include_scores: bool = False) -> dict:
+        includes = (["term"] if include_term else []) + (["total_scores"] if include_scores else [])
+        params = {"include[]": includes} if includes else None
         return self._expect(self._get_json(f"courses/{course_id}", params), dict)
 
     def get_assignment_groups(self, course_id: int, include_assignments: bool = True) -> list[dict]:
@@ -240,6 +247,8 @@ class CanvasAPIService:
                 remaining = _float(response.headers.get("X-Rate-Limit-Remaining"))
             except BODY_ERRORS:
                 body_faults += 1
+                if method not in ("GET", "HEAD"):  # a write may have happened: resending could do it twice
+                    raise CanvasUnavailable(f"Canvas cut off its answer to a {method} on {_path(url)}.") from None
                 if body_faults > self.max_retries:
                     raise CanvasUnavailable(f"Canvas kept dropping the connection while sending {_path(url)}.") from None
                 self.stats.add(retries=1)
@@ -289,6 +298,9 @@ def _error_for(response: requests.Response) -> CanvasAPIError:
         return InvalidToken(reason, status=status)
     if "insufficient scope" in lowered:
         return InsufficientScope(status=status)
+    if status in (401, 403) and _is_unauthorized_action(response):
+        return Unauthorized(f"Canvas says this account may no longer open this ({_path(response.url)}).",
+                            status=status)
     if status in (401, 403):
         return Forbidden(f"Canvas says this account may not do that ({_path(response.url)}).", status=status)
     if status == 404:
@@ -296,6 +308,21 @@ def _error_for(response: requests.Response) -> CanvasAPIError:
     if status >= 500:
         return CanvasUnavailable(f"Canvas had an internal error ({status}); try again later.", status=status)
     return CanvasAPIError(f"Canvas refused the request ({status}: {message[:200]}).", status=status)
+
+
+def _is_unauthorized_action(response: requests.Response) -> bool:
+    """Canvas's render_unauthorized_action body: {"status": "unauthorized", "errors": [...]}."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    if body.get("status") == "unauthorized":
+        return True
+    errors = body.get("errors")
+    return (isinstance(errors, list) and bool(errors) and isinstance(errors[0], dict)
+            and "not authorized to perform that action" in str(errors[0].get("message", "")))
 
 
 def _first_error_message(response: requests.Response) -> str:

@@ -30,6 +30,16 @@ class Forbidden(CanvasAPIError):
     kind = "forbidden"
 
 
+class Unauthorized(Forbidden):
+    """Canvas's render_unauthorized_action (401 or 403, body status "unauthorized", no WWW-Authenticate).
+
+    The token is fine, this user may not do this here: inside a course, the course is one
+    they can no longer open (concluded, date-restricted, enrollment ended).
+    """
+
+    kind = "unauthorized"
+
+
 class NotFound(CanvasAPIError):
     kind = "not_found"
 

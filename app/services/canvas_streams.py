@@ -102,7 +102,17 @@ def course_row(obj: dict, *, user_id: int, term_id: int | None, now: datetime) -
             "course_code": (obj.get("course_code") or None) and obj["course_code"][:255],
             "workflow_state": obj.get("workflow_state"),
             "apply_assignment_group_weights": bool(obj.get("apply_assignment_group_weights")),
-            **_bookkeeping(course, now)}
+            "own_current_score": own_current_score(obj), **_bookkeeping(course, now)}
+
+
+def own_current_score(course: dict) -> float | None:
+    """A student's own current score (include[]=total_scores puts it on student enrollments only)."""
+    for enrollment in course.get("enrollments") or []:
+        if isinstance(enrollment, dict) and enrollment.get("type") == "student":
+            score = enrollment.get("computed_current_score")
+            if isinstance(score, (int, float)) and not isinstance(score, bool):
+                return float(score)
+    return None
 
 
 def group_row(obj: dict, *, course_id: int, now: datetime) -> dict:

@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, true, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
-from app.models import Assignment, Course, Submission, SyncRun, User
+from app.models import Assignment, Course, Submission, SyncBookmark, SyncRun, User
 from app.models.types import utcnow
 from app.services import sync_runs
 from app.services.canvas_api_service import CanvasAPIService
-from app.services.canvas_errors import CanvasAPIError, Forbidden, InsufficientScope, InvalidToken
+from app.services.canvas_errors import CanvasAPIError, Forbidden, InsufficientScope, InvalidToken, Unauthorized
 from app.services.canvas_streams import (
     ASSIGNMENTS,
     COURSES,
@@ -74,6 +74,9 @@ class SyncResult:
     bytes: int = 0
     seconds: float = 0.0
     course_errors: list[dict] = field(default_factory=list)
+    # Courses Canvas no longer lets the user open (restricted stubs, "unauthorized" answers):
+    # kept as last synced, not fetched, not failures.
+    inaccessible: list[dict] = field(default_factory=list)
     error: str | None = None
     error_kind: str | None = None
     joined: bool = False
@@ -87,11 +90,13 @@ class SyncResult:
             **{entity: self.counts[entity].as_dict() for entity in ENTITIES},
             "requests": self.requests, "retries": self.retries, "throttles": self.throttles, "bytes": self.bytes,
             "seconds": round(self.seconds, 3), "course_errors": self.course_errors, "error_kind": self.error_kind,
+            "inaccessible_courses": self.inaccessible,
         }
 
     def summary(self) -> str:
         parts = [f"{e}: +{c.created} ~{c.updated} ={c.unchanged} -{c.deleted}" for e, c in self.counts.items()]
-        return (f"{self.kind} sync {self.status} in {self.seconds:.1f}s; {'; '.join(parts)}; "
+        closed = f"; {len(self.inaccessible)} no longer open in Canvas" if self.inaccessible else ""
+        return (f"{self.kind} sync {self.status} in {self.seconds:.1f}s; {'; '.join(parts)}{closed}; "
                 f"requests={self.requests} retries={self.retries} throttles={self.throttles}")
 
 
@@ -118,11 +123,13 @@ class CanvasSyncService:
 
     def sync_all_data(self, use_incremental: bool = False, *, trigger: str = "shell",
                       run: SyncRun | None = None) -> SyncResult:
-        """Sync every course of the user. Incremental runs need a previous successful sync.
+        """Sync every course of the user. Incremental runs need an earlier sync of the course list;
+        each course is then fetched from its own bookmark (fully when it has none, or when its
+        last attempt failed).
 
         `run` is a run already started (and holding the user's lock) by a runner.
         """
-        kind = "incremental" if use_incremental and self.user.last_synced_canvas else "full"
+        kind = "incremental" if use_incremental and self._has_bookmark() else "full"
         return self._run(kind, trigger, only_course=None, run=run)
 
     def sync_course_data(self, course_id: int, *, trigger: str = "shell", run: SyncRun | None = None) -> SyncResult:
@@ -142,11 +149,10 @@ class CanvasSyncService:
             return SyncResult(run_id=run.id, status=run.status, kind=run.kind, joined=True)
         result = SyncResult(run_id=run.id, status=SyncRun.RUNNING, kind=kind)
         t0 = time.monotonic()
-        since = sync_runs.since_with_overlap(self.user.last_synced_canvas, SINCE_OVERLAP) if kind == "incremental" else None
         log.info("event=sync_start user_id=%s run_id=%s kind=%s trigger=%s", self.user.id, run.id, kind, trigger)
         try:
             try:
-                self._sync(run, result, since=since, only_course=only_course)
+                self._sync(run, result, incremental=kind == "incremental", only_course=only_course)
             finally:
                 for stream in self._page_streams:  # courses given up or a run cut short: their fetchers stop
                     stream.close()
@@ -175,7 +181,8 @@ class CanvasSyncService:
         else:
             result.status = SyncRun.SUCCEEDED
             if kind != "course":
-                # Only a fully successful run moves the incremental bookmark.
+                # The last complete sync (shown to the user); incremental positions are the
+                # per-course bookmarks, moved with each course's rows.
                 self.user.last_synced_canvas = run.started_at
         sync_runs.finish_run(self.session, run, status=result.status, counts=result.as_dict(), stats=stats,
                              error=result.error)
@@ -189,67 +196,150 @@ class CanvasSyncService:
             return f"{exc} Update it in Settings."
         return str(exc)
 
-    def _sync(self, run: SyncRun, result: SyncResult, *, since: datetime | None, only_course: int | None) -> None:
+    def _sync(self, run: SyncRun, result: SyncResult, *, incremental: bool, only_course: int | None) -> None:
         now = utcnow()
         if self.user.canvas_user_id is None:
             self.user.canvas_user_id = self.api.get_self().get("id")
-        courses = [self.api.get_course(only_course)] if only_course is not None else self._list_courses()
+        known = {cid: _Known(local_id, name, deleted_at, state) for cid, local_id, name, deleted_at, state in
+                 self.session.execute(select(Course.canvas_course_id, Course.id, Course.name, Course.deleted_at,
+                                             Course.access_state).where(*COURSES.scope(self.user.id)))}
+        if only_course is not None:
+            try:
+                listed = [self.api.get_course(only_course, include_scores=True)]
+            except Unauthorized:
+                listed = [{"id": only_course, "access_restricted_by_date": True}]
+        else:
+            listed = self._list_courses()
+        # A bare stub: Canvas lists the course but the user may not open it (concluded or
+        # date-restricted). Its last copy stays as it is, flagged; nothing inside is fetched.
+        courses = [c for c in listed if not c.get("access_restricted_by_date")]
+        for stub in (c for c in listed if c.get("access_restricted_by_date")):
+            self._course_inaccessible(result, stub, known, Course.RESTRICTED, now)
         term_ids = self._write_terms(courses, result, now)
-        known = {cid: (local_id, deleted_at) for cid, local_id, deleted_at in self.session.execute(
-            select(Course.canvas_course_id, Course.id, Course.deleted_at).where(*COURSES.scope(self.user.id)))}
+        bookmarks = self._course_bookmarks() if incremental else {}
         run.progress_total = len(courses)
         self.session.commit()
         self._notify(run)
 
-        known_assignments = self._assignment_hashes() if since is not None else {}
+        known_assignments = self._assignment_hashes() if incremental else {}
+
+        def since_for(course: dict) -> datetime | None:
+            """The course's own bookmark, or None (a full fetch) when it has none or last failed."""
+            local = known.get(course["id"])
+            if local is None or local.deleted_at is not None:
+                return None
+            return sync_runs.since_with_overlap(bookmarks.get(course["id"]), SINCE_OVERLAP)
 
         def fetch(course: dict) -> CourseData:
-            incremental = since is not None and course["id"] in known and known[course["id"]][1] is None
-            if not incremental:
-                return self._fetch_course(course, None, {})
-            return self._fetch_course(course, since, known_assignments.get(course["id"], {}))
+            since = since_for(course)
+            return self._fetch_course(course, since, known_assignments.get(course["id"], {}) if since else {})
 
         done = 0
         with ThreadPoolExecutor(self.course_workers, thread_name_prefix="canvas-course") as pool:
             for course, outcome in _bounded_map(pool, fetch, courses, window=self.course_workers + 1):
                 done += 1
-                name = course.get("name") or f"Course {course.get('id')}"
+                name = _course_name(course, known)
                 t_write = time.monotonic()
                 if isinstance(outcome, FATAL_ERRORS):
                     raise outcome
-                if isinstance(outcome, BaseException):
-                    self._course_failed(result, course, outcome)
+                if isinstance(outcome, Unauthorized):
+                    self._course_inaccessible(result, course, known, Course.UNAUTHORIZED, now)
+                elif isinstance(outcome, BaseException):
+                    self._course_failed(result, course, known, outcome)
                 else:
                     try:
                         self._write_course(outcome, result, term_ids, now)
+                        self._course_synced(course, known, run.started_at, now)
                     except FATAL_ERRORS:
                         raise  # from a submissions page: the token is bad for every course
+                    except Unauthorized:  # the enrollment ended while its pages were read
+                        self.session.rollback()
+                        self._course_inaccessible(result, course, known, Course.UNAUTHORIZED, now)
                     except Exception as exc:
                         self.session.rollback()
                         log.exception("event=course_write_failed course_id=%s", course.get("id"))
-                        self._course_failed(result, course, exc)
+                        self._course_failed(result, course, known, exc)
                 run.progress_current, run.current_item = done, name[:500]
                 run.counts_json = json.dumps(result.as_dict())
                 sync_runs.heartbeat(self.session, run)
-                self.session.commit()  # the course's rows and the progress row, together
+                self.session.commit()  # the course's rows, its bookmark and the progress row, together
                 log.info("event=course_synced run_id=%s user_id=%s course_id=%s phase=write progress=%d/%d "
                          "ok=%s duration_s=%.3f", run.id, self.user.id, course.get("id"), done, len(courses),
                          not isinstance(outcome, BaseException), time.monotonic() - t_write)
                 self._notify(run)
 
         if only_course is None:
-            seen = {c["id"] for c in courses}
-            gone = [cid for cid, (_, deleted_at) in known.items() if cid not in seen and deleted_at is None]
+            seen = {c["id"] for c in listed}
+            gone = [cid for cid, local in known.items() if cid not in seen and local.deleted_at is None]
             result.counts["courses"].deleted += mark_deleted(self.session, COURSES, self.user.id, gone, now=now)
+            # The course list was read completely: its own bookmark moves, whatever the courses did.
+            self._set_bookmark(SyncBookmark.COURSE_LIST, "", run.started_at, now)
             self.session.commit()
+
+    # -- bookmarks and course states (calling thread) --------------------------------
+
+    def _has_bookmark(self) -> bool:
+        return can_sync_incrementally(self.session, self.user)
+
+    def _course_bookmarks(self) -> dict[int, datetime]:
+        """{canvas course id: bookmark} of the courses whose next fetch may be incremental."""
+        out = {}
+        for key, value in self.session.execute(
+            select(SyncBookmark.partition_key, SyncBookmark.value).where(
+                SyncBookmark.user_id == self.user.id, SyncBookmark.stream == SyncBookmark.COURSE,
+                SyncBookmark.needs_full.is_(False), SyncBookmark.value.is_not(None))
+        ):
+            if key.isdigit():
+                out[int(key)] = value
+        return out
+
+    def _set_bookmark(self, stream: str, partition: str, value: datetime, now: datetime) -> None:
+        upsert(self.session, SyncBookmark, [{"user_id": self.user.id, "stream": stream, "partition_key": partition,
+                                             "value": value, "needs_full": False, "updated_at": now}],
+               key=("user_id", "stream", "partition_key"))
+
+    def _needs_full(self, canvas_course_id: int) -> None:
+        """The course's next fetch is full; its bookmark value stays where it was."""
+        self.session.execute(
+            update(SyncBookmark).where(SyncBookmark.user_id == self.user.id, SyncBookmark.stream == SyncBookmark.COURSE,
+                                       SyncBookmark.partition_key == str(canvas_course_id))
+            .values(needs_full=True, updated_at=utcnow()))
+
+    def _course_synced(self, course: dict, known: dict, started_at: datetime, now: datetime) -> None:
+        self._set_bookmark(SyncBookmark.COURSE, str(course["id"]), started_at, now)
+        local = known.get(course["id"])
+        if local is not None and local.access_state is not None:  # open again
+            self.session.execute(update(Course).where(Course.id == local.id)
+                                 .values(access_state=None, inaccessible_since=None))
+
+    def _course_inaccessible(self, result: SyncResult, course: dict, known: dict, state: str,
+                             now: datetime) -> None:
+        """Keep the last copy as it is and say why it is not current; never a failure."""
+        cid = course.get("id")
+        local = known.get(cid)
+        log.info("event=course_inaccessible user_id=%s course_id=%s state=%s kept=%s", self.user.id, cid, state,
+                 local is not None)
+        result.inaccessible.append({"course_id": cid, "course": _course_name(course, known), "state": state})
+        if local is None:
+            return  # never synced: there is no copy to keep
+        self.session.execute(update(Course).where(Course.id == local.id).values(access_state=state, deleted_at=None))
+        self.session.execute(update(Course).where(Course.id == local.id, Course.inaccessible_since.is_(None))
+                             .values(inaccessible_since=now))
+        # When Canvas opens it again, it is fetched in full (what changed meanwhile is unknown).
+        self._needs_full(cid)
 
     # -- fetching (worker threads; no database access here) --------------------------
 
     def _list_courses(self) -> list[dict]:
-        """Current courses and concluded ones (Canvas leaves concluded out by default)."""
-        courses = {c["id"]: c for c in self.api.get_courses(include_term=True)}
-        for course in self.api.get_courses(include_term=True, enrollment_state="completed"):
-            courses.setdefault(course["id"], course)
+        """Current courses and concluded ones (Canvas leaves concluded out by default).
+
+        A full course object wins over a restricted stub of the same id. total_scores puts
+        a student's own current score on their enrollment (nothing for a teacher)."""
+        courses: dict[int, dict] = {}
+        for state in (None, "completed"):
+            for course in self.api.get_courses(include_term=True, enrollment_state=state, include_scores=True):
+                if course["id"] not in courses or courses[course["id"]].get("access_restricted_by_date"):
+                    courses[course["id"]] = course
         return list(courses.values())
 
     def _assignment_hashes(self) -> dict[int, dict[int, str]]:
@@ -272,7 +362,14 @@ class CanvasSyncService:
         assignment_ids = [a["id"] for a in assignments if a.get("published", True)]
         if not assignment_ids:
             return CourseData(course, groups, [], complete_submissions=True)
-        if since is not None:
+        # Without needs_grading_count the caller may not manage grades (a student, an
+        # observer): Canvas lists only the submissions they may see, a few per assignment.
+        # Read them whole in one call: complete (deletions seen), no *_since needed, and
+        # no change can hide behind an assignment JSON that does not move on a submission.
+        own_view = not any("needs_grading_count" in a for a in assignments)
+        if own_view:
+            calls = [{}]
+        elif since is not None:
             # Canvas ANDs graded_since and submitted_since, so "either changed" takes
             # two calls. New submissions show in the assignments' needs_grading_count /
             # has_submitted_submissions, so the second call is made only when an
@@ -293,7 +390,7 @@ class CanvasSyncService:
         for call in calls:
             pool.submit(pages.feed, lambda call=call: self._submission_pages(course_id, call))
         pool.shutdown(wait=False)
-        return CourseData(course, groups, pages, complete_submissions=since is None)
+        return CourseData(course, groups, pages, complete_submissions=since is None or own_view)
 
     def _submission_pages(self, course_id: int, call: dict):
         pages = self.api.iter_submission_pages(course_id, **call)
@@ -356,14 +453,35 @@ class CanvasSyncService:
                           ("submissions", submission_counts)):
             result.counts[entity].add(c)
 
-    def _course_failed(self, result: SyncResult, course: dict, exc: BaseException) -> None:
+    def _course_failed(self, result: SyncResult, course: dict, known: dict, exc: BaseException) -> None:
         message = str(exc) if isinstance(exc, CanvasAPIError) else f"unexpected {type(exc).__name__}"
         log.warning("event=course_failed course_id=%s error=%r", course.get("id"), message)
-        result.course_errors.append({"course_id": course.get("id"), "course": course.get("name"), "error": message})
+        result.course_errors.append({"course_id": course.get("id"), "course": _course_name(course, known),
+                                     "error": message})
+        # Its rows were rolled back and its bookmark did not move; the next run fetches it fully.
+        self._needs_full(course.get("id"))
 
     def _notify(self, run: SyncRun) -> None:
         if self.on_progress:
             self.on_progress(run)
+
+
+@dataclass(frozen=True)
+class _Known:
+    """A course as the database has it before the run."""
+
+    id: int
+    name: str
+    deleted_at: datetime | None
+    access_state: str | None
+
+
+def _course_name(course: dict, known: dict) -> str:
+    """Canvas's name, else the name we kept, else the id (a stub carries no name)."""
+    if course.get("name"):
+        return str(course["name"])
+    local = known.get(course.get("id"))
+    return local.name if local is not None else f"course {course.get('id')}"
 
 
 def _may_have_new_submissions(assignments: list[dict], known: dict[int, str]) -> bool:
@@ -397,6 +515,14 @@ def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, *, window: int):
                 yield item, future.result()
             except Exception as exc:  # handed to the writer, which decides
                 yield item, exc
+
+
+def can_sync_incrementally(session: Session, user: User) -> bool:
+    """An incremental run needs the course list synced once (or a sync from before bookmarks)."""
+    if user.last_synced_canvas is not None:
+        return True
+    return session.scalar(select(func.count()).select_from(SyncBookmark).where(
+        SyncBookmark.user_id == user.id, SyncBookmark.stream == SyncBookmark.COURSE_LIST)) > 0
 
 
 def create_canvas_sync_service(user: User, *, session: Session | None = None, **kwargs) -> CanvasSyncService:

@@ -30,6 +30,18 @@ class PermanentError(OperationError):
     error_class = "permanent"
 
 
+class ConflictError(TransientError):
+    """The target changed since we last synced it (Discourse 409 on a stale original_text).
+
+    `current` is the body the target holds now, so the hub can resolve the conflict and
+    retry with it as the new base.
+    """
+
+    def __init__(self, message: str, *, current: str | None = None, context: dict | None = None):
+        super().__init__(message, context=context)
+        self.current = current
+
+
 PERMANENT_TYPES: tuple[type[BaseException], ...] = (
     InvalidToken, InsufficientScope, NotFound, BadResponse, KeyError, ValueError, TypeError, json.JSONDecodeError,
 )
@@ -54,3 +66,15 @@ def describe(exc: BaseException) -> str:
     """A plain message for the operator: the error's own words, never a token (our errors hold none)."""
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     return message[:2000]
+
+
+class ConflictError(TransientError):
+    """The target changed since the hub last synced with it (Discourse's 409 on a stale original_text).
+
+    `current` is the body the target holds now; the hub resolves it against its own
+    version and delivers the result.
+    """
+
+    def __init__(self, message: str, *, current: str | None = None, context: dict | None = None):
+        super().__init__(message, context=context)
+        self.current = current

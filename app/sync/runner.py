@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
 from app.services import sync_runs
-from app.services.canvas_sync_service import create_canvas_sync_service
+from app.services.canvas_sync_service import can_sync_incrementally, create_canvas_sync_service
 from app.sync import executors, queue
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def start_or_join(user_id: int, *, trigger: str = "button", incremental: bool = 
                   notify: bool = True) -> tuple[SyncRun, bool]:
     """Like request_sync, also telling whether the run was joined rather than started."""
     user = db.session.get(User, user_id)
-    kind = "incremental" if incremental and user.last_synced_canvas else "full"
+    kind = "incremental" if incremental and can_sync_incrementally(db.session, user) else "full"
     run, started = sync_runs.start_run(db.session, user_id, trigger=trigger, kind=kind, status=SyncRun.QUEUED)
     if started:
         queue.enqueue(db.session, CANVAS_SYNC, entity_type="user", entity_id=user_id, user_id=user_id,

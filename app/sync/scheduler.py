@@ -19,6 +19,7 @@ The leader then queues what is due, by criticality:
 Due times are jittered per user (up to SYNC_SCHEDULE_JITTER of the interval, later,
 never earlier), so users synced together drift apart instead of hitting Canvas at one
 moment forever. A user whose sync is queued or running is joined, never started twice.
+It queues the hub's pulls that are due (HUB_PULL_SECONDS per connector and scope).
 Then it re-notifies the executor of queued work that is due (retries after backoff,
 work queued by `canvas sync --queue`, operations of a dead worker), evaluates alerts
 (app/ops/alerts.py) and, once a day, runs maintenance (app/ops/maintenance.py).
@@ -38,7 +39,7 @@ from app.extensions import db
 from app.models import ServiceHeartbeat, SyncOperation, SyncRun, User, UserConnection
 from app.ops import alerts, maintenance
 from app.models.types import utcnow
-from app.sync import executors, leader, queue
+from app.sync import executors, hub_jobs, leader, queue
 from app.sync.runner import request_sync
 from app.sync.source_pull import request_pull
 
@@ -142,6 +143,16 @@ def maintain_if_due(app: Flask, now: datetime) -> dict | None:
     return report
 
 
+def queue_hub_pulls(app: Flask, now: datetime) -> list[int]:
+    """The hub polls every connector every HUB_PULL_SECONDS (pushes can be lost); its failure never stops the syncs."""
+    try:
+        return hub_jobs.queue_due_pulls(app, now)
+    except Exception:
+        db.session.rollback()
+        log.exception("event=hub_pull_schedule_failed")
+        return []
+
+
 class Scheduler:
     """One scheduler: `tick` is the whole job, so tests drive it with a fake clock."""
 
@@ -159,6 +170,7 @@ class Scheduler:
                     return None
                 runs = run_due_syncs(self.app, now)
                 run_due_source_pulls(self.app, now)
+                queue_hub_pulls(self.app, now)
                 dispatch_due(self.app, now)  # notifies the executor of the pulls queued just now too
                 config = self.app.config
                 alerts.evaluate(db.session, alerts.Thresholds.from_config(config), alerts.Notifier(config), now)

@@ -22,7 +22,7 @@ from flask import current_app
 from app.crypto import TokenDecryptError
 from app.extensions import db
 from app.models import SyncOperation, UserConnection
-from app.models.canvas import SOURCE_NAMES
+from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
 from app.models.types import utcnow
 from app.services.http import RequestStats, build_session
 from app.sync import executors, queue
@@ -65,13 +65,35 @@ def source_pull_operation(op: SyncOperation) -> dict:
 
 
 def settings_for(connection: UserConnection, config) -> dict:
-    """What a connector's factory gets beside the credentials: its saved state and the knobs."""
-    return {"state": connection.state, "timeout_s": config["SOURCE_TIMEOUT_S"],
-            "include_past_sections": bool(config.get("SCHOOLOGY_INCLUDE_PAST_SECTIONS", False))}
+    """What a connector's factory gets beside the credentials: its saved state and the knobs
+    (names as app/sync/connectors/classroom.py and schoology.py read them)."""
+    settings = {"state": connection.state, "timeout": config["SOURCE_TIMEOUT_S"]}
+    if connection.system == CLASSROOM:
+        settings["classroom_url"] = connection.base_url or config["CLASSROOM_API_URL"]
+    elif connection.system == SCHOOLOGY:
+        settings["include_past"] = bool(config.get("SCHOOLOGY_INCLUDE_PAST", False))
+    return settings
 
 
 def credentials_for(connection: UserConnection) -> dict:
-    return {**connection.credentials, "base_url": connection.base_url}
+    credentials = dict(connection.credentials)
+    if connection.system == SCHOOLOGY:
+        credentials["api_url"] = connection.base_url
+    return credentials
+
+
+def http_session_for(system: str, stats: RequestStats, config):
+    """Each system's own retry policy: Schoology's OAuth 1 signature must be redone on a
+    retry (its client retries statuses itself), Classroom retries 429/5xx in the transport."""
+    if system == SCHOOLOGY:
+        from app.services.schoology_api_service import SchoologyAPIService
+
+        return SchoologyAPIService.build_session(stats=stats)
+    if system == CLASSROOM:
+        from app.services.classroom_api_service import build_classroom_session
+
+        return build_classroom_session(stats=stats, total_retries=config["SOURCE_MAX_RETRIES"])
+    return build_session(stats=stats, total_retries=config["SOURCE_MAX_RETRIES"])
 
 
 def pull_connection(connection: UserConnection, *, full: bool = False) -> dict:
@@ -90,7 +112,7 @@ def pull_connection(connection: UserConnection, *, full: bool = False) -> dict:
              "full" if full else "incremental")
 
     stats = RequestStats()
-    http = build_session(stats=stats, total_retries=config["SOURCE_MAX_RETRIES"])
+    http = http_session_for(system, stats, config)
     connector = None
     try:
         connector = create_source_connector(system, credentials_for(connection), http,

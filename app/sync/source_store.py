@@ -381,6 +381,8 @@ class SourceStore:
         """The connector sent every assignment/submission of this course: the rest are gone."""
         types = set((marker.data or {}).get("entity_types") or ())
         seen = self._seen.pop(batch.course_key, {"assignment": set(), "submission": set()})
+        for entity_type, ids in self._unchanged(marker).items():
+            seen.setdefault(entity_type, set()).update(ids)
         s, counts, course_id = self.streams, self.result.counts, batch.local_course_id
         if "assignment" in types:
             gone = self._missing(s.assignments, course_id, seen["assignment"])
@@ -395,9 +397,20 @@ class SourceStore:
         if "course" not in types:
             return
         s = self.streams
-        gone = self._missing(s.courses, self.user_id, self._seen_courses)
+        seen = self._seen_courses | self._unchanged(marker).get("course", set())
+        gone = self._missing(s.courses, self.user_id, seen)
         self.result.counts["courses"].deleted += mark_deleted(self.session, s.courses, self.user_id, gone,
                                                               now=self.now)
+
+    def _unchanged(self, marker: Change) -> dict[str, set[int]]:
+        """A connector that skips objects whose hash it already knows lists them in its marker
+        ("<entity_type>:<external_id>"): they are present, not deleted."""
+        found: dict[str, set[int]] = {}
+        for ref in (marker.data or {}).get("unchanged") or ():
+            entity_type, _, external_id = str(ref).partition(":")
+            if external_id:
+                found.setdefault(entity_type, set()).add(derived_id(self.system, external_id))
+        return found
 
     def _missing(self, stream: Stream, parent_id: int, seen: set[int]) -> list[int]:
         live = self.session.scalars(select(getattr(stream.model, stream.canvas_id)).where(

@@ -1,4 +1,4 @@
-"""Web layer: blueprints, one package per feature (auth, settings, planner, sync, admin)."""
+"""Web layer: blueprints, one package per feature (auth, settings, planner, sync, admin, calendar)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -22,6 +22,7 @@ def load_user(user_id: str) -> User | None:
 def init_app(app: Flask) -> None:
     from app.web.admin import bp as admin_bp
     from app.web.auth import bp as auth_bp
+    from app.web.calendar import bp as calendar_bp
     from app.web.planner import bp as planner_bp
     from app.web.settings import bp as settings_bp
     from app.web.sync import bp as sync_bp
@@ -31,7 +32,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
     login_manager.login_message_category = "info"
-    for bp in (auth_bp, settings_bp, planner_bp, sync_bp, admin_bp, ops_bp):
+    for bp in (auth_bp, settings_bp, planner_bp, sync_bp, admin_bp, ops_bp, calendar_bp):
         app.register_blueprint(bp)
     register_filters(app)
 

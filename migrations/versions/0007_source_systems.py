@@ -10,7 +10,7 @@ has one source. `user_connection` holds each user's encrypted credentials and pu
 The downgrade deletes the non-Canvas rows: the schema before 0007 cannot tell them apart.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-01 08:00:00
 
 """
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

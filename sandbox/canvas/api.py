@@ -15,10 +15,10 @@ from .api_common import JSON_TYPE, ApiRequest, ApiResponse, _int_id, _truthy  # 
 from .api_discussions import DiscussionRoutes
 from .api_planner import PlannerRoutes
 from .api_submissions import SubmissionRoutes
-from .data import SELF_USER_ID, CanvasData, SandboxError
+from .data import CanvasData, SandboxError
 from .errors import bad_request, not_found, unauthorized
 from .pagination import paginate_numbered, ruby_to_i
-from .shapes import assignment_json, course_json, group_json, self_json
+from .shapes import assignment_json, course_json, group_json, restricted_course_json, self_json
 
 VALID_BUCKETS = ("past", "overdue", "undated", "ungraded", "unsubmitted", "upcoming", "future")
 
@@ -26,9 +26,10 @@ VALID_BUCKETS = ("past", "overdue", "undated", "ungraded", "unsubmitted", "upcom
 class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
     """The route table and handlers. ``unauthorized_status`` is 401 (older instances) or 403."""
 
-    def __init__(self, data: CanvasData, unauthorized_status: int = 401):
+    def __init__(self, data: CanvasData, unauthorized_status: int = 401, student_all: str = "own"):
         self.data = data
         self.unauthorized_status = unauthorized_status
+        self.student_all = student_all
         c = r"/api/v1/courses/(?P<cid>[^/]+)"
         self.routes = [
             ("GET", r"/api/v1/users/self", self.users_self),
@@ -45,9 +46,14 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
             ("POST", c + r"/discussion_topics", self.topic_create),
             ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)", self.topic_show),
             ("PUT", c + r"/discussion_topics/(?P<tid>[^/]+)", self.topic_update),
+            ("DELETE", c + r"/discussion_topics/(?P<tid>[^/]+)", self.topic_delete),
             ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entries", self.entries_index),
             ("POST", c + r"/discussion_topics/(?P<tid>[^/]+)/entries", self.entry_create),
+            ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entry_list", self.entry_list),
             ("PUT", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)", self.entry_update),
+            ("DELETE", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)", self.entry_delete),
+            ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.replies_index),
+            ("POST", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.reply_create),
             ("GET", r"/api/v1/planner/items", self.planner_items),
         ]
         self.routes = [(m, re.compile(p + r"/?$"), h) for m, p, h in self.routes]
@@ -71,7 +77,8 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
         course = self.data.courses.get(cid)
         if course is None:
             raise not_found()
-        if cid not in self.data.enrolled:
+        if cid not in self.data.enrolled or cid in self.data.restricted or cid in self.data.revoked:
+            # not enrolled, a restricted stub, or an enrollment that ended: render_unauthorized_action
             raise unauthorized(self.unauthorized_status)
         if write and self.data.enrollment_state(cid) == "completed":
             raise unauthorized(self.unauthorized_status)  # a concluded course is read-only
@@ -83,6 +90,11 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
             raise not_found()
         return a
 
+    @staticmethod
+    def _visible_assignments(req: ApiRequest, items: list) -> list:
+        """A student sees published assignments only."""
+        return [a for a in items if a["published"]] if req.as_student else items
+
     def _includes(self, req: ApiRequest) -> set[str]:
         return set(req.query.getlist("include"))
 
@@ -92,10 +104,10 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
 
     # ------------------------------------------------------------------ users
     def users_self(self, req):
-        return ApiResponse(payload=self_json(self.data), rows=1)
+        return ApiResponse(payload=self_json(self.data, req.user_id), rows=1)
 
     def user_show(self, req, uid):
-        if uid == "self" or (uid.isdigit() and int(uid) == SELF_USER_ID):
+        if uid == "self" or (uid.isdigit() and int(uid) == req.user_id):
             return self.users_self(req)
         _int_id(uid)
         idx = self.data.student_index(int(uid))
@@ -116,12 +128,19 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
                 courses = []
             else:  # "active", or the default (current and invited enrollments)
                 courses = [c for c in courses if d.enrollment_state(c["id"]) == "active"]
-            return self._numbered(req, courses, lambda c: course_json(d, c, includes, req.base_url))
+
+            def render(c):
+                if c["id"] in d.restricted:
+                    return restricted_course_json(c)
+                return course_json(d, c, includes, req.base_url, req.user_id)
+
+            return self._numbered(req, courses, render)
 
     def course_show(self, req, cid):
         with self.data.lock:
             course = self._course(cid)
-            return ApiResponse(payload=course_json(self.data, course, self._includes(req), req.base_url), rows=1)
+            return ApiResponse(payload=course_json(self.data, course, self._includes(req), req.base_url,
+                                                   req.user_id), rows=1)
 
     def groups_index(self, req, cid):
         d = self.data
@@ -130,13 +149,14 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
             includes = self._includes(req)
             by_group: dict[int, list] = {}
             if "assignments" in includes:
-                for a in d.course_assignments(course["id"]):
+                for a in self._visible_assignments(req, d.course_assignments(course["id"])):
                     by_group.setdefault(a["assignment_group_id"], []).append(a)
 
             def render(g):
                 out = group_json(g)
                 if "assignments" in includes:
-                    out["assignments"] = [assignment_json(d, a, req.base_url) for a in by_group.get(g["id"], [])]
+                    out["assignments"] = [assignment_json(d, a, req.base_url, req.as_student)
+                                          for a in by_group.get(g["id"], [])]
                 return out
 
             return self._numbered(req, d.course_groups(course["id"]), render)
@@ -147,8 +167,8 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
         with d.lock:
             course = self._course(cid)
             order_by = q.get("order_by") or "position"
-            items = d.course_assignments(course["id"], order_by if order_by in ("position", "name", "due_at")
-                                         else "position")
+            items = self._visible_assignments(req, d.course_assignments(
+                course["id"], order_by if order_by in ("position", "name", "due_at") else "position"))
             ids = {ruby_to_i(x, 0) for x in q.getlist("assignment_ids")}
             if ids:
                 items = [a for a in items if a["id"] in ids]
@@ -158,7 +178,7 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
                     raise bad_request({"errors": [{"message": "bucket name must be one of the following: "
                                                    + ", ".join(VALID_BUCKETS)}]})
                 items = self._bucket(items, bucket)
-            return self._numbered(req, items, lambda a: assignment_json(d, a, req.base_url))
+            return self._numbered(req, items, lambda a: assignment_json(d, a, req.base_url, req.as_student))
 
     def _bucket(self, items: list, bucket: str) -> list:
         now = clock.now()
@@ -178,7 +198,9 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
     def assignment_show(self, req, cid, aid):
         with self.data.lock:
             a = self._assignment(self._course(cid), aid)
-            return ApiResponse(payload=assignment_json(self.data, a, req.base_url), rows=1)
+            if req.as_student and not a["published"]:
+                raise unauthorized(self.unauthorized_status)
+            return ApiResponse(payload=assignment_json(self.data, a, req.base_url, req.as_student), rows=1)
 
 
 __all__ = ["ApiRequest", "ApiResponse", "CanvasApi"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 from urllib.parse import parse_qsl
 
+from .constants import SELF_USER_ID
 from .errors import bad_request, not_found
 from .pagination import Query
 
@@ -20,6 +21,11 @@ class ApiRequest:
     headers: dict  # lower-case names
     body: bytes = b""
     base_url: str = "http://127.0.0.1"
+    user_id: int = SELF_USER_ID  # whose token made the request: the teacher, or a student (student_token)
+
+    @property
+    def as_student(self) -> bool:
+        return self.user_id != SELF_USER_ID
 
     def params(self) -> dict:
         """Body parameters, JSON or form-encoded (Rails accepts both); query parameters as fallback."""

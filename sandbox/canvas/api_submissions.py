@@ -22,7 +22,7 @@ class SubmissionRoutes:
         d = self.data
         out = d.submission_row(cid, r, subs)
         if "assignment" in includes:
-            out["assignment"] = assignment_json(d, d.assignments[out["assignment_id"]], req.base_url)
+            out["assignment"] = assignment_json(d, d.assignments[out["assignment_id"]], req.base_url, req.as_student)
         if "user" in includes:
             out["user"] = user_json(d.students[out["user_id"] - STUDENT_ID_BASE])
         return out
@@ -32,6 +32,8 @@ class SubmissionRoutes:
         with d.lock:
             course = self._course(cid)
             a = self._assignment(course, aid)
+            if req.as_student:  # listing an assignment's submissions needs :manage_grades / :view_all_grades
+                raise unauthorized(self.unauthorized_status)
             subs = d._course_subs(course["id"])
             start = subs.apos[a["id"]] * subs.n_students
             rows = list(range(start, start + subs.n_students))  # ordered by user_id
@@ -43,9 +45,12 @@ class SubmissionRoutes:
         with d.lock:
             course = self._course(cid)
             a = self._assignment(course, aid)
-            idx = d.student_index(_int_id(uid))
+            user_id = req.user_id if uid == "self" else _int_id(uid)
+            idx = d.student_index(user_id)
             if idx is None:
                 raise not_found()
+            if req.as_student and (user_id != req.user_id or not a["published"]):
+                raise unauthorized(self.unauthorized_status)
             subs = d._course_subs(course["id"])
             return ApiResponse(payload=self._render_submission(req, self._includes(req), course["id"], subs,
                                                                subs.row_of(a["id"], idx)), rows=1)
@@ -64,7 +69,16 @@ class SubmissionRoutes:
             else:
                 raw, want_all = [], False
             student_filter = None
-            if not want_all:
+            if req.as_student:
+                # No :manage_grades / :view_all_grades: "all" means the students the caller may
+                # see (themselves); an explicit list naming anyone else is unauthorized.
+                ids = [int(x) for x in raw if x is not None and x.strip().isdigit()] if not want_all else []
+                if want_all and self.student_all == "unauthorized":
+                    raise unauthorized(self.unauthorized_status)
+                if any(i != req.user_id for i in ids):
+                    raise unauthorized(self.unauthorized_status)
+                student_filter = [req.user_id - STUDENT_ID_BASE]
+            elif not want_all:
                 ids = [int(x) for x in raw if x is not None and x.strip().isdigit()]
                 if not ids:
                     ids = [SELF_USER_ID]  # the caller's own, and a teacher is no student here

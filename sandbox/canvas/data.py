@@ -65,6 +65,11 @@ class CanvasData(CanvasGenerator, SubmissionStore, CanvasMutations):
         self.terms: dict[int, dict] = {}
         self.courses: dict[int, dict] = {}
         self.enrolled: set[int] = set()
+        # Courses the token's user still sees listed but may no longer open:
+        # restricted = listed as a bare stub ("concluded" or "date"), revoked = listed in
+        # full but every call inside answers unauthorized (an enrollment that just ended).
+        self.restricted: dict[int, str] = {}
+        self.revoked: set[int] = set()
         self.groups: dict[int, dict] = {}
         self.assignments: dict[int, dict] = {}
         self.deleted_assignments: dict[int, dict] = {}
@@ -86,6 +91,8 @@ class CanvasData(CanvasGenerator, SubmissionStore, CanvasMutations):
     # ------------------------------------------------------------------ reading
     def enrollment_state(self, cid: int) -> str:
         """The token user's enrollment state in a course: active, or completed once its term ended."""
+        if self.restricted.get(cid) == "concluded":
+            return "completed"
         term = self.terms[self.courses[cid]["enrollment_term_id"]]
         return "completed" if term["_end_ts"] < clock.now() else "active"
 
@@ -129,7 +136,8 @@ class CanvasData(CanvasGenerator, SubmissionStore, CanvasMutations):
     def summary(self) -> dict:
         return {
             "seed": self.seed, "anchor": clock.iso(self.anchor), "courses": len(self.courses),
-            "enrolled": sorted(self.enrolled), "assignments": len(self.assignments),
+            "enrolled": sorted(self.enrolled), "restricted": {str(c): r for c, r in sorted(self.restricted.items())},
+            "revoked": sorted(self.revoked), "assignments": len(self.assignments),
             "students": self.n_students, "submissions": self.submission_count(),
             "terms": [{k: v for k, v in t.items() if not k.startswith("_")} for t in self.terms.values()],
         }

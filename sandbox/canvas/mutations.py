@@ -7,6 +7,7 @@ from array import array
 from . import clock
 from .constants import SELF_USER_ID
 from .errors import SandboxError
+from .sanitize import sanitize_message
 from .submissions import (F_EXCUSED, F_STALE_GRADE, GRADED, SUBMITTED, UNSUBMITTED,
                           CourseSubmissions)
 
@@ -166,6 +167,33 @@ class CanvasMutations:
             self._course(course_id)
             self.enrolled.add(int(course_id))
 
+    RESTRICT_REASONS = ("concluded", "date")
+
+    def restrict_course(self, course_id: int, reason: str = "concluded") -> None:
+        """The course becomes a bare ``{"id", "access_restricted_by_date": true}`` stub in the lists.
+
+        ``concluded``: listed with ``enrollment_state=completed`` (the term ended and the
+        course hides past terms); ``date``: listed with the current ones (its dates keep
+        the user out). Every call inside it answers unauthorized.
+        """
+        with self.lock:
+            self._course(course_id)
+            if reason not in self.RESTRICT_REASONS:
+                raise SandboxError(f"reason must be one of {', '.join(self.RESTRICT_REASONS)}")
+            self.restricted[int(course_id)] = reason
+
+    def revoke_access(self, course_id: int) -> None:
+        """The user's enrollment ends mid-life: still listed in full, every call inside answers unauthorized."""
+        with self.lock:
+            self._course(course_id)
+            self.revoked.add(int(course_id))
+
+    def restore_access(self, course_id: int) -> None:
+        with self.lock:
+            self._course(course_id)
+            self.restricted.pop(int(course_id), None)
+            self.revoked.discard(int(course_id))
+
     # discussions
     def create_topic(self, course_id: int, title: str, message: str, published: bool = True,
                      user_id: int = SELF_USER_ID) -> dict:
@@ -175,7 +203,7 @@ class CanvasMutations:
             tid = self._next_topic_id
             self._next_topic_id += 1
             self.topics[tid] = {
-                "id": tid, "course_id": cid, "title": title, "message": message, "user_id": user_id,
+                "id": tid, "course_id": cid, "title": title, "message": sanitize_message(message), "user_id": user_id,
                 "posted_at": now if published else None, "created_at": now, "last_reply_at": None,
                 "published": bool(published), "pinned": False, "locked": False, "discussion_type": "threaded",
                 "assignment_id": None, "delayed_post_at": None, "lock_at": None, "require_initial_post": False,
@@ -193,7 +221,7 @@ class CanvasMutations:
                 raise SandboxError(f"no topic {topic_id}")
             for key, value in fields.items():
                 if key in self.TOPIC_FIELDS:
-                    t[key] = value
+                    t[key] = sanitize_message(value) if key == "message" else value
             if t["published"] and not t["posted_at"]:
                 t["posted_at"] = clock.iso(clock.now())
             return t
@@ -210,18 +238,40 @@ class CanvasMutations:
             self._next_entry_id += 1
             self.entries[eid] = {
                 "id": eid, "topic_id": t["id"], "user_id": user["id"], "user_name": user["name"],
-                "parent_id": parent_id, "message": message, "created_at": now, "updated_at": now,
+                "parent_id": parent_id, "message": sanitize_message(message), "created_at": now, "updated_at": now,
                 "rating_count": None, "rating_sum": None,
             }
             self._topic_entries[t["id"]].append(eid)
             t["last_reply_at"] = now
             return self.entries[eid]
 
-    def update_entry(self, entry_id: int, message: str) -> dict:
+    def update_entry(self, entry_id: int, message: str, editor_id: int | None = None) -> dict:
+        with self.lock:
+            e = self.entries.get(int(entry_id))
+            if e is None or e.get("deleted"):
+                raise SandboxError(f"no entry {entry_id}")
+            e["message"] = sanitize_message(message)
+            e["updated_at"] = clock.iso(clock.now())
+            if editor_id is not None and editor_id != e["user_id"]:
+                e["editor_id"] = editor_id
+            return e
+
+    def delete_entry(self, entry_id: int) -> dict:
+        """Canvas soft-deletes an entry: it stays in the list as ``deleted: true`` without its message."""
         with self.lock:
             e = self.entries.get(int(entry_id))
             if e is None:
                 raise SandboxError(f"no entry {entry_id}")
-            e["message"] = message
+            e["deleted"] = True
             e["updated_at"] = clock.iso(clock.now())
             return e
+
+    def delete_topic(self, topic_id: int) -> dict:
+        """A deleted topic leaves the course's list; reading it answers 404."""
+        with self.lock:
+            t = self.topics.get(int(topic_id))
+            if t is None:
+                raise SandboxError(f"no topic {topic_id}")
+            t["workflow_state"] = "deleted"
+            self._course_topics[t["course_id"]] = [x for x in self._course_topics[t["course_id"]] if x != t["id"]]
+            return t

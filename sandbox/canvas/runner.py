@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from . import clock
 from .api import ApiRequest, ApiResponse, CanvasApi
+from .constants import SELF_USER_ID
 from .data import CanvasData, SandboxError
 from .errors import (INVALID_TOKEN_BODY, NO_TOKEN_BODY, REVOKED_TOKEN_BODY, WWW_AUTHENTICATE, ApiError,
                      not_found)
@@ -49,7 +50,7 @@ class CanvasSandbox:
                  throttle_status: int = 403, faults: float = 0.0, port: int = 0, *, host: str = "127.0.0.1",
                  fault_seed: int | None = None, fault_kinds=None, fault_slow_s: float = DEFAULT_SLOW_S,
                  unauthorized_status: int = 401, anchor: float | None = None, topics_per_course: int = 3,
-                 verbose: bool = False):
+                 verbose: bool = False, student_all: str = "own"):
         if host not in ALLOWED_HOSTS:
             raise ValueError("the sandbox binds 127.0.0.1 only")
         if unauthorized_status not in (401, 403):
@@ -61,12 +62,19 @@ class CanvasSandbox:
         self.revoked_token = f"{token}-revoked"
         # A developer-key token whose scopes allow only GET users/self (Canvas enforces scopes per route).
         self.scoped_token = f"{token}-scoped"
+        # A student's own token (the first generated student): sees only their own submissions.
+        self.student_token = f"{token}-student"
         self.verbose = verbose
         self.latency_ms = float(latency_ms)
         self.data = CanvasData(courses=courses, assignments=assignments, students=students, seed=seed,
                                anchor=anchor, topics_per_course=topics_per_course)
+        self.student_id = self.data.students[0]["id"] if self.data.students else None
         self.expired_at = clock.iso(self.data.anchor - 3 * clock.DAY)
-        self.api = CanvasApi(self.data, unauthorized_status)
+        # What students/submissions?student_ids[]=all gives a student: "own" (canvas-lms
+        # today) or "unauthorized" (how some older instances answered).
+        if student_all not in ("own", "unauthorized"):
+            raise ValueError('student_all must be "own" or "unauthorized"')
+        self.api = CanvasApi(self.data, unauthorized_status, student_all=student_all)
         self.throttle = Throttle(enabled=throttle, status=throttle_status)
         self.faults = FaultInjector(faults, seed if fault_seed is None else fault_seed,
                                     fault_kinds, fault_slow_s)
@@ -178,6 +186,39 @@ class CanvasSandbox:
     def enroll(self, course_id: int) -> None:
         self.data.enroll(course_id)
 
+    def restrict_course(self, course_id: int, reason: str = "concluded") -> None:
+        self.data.restrict_course(course_id, reason)
+
+    def revoke_access(self, course_id: int) -> None:
+        self.data.revoke_access(course_id)
+
+    def restore_access(self, course_id: int) -> None:
+        self.data.restore_access(course_id)
+
+    # discussions, as a Canvas user would write them (not through the API: no request is logged)
+    def create_topic(self, course_id: int, title: str, message: str, **fields) -> dict:
+        return self.data.create_topic(course_id, title, message, **fields)
+
+    def update_topic(self, topic_id: int, **fields) -> dict:
+        return self.data.update_topic(topic_id, **fields)
+
+    def delete_topic(self, topic_id: int) -> dict:
+        return self.data.delete_topic(topic_id)
+
+    def create_entry(self, topic_id: int, message: str, **fields) -> dict:
+        return self.data.create_entry(topic_id, message, **fields)
+
+    def update_entry(self, entry_id: int, message: str) -> dict:
+        return self.data.update_entry(entry_id, message)
+
+    def delete_entry(self, entry_id: int) -> dict:
+        return self.data.delete_entry(entry_id)
+
+    def writes(self, since: int = 0) -> list[RequestLogEntry]:
+        """API requests that wrote (POST/PUT/DELETE), from log position ``since``: who changed what."""
+        with self._log_lock:
+            return [e for e in self.request_log[since:] if e.method in ("POST", "PUT", "PATCH", "DELETE")]
+
     MUTATIONS = {
         "rename_course": ("course_id", "name"),
         "update_assignment": ("assignment_id",),
@@ -188,6 +229,15 @@ class CanvasSandbox:
         "submit": ("assignment_id", "user_id"),
         "unenroll": ("course_id",),
         "enroll": ("course_id",),
+        "restrict_course": ("course_id",),  # optional "reason": "concluded" (default) or "date"
+        "revoke_access": ("course_id",),
+        "restore_access": ("course_id",),
+        "create_topic": ("course_id", "title", "message"),
+        "update_topic": ("topic_id",),
+        "delete_topic": ("topic_id",),
+        "create_entry": ("topic_id", "message"),
+        "update_entry": ("entry_id", "message"),
+        "delete_entry": ("entry_id",),
     }
 
     def mutate(self, op: str, **args):
@@ -199,7 +249,9 @@ class CanvasSandbox:
             if name not in args:
                 raise SandboxError(f"{op} needs {name}")
             positional.append(args.pop(name))
-        if op in ("update_assignment", "add_assignment"):
+        if op == "restrict_course":
+            return self.restrict_course(*positional, **{k: v for k, v in args.items() if k == "reason"})
+        if op in ("update_assignment", "add_assignment", "update_topic", "create_topic", "create_entry"):
             fields = args.pop("fields", None) or {}
             fields.update(args)
             return getattr(self, op)(*positional, **fields)
@@ -214,6 +266,13 @@ class CanvasSandbox:
         else:
             self._api(handler, path, Query(split.query), body)
 
+    def _caller(self, headers: dict, query: Query) -> int:
+        """The user a valid token belongs to: the teacher, or the student of ``student_token``."""
+        auth = headers.get("authorization") or ""
+        m = re.match(r"(?i)bearer\s+(\S+)\s*$", auth.strip())
+        token = m.group(1) if m else query.get("access_token")
+        return self.student_id if token == self.student_token and self.student_id is not None else SELF_USER_ID
+
     def _authenticate(self, headers: dict, query: Query, path: str = "", method: str = "GET") -> ApiError | None:
         token = None
         auth = headers.get("authorization")
@@ -224,7 +283,7 @@ class CanvasSandbox:
             token = query.get("access_token")
         if token is None:
             return ApiError(401, NO_TOKEN_BODY)
-        if token == self.token:
+        if token == self.token or (token == self.student_token and self.student_id is not None):
             return None
         if token == self.expired_token:
             return ApiError(401, {"errors": [{"message": "Expired access token.", "expired_at": self.expired_at}]},
@@ -294,7 +353,8 @@ class CanvasSandbox:
                 try:
                     if error is not None:
                         raise error
-                    resp = self.api.handle(ApiRequest(method, path, query, headers, body, base_url))
+                    resp = self.api.handle(ApiRequest(method, path, query, headers, body, base_url,
+                                                      self._caller(headers, query)))
                 except ApiError as exc:
                     resp = ApiResponse(status=exc.status, body=exc.body(), headers=list(exc.headers))
                 except Exception:  # a sandbox bug: answer like Canvas would, keep serving
@@ -350,7 +410,8 @@ class CanvasSandbox:
 
     def _control_op(self, method: str, op: str, query: Query, payload: dict):
         if method == "GET" and op in ("", "/health"):
-            return {"status": "ok", "base_url": self.base_url, "api_url": self.api_url, "token": self.token}
+            return {"status": "ok", "base_url": self.base_url, "api_url": self.api_url, "token": self.token,
+                    "student_token": self.student_token, "student_id": self.student_id}
         if method == "GET" and op == "/data":
             return self.data.summary()
         if method == "GET" and op == "/log":

@@ -6,6 +6,7 @@ Integer ids, ISO 8601 ``Z`` times, no ``updated_at`` on courses or submissions,
 from __future__ import annotations
 
 from .data import SELF_USER_ID, CanvasData
+from .scores import student_scores
 
 
 def public(record: dict) -> dict:
@@ -24,7 +25,16 @@ def user_json(user: dict, include_email: bool = False) -> dict:
     return out
 
 
-def self_json(data: CanvasData) -> dict:
+def self_json(data: CanvasData, user_id: int = SELF_USER_ID) -> dict:
+    if user_id != SELF_USER_ID:  # a student's own token
+        u = data.students[data.student_index(user_id)]
+        return {
+            "id": u["id"], "name": u["name"], "created_at": u["created_at"], "sortable_name": u["sortable_name"],
+            "short_name": u["short_name"], "avatar_url": u["avatar_url"], "last_name": u["last_name"],
+            "first_name": u["first_name"], "locale": None, "effective_locale": "en",
+            "permissions": {"can_update_name": True, "can_update_avatar": True,
+                            "limit_parent_app_web_access": False},
+        }
     u = data.self_user
     return {
         "id": u["id"], "name": u["name"], "created_at": u["created_at"], "sortable_name": u["sortable_name"],
@@ -40,7 +50,24 @@ def term_json(term: dict) -> dict:
                                  "grading_period_group_id")}
 
 
-def course_json(data: CanvasData, course: dict, includes: set[str], base_url: str) -> dict:
+def restricted_course_json(course: dict) -> dict:
+    """What Canvas lists for a course the user may not open (Api::V1::Course#course_json)."""
+    return {"id": course["id"], "access_restricted_by_date": True}
+
+
+def _enrollment_json(data: CanvasData, cid: int, user_id: int, includes: set[str]) -> dict:
+    if user_id == SELF_USER_ID:
+        return {"type": "teacher", "role": "TeacherEnrollment", "role_id": 4, "user_id": SELF_USER_ID,
+                "enrollment_state": data.enrollment_state(cid), "limit_privileges_to_course_section": False}
+    out = {"type": "student", "role": "StudentEnrollment", "role_id": 3, "user_id": user_id,
+           "enrollment_state": data.enrollment_state(cid), "limit_privileges_to_course_section": False}
+    if "total_scores" in includes:  # only on student enrollments, and only when final grades are not hidden
+        out.update(student_scores(data, cid, user_id))
+    return out
+
+
+def course_json(data: CanvasData, course: dict, includes: set[str], base_url: str,
+                user_id: int = SELF_USER_ID) -> dict:
     cid = course["id"]
     out = {
         "id": cid, "name": course["name"], "account_id": 1, "uuid": course["uuid"],
@@ -54,10 +81,7 @@ def course_json(data: CanvasData, course: dict, includes: set[str], base_url: st
         "apply_assignment_group_weights": course["apply_assignment_group_weights"],
         "calendar": {"ics": f"{base_url}/feeds/calendars/course_{course['uuid']}.ics"},
         "time_zone": course["time_zone"], "blueprint": False, "template": False,
-        "enrollments": [{
-            "type": "teacher", "role": "TeacherEnrollment", "role_id": 4, "user_id": SELF_USER_ID,
-            "enrollment_state": data.enrollment_state(cid), "limit_privileges_to_course_section": False,
-        }],
+        "enrollments": [_enrollment_json(data, cid, user_id, includes)],
         "hide_final_grades": False, "workflow_state": course["workflow_state"],
         "restrict_enrollments_to_course_dates": False,
     }
@@ -73,7 +97,19 @@ def group_json(group: dict) -> dict:
                                   "integration_data", "rules")}
 
 
-def assignment_json(data: CanvasData, a: dict, base_url: str) -> dict:
+# Sent only to users who may manage grades / read SIS data (lib/api/v1/assignment.rb).
+GRADER_ONLY_FIELDS = ("needs_grading_count", "sis_assignment_id", "integration_id", "integration_data")
+
+
+def assignment_json(data: CanvasData, a: dict, base_url: str, as_student: bool = False) -> dict:
+    out = _assignment_json(data, a, base_url)
+    if as_student:
+        for key in GRADER_ONLY_FIELDS:
+            del out[key]
+    return out
+
+
+def _assignment_json(data: CanvasData, a: dict, base_url: str) -> dict:
     aid, cid = a["id"], a["course_id"]
     submitted, graded = data.has_submissions(aid)
     return {
@@ -146,10 +182,18 @@ def topic_json(data: CanvasData, t: dict, base_url: str) -> dict:
 
 
 def entry_json(data: CanvasData, e: dict, base_url: str, course_id: int) -> dict:
-    return {
-        "id": e["id"], "user_id": e["user_id"], "parent_id": e["parent_id"], "created_at": e["created_at"],
+    """Api::V1::DiscussionTopics#serialize_entry: a deleted entry keeps its id and times, says
+    ``deleted: true`` and loses its message, author and user_name; ``editor_id`` when someone else edited it."""
+    out = {
+        "id": e["id"], "parent_id": e["parent_id"], "created_at": e["created_at"],
         "updated_at": e["updated_at"], "rating_count": e["rating_count"], "rating_sum": e["rating_sum"],
-        "user_name": e["user_name"], "message": e["message"],
-        "user": author_json(data, e["user_id"], base_url, course_id), "read_state": "read",
-        "forced_read_state": False,
+        "read_state": "read", "forced_read_state": False,
     }
+    if e.get("editor_id") is not None:
+        out["editor_id"] = e["editor_id"]
+    if e.get("deleted"):
+        out["deleted"] = True
+        return out
+    out.update({"user_id": e["user_id"], "user_name": e["user_name"], "message": e["message"],
+                "user": author_json(data, e["user_id"], base_url, course_id)})
+    return out

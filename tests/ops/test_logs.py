@@ -6,7 +6,7 @@ import logging
 import subprocess
 import sys
 
-from app.ops.logs import JSONFormatter, event_fields, redact
+from app.ops.logs import JSONFormatter, RedactingFormatter, event_fields, redact
 from tests.helpers import make_canvas_user
 from tests.sync.test_workers import ROOT, database_url, worker_env
 
@@ -44,3 +44,13 @@ def test_every_log_line_of_a_sync_is_json_without_the_token(app, make_canvas_san
                                      for e in courses)
     assert any(e.get("event") == "sync_end" and e["user_id"] == user.id for e in events)
     assert any(e["logger"].startswith("urllib3") for e in events)  # library debug lines are JSON too
+
+
+def test_calendar_feed_secret_is_masked_in_access_log_lines():
+    secret = "Xq3v_9LkS2mN8pQ-r4tYw7zA1bC5dE6fG0hJ2kL4mN6"
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - [01/Dec/2026 08:00:00] "%s" %s -',
+                               ("127.0.0.1", f"GET /calendar/{secret}.ics HTTP/1.1", "304"), None)
+    for formatter in (JSONFormatter(), RedactingFormatter("%(message)s")):
+        line = formatter.format(record)
+        assert secret not in line and secret[:12] not in line
+        assert "GET /calendar/[REDACTED].ics HTTP/1.1" in line.replace('\\"', '"')

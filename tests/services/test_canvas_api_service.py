@@ -11,6 +11,7 @@ from app.services.canvas_api_service import (
     CanvasAPIService,
     CanvasUnavailable,
     Forbidden,
+    Unauthorized,
     InvalidToken,
     NotFound,
 )
@@ -45,6 +46,26 @@ def test_unknown_course_is_not_found_and_foreign_course_is_forbidden(canvas_sand
     with pytest.raises(Forbidden) as caught:
         client.get_assignment_groups(dropped)
     assert not isinstance(caught.value, InvalidToken)  # no WWW-Authenticate: a permission problem
+    assert isinstance(caught.value, Unauthorized)  # render_unauthorized_action: a course no longer open
+
+
+def test_other_403s_are_forbidden_but_not_a_closed_course(canvas_sandbox):
+    sb = canvas_sandbox
+    cid = min(sb.data.enrolled)
+    unpublished = sb.add_assignment(cid, published=False)["id"]
+    with pytest.raises(Forbidden) as caught:  # 403 {"error": "invalid assignment ids requested"}
+        api(sb).get_submissions(cid, assignment_ids=[unpublished])
+    assert caught.value.status == 403 and not isinstance(caught.value, Unauthorized)
+
+
+def test_restricted_stub_comes_through_the_course_list(canvas_sandbox):
+    sb = canvas_sandbox
+    concluded = next(c for c in sorted(sb.data.enrolled) if sb.data.enrollment_state(c) == "completed")
+    sb.restrict_course(concluded)
+    listed = api(sb).get_courses(enrollment_state="completed", include_scores=True)
+    assert listed == [{"id": concluded, "access_restricted_by_date": True}]
+    with pytest.raises(Unauthorized):
+        api(sb).get_course(concluded)
 
 
 def test_numbered_pages_read_every_row_once(canvas_sandbox):

@@ -12,7 +12,8 @@ from app.models import Assignment, Course, SyncOperation, User, UserConnection
 from app.models.types import utcnow
 from app.sync import queue
 from app.sync.connectors import registry
-from app.sync.connectors.base import Change, Connector
+from app.sync.connectors.base import Change, Connector, ConnectorRegistry
+from app.sync.connectors.sources import SOURCE_MODULES, create_source_connector, register_source_connectors
 from app.sync.errors import PermanentError, TransientError
 from app.sync.scheduler import due_source_pulls
 from app.sync.source_pull import SOURCE_PULL, request_pull
@@ -93,9 +94,9 @@ def test_a_queued_pull_stores_rows_and_records_success(app, connector_factory):
     assert op.status == SyncOperation.COMPLETED, op.error_message
     assert op.result["assignments"]["created"] == 1
     [built] = RecordingConnector.built
-    assert built.credentials == {"access_token": TOKEN, "base_url": "http://127.0.0.1:9/classroom"}
+    assert built.credentials == {"access_token": TOKEN}
     assert isinstance(built.http_session, requests.Session) and built.since is None
-    assert built.settings["state"] == {}
+    assert built.settings["state"] == {} and built.settings["classroom_url"] == "http://127.0.0.1:9/classroom"
     connection = db.session.get(UserConnection, connection.id)
     assert connection.status == UserConnection.OK and connection.last_error is None
     assert connection.last_success_at is not None and connection.last_full_pull_at is not None
@@ -147,14 +148,17 @@ def test_an_outage_is_retried_and_the_stored_data_kept(app, connector_factory):
     assert db.session.scalar(select(func.count()).select_from(Assignment).where(Assignment.deleted_at.is_(None))) == 1
 
 
-def test_a_system_without_a_connector_fails_plainly(app):
-    connection = _connection("schoology")
-    request_pull(connection, notify=False)
-    op = _run_queue()
-    if "schoology" in registry.names():
-        pytest.skip("the Schoology connector is installed in this tree")
-    assert op.status == SyncOperation.FAILED
-    assert db.session.get(UserConnection, connection.id).last_error == "This installation has no Schoology connector."
+def test_both_source_connectors_register_lazily():
+    fresh = ConnectorRegistry()
+    assert register_source_connectors(fresh) == ["classroom", "schoology"]
+    assert fresh.create("schoology", {"consumer_key": "k", "consumer_secret": "s"}, None, {}).name == "schoology"
+
+
+def test_a_system_without_a_connector_fails_plainly(app, monkeypatch):
+    monkeypatch.setitem(SOURCE_MODULES, "schoology", "app.sync.connectors.not_installed_here")
+    fresh = ConnectorRegistry()
+    with pytest.raises(PermanentError, match="^This installation has no Schoology connector.$"):
+        create_source_connector("schoology", {}, None, {}, target=fresh)
 
 
 def test_due_source_pulls_pick_never_and_stale_connections(app):

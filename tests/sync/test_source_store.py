@@ -246,3 +246,18 @@ def test_a_pull_that_never_ends_is_stopped(app):
 def test_canvas_is_not_a_source():
     with pytest.raises(ValueError):
         SourceStore(None, 1, "canvas")
+
+
+def test_objects_a_marker_lists_as_unchanged_are_not_deleted(app):
+    user_id = _user()
+    store(user_id, full_pull())
+    # Schoology's connector leaves out what it knows by hash and names it in the marker.
+    result = store(user_id, [Change("classroom", "snapshot_complete", "", data={"entity_types": ["course"],
+                                                                               "unchanged": ["course:C1"]}),
+                             Change("classroom", "snapshot_complete", "C1", data={
+                                 "entity_types": ["assignment", "submission"],
+                                 "unchanged": ["assignment:W1", "submission:Cg4IzAbc"]})])
+    assert (result.counts["courses"].deleted, result.counts["assignments"].deleted) == (0, 1)
+    assert result.counts["submissions"].deleted == 1  # Cg4IzDef: its assignment W2 went
+    live = set(db.session.scalars(select(Submission.external_id).where(Submission.deleted_at.is_(None))))
+    assert live == {"Cg4IzAbc"}

@@ -256,3 +256,37 @@ def test_operations_dashboard_at_desktop_and_phone_width(browser, app, backend):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def test_calendar_feed_copy_button_copies_a_working_address(browser, live_server):
+    import urllib.error
+    import urllib.request
+
+    app, base = live_server
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    try:
+        register(page, base, email="calendar@example.edu")
+        page.click("#calendar-copy")
+        page.wait_for_function("document.getElementById('calendar-copy-status').textContent !== ''")
+        assert page.inner_text("#calendar-copy-status") == "Copied."
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert copied == page.input_value("#calendar-feed-url")
+        assert copied.startswith(f"{base}/calendar/") and copied.endswith(".ics")
+        with urllib.request.urlopen(copied, timeout=5) as response:  # no cookies: a calendar app
+            assert response.headers["Content-Type"].startswith("text/calendar")
+            assert response.read().startswith(b"BEGIN:VCALENDAR")
+        shot(page, "settings-calendar-feed")
+
+        page.click("#calendar-regenerate")
+        page.wait_for_load_state()
+        assert page.input_value("#calendar-feed-url") != copied
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(copied, timeout=5)
+        assert refused.value.code == 404
+    finally:
+        context.close()
+    assert errors == [], f"JavaScript errors or CSP violations: {errors}"

@@ -11,11 +11,13 @@ from tests.web.conftest import (add_assignment, add_category, add_course, add_ru
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.register"}
 # For load balancers and Prometheus: no session, nothing private (checked below).
 MACHINE_ENDPOINTS = {"ops.healthz", "ops.prometheus_metrics"}
+# The secret in the URL is the credential (calendar apps have no session): tests/web/test_calendar.py.
+CAPABILITY_ENDPOINTS = {"calendar.feed"}
 TOKEN = "7~TopSecretCanvasTokenValueQz9w"
 
 
 def all_rules(app):
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC_ENDPOINTS | MACHINE_ENDPOINTS]
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC_ENDPOINTS | MACHINE_ENDPOINTS | CAPABILITY_ENDPOINTS]
     assert len(rules) >= 12, "expected the planner, settings, sync and admin routes"
     return rules
 
@@ -138,3 +140,13 @@ def test_machine_endpoints_answer_without_a_session_and_reveal_no_secret(app, cl
         assert response.status_code in (200, 503), url
         body = response.get_data(as_text=True)
         assert TOKEN not in body and "alice@" not in body and "bob@" not in body, url
+
+
+def test_capability_urls_answer_404_without_their_secret(app, client, two_users):
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint in CAPABILITY_ENDPOINTS]
+    assert rules
+    for rule in rules:
+        response = client.get(rule.rule.replace("<secret>", "guessed-secret"))
+        assert response.status_code == 404, rule.rule
+        assert TOKEN not in response.get_data(as_text=True)

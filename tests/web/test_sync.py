@@ -113,6 +113,17 @@ def test_partial_failure_lists_the_failed_courses(logged_in, user):
     assert "Done, with problems" in page
 
 
+def test_courses_no_longer_open_are_named_but_the_run_is_done(logged_in, user):
+    counts = {**COUNTS, "inaccessible_courses": [
+        {"course_id": 7, "course": "History 101", "state": "restricted"},
+        {"course_id": 8, "course": "course 8", "state": "unauthorized"}]}
+    run = add_run(user, status="succeeded", finished_at=now(), counts_json=json.dumps(counts))
+    page = logged_in.get(f"/sync/runs/{run.id}").get_data(as_text=True)
+    assert "Canvas is synced: everything is up to date." in page
+    assert "No longer open in Canvas, kept as last synced: History 101, course 8." in page
+    assert "sync-problem" not in page
+
+
 def test_history_shows_status_duration_and_counts(logged_in, user):
     started = now()
     run = add_run(user, status="succeeded", started_at=started, counts_json=json.dumps(COUNTS), requests=17)

@@ -2,7 +2,8 @@
 
 Their modules build on HTTP clients the web pages never need, so they are imported
 here, lazily, the first time a pull asks for one. A module either registers itself
-at import (`registry.register("classroom", factory)`) or offers `create_connector`;
+at import (`registry.register("classroom", factory)`) or offers `create_<name>_connector`
+(or `create_connector`);
 either way `registry.create(name, credentials, http_session, settings)` then works.
 """
 from __future__ import annotations
@@ -34,8 +35,10 @@ def register_source_connectors(target: ConnectorRegistry = registry) -> list[str
                 raise
             log.info("event=connector_absent name=%s", name)
             continue
-        if name not in target.names() and callable(getattr(module, "create_connector", None)):
-            target.register(name, module.create_connector)
+        if name not in target.names():  # imported earlier (it registered elsewhere) or never registers
+            factory = getattr(module, f"create_{name}_connector", None) or getattr(module, "create_connector", None)
+            if callable(factory):
+                target.register(name, factory)
     return [name for name in SOURCE_MODULES if name in target.names()]
 
 

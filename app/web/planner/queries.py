@@ -203,10 +203,21 @@ class CourseGrade:
     result: GradeResult | None
     scope: str  # "own", "class", "none"
     students: int = 0
+    # A student's own current score as Canvas computes it (include[]=total_scores): it
+    # knows drop rules and late policies we do not, so it wins over our own sum.
+    canvas_percent: float | None = None
 
     @property
     def percent(self) -> float | None:
+        if self.canvas_percent is not None:
+            return self.canvas_percent
         return self.result.percent if self.result else None
+
+    def with_canvas_score(self, score: float | None) -> CourseGrade:
+        """The user's own score from Canvas, for a course where the page shows their own work."""
+        if score is None or self.scope == "class":
+            return self
+        return CourseGrade(self.result, "own", 1, canvas_percent=score)
 
 
 @dataclass
@@ -249,7 +260,8 @@ def _grade_from_totals(per_user: dict[int, dict], weights: dict, weighted: bool,
 def course_grades(user, course_filter=None) -> dict[int, CourseGrade]:
     """Current grade of every live course of the user (or those matching course_filter): 3 queries."""
     courses = db.session.execute(
-        select(Course.id, Course.apply_assignment_group_weights, Course.source_system).where(
+        select(Course.id, Course.apply_assignment_group_weights, Course.own_current_score,
+               Course.source_system).where(
             _live_course(user.id), *(() if course_filter is None else (course_filter,)))
     ).all()
     weights: dict[int, dict] = defaultdict(dict)
@@ -287,7 +299,8 @@ def course_grades(user, course_filter=None) -> dict[int, CourseGrade]:
         # Another source's ids are not Canvas ids: there a lone submitter is the user.
         cid: _grade_from_totals(totals.get(cid, {}), weights.get(cid, {}), bool(weighted),
                                 own_id if source in (None, CANVAS) else None)
-        for cid, weighted, source in courses
+        .with_canvas_score(own_score)
+        for cid, weighted, own_score, source in courses
     }
 
 
@@ -385,7 +398,7 @@ def course_detail(user, course_id: int) -> CourseDetail | None:
     weighted = bool(course.apply_assignment_group_weights)
     if own_items:
         result = grade_from_items(own_items, weights, weighted)
-        grade = CourseGrade(result, "own", 1)
+        grade = CourseGrade(result, "own", 1).with_canvas_score(course.own_current_score)
         for block in blocks.values():
             total = result.categories.get(block.category.id)
             block.percent = total.percent if total else None

@@ -48,3 +48,9 @@ class SourceActionForm(FlaskForm):
     """Pull now / disconnect: nothing but the CSRF token."""
 
     submit = SubmitField("Go")
+class CalendarRegenerateForm(FlaskForm):
+    submit = SubmitField("Make a new address")
+
+
+class CalendarTurnOffForm(FlaskForm):
+    submit = SubmitField("Turn the feed off")

@@ -1,4 +1,4 @@
-"""The one Settings page: the Canvas form, then a section per read-only source."""
+"""The one Settings page: the Canvas form, a section per read-only source, the calendar feed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,5 +58,8 @@ def render_settings(canvas_form: CanvasForm | None = None, *, forms: dict | None
             if hasattr(form, secret):
                 getattr(form, secret).data = ""  # nor a key or secret
         sections.append(SourceSection(system, SOURCE_NAMES[system], form, connection))
+    from app.web.settings.calendar import calendar_section  # it registers routes on the blueprint
+
     return render_template("settings/canvas.html", form=canvas_form, disconnect_form=DisconnectForm(),
-                           sources=sections, action_form=SourceActionForm(formdata=None))
+                           sources=sections, action_form=SourceActionForm(formdata=None),
+                           calendar=calendar_section(user))

@@ -42,6 +42,12 @@ def course_errors(run: SyncRun) -> list[dict]:
             for e in errors if isinstance(e, dict)]
 
 
+def closed_courses(run: SyncRun) -> list[str]:
+    """Courses Canvas no longer lets the user open: kept as last synced, not failures."""
+    closed = run.counts.get("inaccessible_courses") or []
+    return [str(c.get("course") or "A course") for c in closed if isinstance(c, dict)]
+
+
 def describe(run: SyncRun) -> dict:
     """Everything a page or the progress feed shows about a run; no secrets, plain words."""
     kind = error_kind(run)
@@ -72,6 +78,7 @@ def describe(run: SyncRun) -> dict:
         "message": message,
         "settings_link": kind in ("invalid_token", "unreachable"),
         "course_errors": course_errors(run),
+        "closed_courses": closed_courses(run),
         "notice": notice,
         "counts": table,
         "requests": run.requests or 0,

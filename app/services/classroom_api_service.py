@@ -1,0 +1,227 @@
+"""ClassroomAPIService: Google Classroom v1 and Admin Reports v1 (usage) over one pooled session.
+
+The session comes from app/services/http.py: it retries connection errors, 5xx and
+Google's 429 RESOURCE_EXHAUSTED with exponential backoff (Google sends no Retry-After,
+so the backoff is ours). What is left when the retries run out becomes one of the
+plain-words errors below. Lists are iterators that follow ``nextPageToken`` one page at
+a time, so a caller that has seen enough (courseWork by ``updateTime desc``) stops
+before the next request.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from app.services.http import RequestStats, build_session
+
+log = logging.getLogger(__name__)
+
+CLASSROOM_URL = "https://classroom.googleapis.com"
+REPORTS_URL = "https://admin.googleapis.com"
+USAGE_PARAMETERS = ("classroom:timestamp_last_interaction", "classroom:num_posts_created",
+                    "classroom:num_courses_created", "classroom:role", "accounts:last_login_time")
+MAX_PAGES = 10_000
+NOT_YET_AVAILABLE = "is not yet available"
+
+
+class ClassroomAPIError(Exception):
+    """Every message is plain words, safe to show a user, and never holds the token."""
+
+    permanent = False
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class InvalidCredentials(ClassroomAPIError):
+    permanent = True
+
+    def __init__(self, status: int | None = 401):
+        super().__init__("Google Classroom rejected the access token (it is invalid or has expired); "
+                         "connect Google Classroom again.", status=status)
+
+
+class PermissionDenied(ClassroomAPIError):
+    permanent = True
+
+
+class NotFound(ClassroomAPIError):
+    permanent = True
+
+
+class BadRequest(ClassroomAPIError):
+    permanent = True
+
+
+class BadResponse(ClassroomAPIError):
+    permanent = True
+
+
+class QuotaExhausted(ClassroomAPIError):
+    def __init__(self, status: int | None = 429):
+        super().__init__("Google kept saying the request quota is used up; we will try again later.", status=status)
+
+
+class ClassroomUnavailable(ClassroomAPIError):
+    pass
+
+
+class UsageNotYetAvailable(ClassroomAPIError):
+    """Google has no usage data for that date yet (reports lag a few days): not an error, stop there."""
+
+    permanent = True
+
+    def __init__(self, day: date, message: str):
+        super().__init__(f"Google has no Classroom usage data for {day.isoformat()} yet ({message}).", status=400)
+        self.day = day
+
+
+def build_classroom_session(*, stats: RequestStats | None = None, total_retries: int = 5,
+                            backoff_factor: float = 0.5) -> requests.Session:
+    """The shared policy (pool, retries on 429/5xx with backoff); the token goes on each client."""
+    return build_session(stats=stats, total_retries=total_retries, backoff_factor=backoff_factor)
+
+
+class ClassroomAPIService:
+    def __init__(self, session: requests.Session, token: str, *, classroom_url: str = CLASSROOM_URL,
+                 reports_url: str = REPORTS_URL, page_size: int = 100, timeout: float = 30.0,
+                 connect_timeout: float = 5.0, stats: RequestStats | None = None):
+        self.session = session
+        self.classroom_url = classroom_url.rstrip("/")
+        self.reports_url = reports_url.rstrip("/")
+        self.page_size = page_size
+        self.timeout = (connect_timeout, timeout)
+        self.stats = stats or RequestStats()
+        # An HTTP header carries only visible ASCII; such a token could never be valid.
+        self._token_sendable = bool(token) and token.isascii() and token.isprintable() and " " not in token
+        self._auth = {"Authorization": f"Bearer {token}"}
+
+    # -- Classroom -----------------------------------------------------------------
+
+    def iter_courses(self, states: tuple[str, ...] | None = ("ACTIVE", "ARCHIVED")) -> Iterator[dict[str, Any]]:
+        """courses.list, every page (``states`` None: every course state)."""
+        params = {"courseStates": list(states)} if states else {}
+        return self._items(f"{self.classroom_url}/v1/courses", params, "courses")
+
+    def iter_course_work(self, course_id: str, *, states: tuple[str, ...] = ("PUBLISHED",),
+                         order_by: str = "updateTime desc") -> Iterator[dict[str, Any]]:
+        """courses.courseWork.list, newest change first by default; stop iterating to stop paging."""
+        params = {"courseWorkStates": list(states), "orderBy": order_by}
+        return self._items(f"{self.classroom_url}/v1/courses/{_seg(course_id)}/courseWork", params, "courseWork")
+
+    def iter_student_submissions(self, course_id: str, course_work_id: str = "-", *,
+                                 states: tuple[str, ...] | None = None,
+                                 late: str | None = None) -> Iterator[dict[str, Any]]:
+        """courses.courseWork.studentSubmissions.list; ``course_work_id`` "-" lists the whole course."""
+        params: dict[str, Any] = {}
+        if states:
+            params["states"] = list(states)
+        if late:
+            params["late"] = late
+        url = f"{self.classroom_url}/v1/courses/{_seg(course_id)}/courseWork/{_seg(course_work_id)}/studentSubmissions"
+        return self._items(url, params, "studentSubmissions")
+
+    # -- Admin Reports -------------------------------------------------------------
+
+    def iter_usage_reports(self, day: date, parameters: tuple[str, ...] = USAGE_PARAMETERS,
+                           user_key: str = "all") -> Iterator[dict[str, Any]]:
+        """userUsageReport.get for one date: one report per user; raises UsageNotYetAvailable for a date too new."""
+        url = f"{self.reports_url}/admin/reports/v1/usage/users/{_seg(user_key)}/dates/{day.isoformat()}"
+        params = {"parameters": ",".join(parameters)} if parameters else {}
+        try:
+            yield from self._items(url, params, "usageReports", size_param="maxResults", page_size=1000)
+        except BadRequest as exc:
+            if NOT_YET_AVAILABLE in exc.message:
+                raise UsageNotYetAvailable(day, exc.message) from None
+            raise
+
+    # -- paging and requests -------------------------------------------------------
+
+    def _items(self, url: str, params: dict, key: str, *, size_param: str = "pageSize",
+               page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        params = {**params, size_param: page_size or self.page_size}
+        seen: set[str] = set()
+        for _ in range(MAX_PAGES):
+            page = self._get(url, params)
+            items = page.get(key, [])
+            if not isinstance(items, list):
+                raise BadResponse(f"Google sent {type(items).__name__} where a list of {key} was expected.")
+            yield from items
+            token = page.get("nextPageToken")
+            if not token:  # absent or empty at the end
+                return
+            if token in seen:
+                raise BadResponse(f"Google repeated a page token while listing {key}.")
+            seen.add(token)
+            params = {**params, "pageToken": token}
+        raise BadResponse(f"Google kept sending pages of {key} past {MAX_PAGES}.")
+
+    def _get(self, url: str, params: dict) -> dict:
+        if not self._token_sendable:
+            raise InvalidCredentials(status=None)
+        self.stats.add(requests=1)
+        try:
+            response = self.session.get(url, params=params, headers=self._auth, timeout=self.timeout)
+        except requests.exceptions.RetryError:
+            raise ClassroomUnavailable(f"Google kept failing for {_path(url)}; try again later.") from None
+        except requests.exceptions.Timeout:
+            raise ClassroomUnavailable(f"Google did not answer in time ({_path(url)}).") from None
+        except requests.exceptions.ConnectionError:
+            raise ClassroomUnavailable(f"Could not reach Google at {urlsplit(url).netloc}.") from None
+        self.stats.add(bytes=len(response.content))
+        if response.status_code >= 400:
+            raise _error_for(response)
+        try:
+            body = response.json()
+        except ValueError:
+            raise BadResponse(f"Google sent an unreadable response for {_path(url)}.") from None
+        if not isinstance(body, dict):
+            raise BadResponse(f"Google sent {type(body).__name__} where an object was expected ({_path(url)}).")
+        return body
+
+
+def _error_for(response: requests.Response) -> ClassroomAPIError:
+    status = response.status_code
+    message, state = _google_error(response)
+    where = _path(response.url)
+    if status == 401:
+        return InvalidCredentials(status=status)
+    if status == 429 or state == "RESOURCE_EXHAUSTED":
+        return QuotaExhausted(status=status)
+    if status == 403 and where.startswith("/admin/reports/"):
+        return PermissionDenied("Google refused the Classroom usage report: it needs a Google Workspace "
+                                "administrator's access (scope admin.reports.usage.readonly).", status=status)
+    if status == 403:
+        return PermissionDenied(f"Google says this account may not read {where} ({message[:200]}).", status=status)
+    if status == 404:
+        return NotFound(f"Google Classroom has no {where} (it may have been deleted).", status=status)
+    if status >= 500:
+        return ClassroomUnavailable(f"Google had an internal error ({status}); try again later.", status=status)
+    return BadRequest(f"Google refused the request for {where} ({status}: {message[:200]}).", status=status)
+
+
+def _google_error(response: requests.Response) -> tuple[str, str]:
+    """(message, status) from ``{"error": {"code", "message", "status", "errors": [...]}}``."""
+    try:
+        error = response.json().get("error")
+    except (ValueError, AttributeError):
+        return response.text[:200], ""
+    if not isinstance(error, dict):
+        return str(error or "")[:200], ""
+    return str(error.get("message", "")), str(error.get("status", ""))
+
+
+def _seg(value: str) -> str:
+    return quote(str(value), safe="-")
+
+
+def _path(url: str) -> str:
+    """The API path without the query string."""
+    return urlsplit(url).path

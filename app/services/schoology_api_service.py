@@ -1,0 +1,436 @@
+"""SchoologyAPIService: typed, paged reads of Schoology's REST API v1 (two-legged OAuth 1.0a).
+
+Signing is requests-oauthlib's `OAuth1` (consumer key and secret, no token, realm
+"Schoology API", HMAC-SHA1 by default or PLAINTEXT), applied per request on a session
+from app/services/http.py.
+
+Why status retries (429/5xx) live here and not in urllib3: urllib3 resends the very same
+signed request, and Schoology refuses a second use of a nonce ("Duplicate timestamp/nonce
+combination, possible replay attack"). Each attempt here goes back through requests, so
+it is signed afresh. Use `SchoologyAPIService.build_session()` (transport retries only);
+a session that also retries statuses still works, since a replay refused as a duplicate
+is re-signed once. For the same reason redirects (users/me answers 303) are followed here.
+
+Paging: `start`/`limit`, following `links.next` as Schoology gives it, but only on the
+configured API host and scheme (the docs' samples show `http://` links from an https API;
+a PLAINTEXT signature carries the secret itself, so it must never go anywhere else).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
+from requests_oauthlib import OAuth1
+
+from app.services.http import RequestStats, backoff_delay, build_session
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.schoology.com/v1"
+REALM = "Schoology API"
+MAX_LIMIT = 200  # believed to be Schoology's cap (unconfirmed); larger limits are clamped
+DUPLICATE_NONCE = "Duplicate timestamp/nonce"
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+
+
+# -- errors: plain words, safe to show a user, never holding the secret -----------------------
+
+class SchoologyAPIError(Exception):
+    kind = "other"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class InvalidCredentials(SchoologyAPIError):
+    kind = "invalid_credentials"
+
+
+class Forbidden(SchoologyAPIError):
+    kind = "forbidden"
+
+
+class NotFound(SchoologyAPIError):
+    kind = "not_found"
+
+
+class Throttled(SchoologyAPIError):
+    kind = "throttled"
+
+
+class Unavailable(SchoologyAPIError):
+    kind = "unreachable"
+
+
+class BadResponse(SchoologyAPIError):
+    kind = "bad_response"
+
+
+# -- typed objects: the fields the planner uses, plus the object as Schoology sent it ---------
+
+def _str_id(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _num(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip() in ("1", "true", "True")
+
+
+def _epoch(value: Any) -> datetime | None:
+    seconds = _num(value)
+    return datetime.fromtimestamp(seconds, timezone.utc) if seconds else None
+
+
+def _local(value: Any) -> datetime | None:
+    """Schoology's "YYYY-MM-DD HH:MM:SS" wall-clock time (naive: the school's time zone)."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class User:
+    uid: str
+    name: str
+    tz_name: str | None
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> User:
+        return cls(_str_id(raw.get("uid") or raw.get("id")), raw.get("name_display") or "", raw.get("tz_name"), raw)
+
+
+@dataclass(frozen=True)
+class GradingPeriod:
+    id: str
+    title: str
+    start: date | None
+    end: date | None
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> GradingPeriod:
+        return cls(_str_id(raw.get("id")), raw.get("title") or "", _day(raw.get("start")), _day(raw.get("end")), raw)
+
+
+@dataclass(frozen=True)
+class Course:
+    id: str
+    title: str
+    course_code: str | None
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> Course:
+        return cls(_str_id(raw.get("id")), raw.get("title") or "", raw.get("course_code") or None, raw)
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    course_id: str
+    course_title: str
+    course_code: str | None
+    title: str
+    active: bool
+    grading_period_ids: tuple[str, ...]
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> Section:
+        periods = tuple(_str_id(p) for p in (raw.get("grading_periods") or []) if p not in (None, ""))
+        return cls(_str_id(raw.get("id")), _str_id(raw.get("course_id")), raw.get("course_title") or "",
+                   raw.get("course_code") or None, raw.get("section_title") or raw.get("title") or "",
+                   _flag(raw.get("active", 1)), periods, raw)
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    id: str
+    uid: str
+    admin: bool
+    status: str
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> Enrollment:
+        return cls(_str_id(raw.get("id")), _str_id(raw.get("uid")), _flag(raw.get("admin")),
+                   _str_id(raw.get("status")), raw)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: str
+    section_id: str
+    title: str
+    due_local: datetime | None
+    max_points: float | None
+    published: bool
+    allow_dropbox: bool
+    grading_period_id: str | None
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict, section_id: str) -> Assignment:
+        return cls(_str_id(raw.get("id")), section_id, raw.get("title") or "", _local(raw.get("due")),
+                   _num(raw.get("max_points")), _flag(raw.get("published", 1)), _flag(raw.get("allow_dropbox", 1)),
+                   _str_id(raw.get("grading_period")) or None, raw)
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A student's latest submission revision for one grade item (Schoology has no submission id)."""
+
+    uid: str
+    revision_id: str
+    created: datetime | None
+    late: bool
+    draft: bool
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> Revision:
+        return cls(_str_id(raw.get("uid")), _str_id(raw.get("revision_id")), _epoch(raw.get("created")),
+                   _flag(raw.get("late")), _flag(raw.get("draft")), raw)
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A gradebook entry, keyed by enrollment (not user) and assignment; exception 1 excused,
+    2 incomplete, 3 missing (3 is seen in practice, the docs list 1 and 2)."""
+
+    enrollment_id: str
+    assignment_id: str
+    grade: float | None
+    exception: int
+    timestamp: datetime | None
+    raw: dict = field(repr=False)
+
+    @classmethod
+    def from_api(cls, raw: dict) -> Grade:
+        try:
+            exception = int(raw.get("exception") or 0)
+        except (TypeError, ValueError):
+            exception = 0
+        return cls(_str_id(raw.get("enrollment_id")), _str_id(raw.get("assignment_id")), _num(raw.get("grade")),
+                   exception, _epoch(raw.get("timestamp")), raw)
+
+
+# -- the client ---------------------------------------------------------------------------------
+
+class SchoologyAPIService:
+    def __init__(
+        self,
+        session: requests.Session,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        signature_method: str = "HMAC-SHA1",
+        page_size: int = MAX_LIMIT,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        max_attempts: int = 6,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 30.0,
+        max_request_s: float = 300.0,
+        max_pages: int = 10_000,
+        stats: RequestStats | None = None,
+        sleep=time.sleep,
+    ):
+        if not consumer_key or not consumer_secret:
+            raise InvalidCredentials("Connect Schoology first: add the API consumer key and secret.")
+        if signature_method not in (SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT):
+            raise ValueError("signature_method must be HMAC-SHA1 or PLAINTEXT")
+        self.session = session
+        self.api_url = api_url.rstrip("/")
+        split = urlsplit(self.api_url)
+        self._scheme, self._netloc = split.scheme, split.netloc.lower()
+        self.page_size = max(1, min(MAX_LIMIT, int(page_size)))
+        self.timeout = (connect_timeout, timeout)
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_factor, self.backoff_max = backoff_factor, backoff_max
+        self.max_request_s, self.max_pages = max_request_s, max_pages
+        self.stats = stats or RequestStats()
+        self._sleep = sleep
+        # Two-legged: no resource-owner token. Schoology accepts the token left out.
+        self._auth = OAuth1(consumer_key, consumer_secret, signature_method=signature_method,
+                            signature_type="AUTH_HEADER", realm=REALM)
+
+    @staticmethod
+    def build_session(stats: RequestStats | None = None, **kwargs) -> requests.Session:
+        """A pooled session retrying only connection errors: status retries must re-sign (above)."""
+        return build_session(stats=stats, retry_statuses=(), **kwargs)
+
+    # -- typed calls -------------------------------------------------------------------------
+
+    def get_me(self) -> User:
+        data = self._get(f"{self.api_url}/users/me")
+        if not isinstance(data, dict) or not (data.get("uid") or data.get("id")):
+            raise BadResponse("Schoology's users/me answer did not name a user.")
+        return User.from_api(data)
+
+    def iter_grading_periods(self) -> Iterator[GradingPeriod]:
+        for row in self._iter("gradingperiods", "gradingperiods"):
+            yield GradingPeriod.from_api(row)
+
+    def iter_courses(self) -> Iterator[Course]:
+        for row in self._iter("courses", "course"):
+            yield Course.from_api(row)
+
+    def iter_sections(self, course_id: str, *, include_past: bool = False) -> Iterator[Section]:
+        params = {"include_past": 1} if include_past else {}
+        for row in self._iter(f"courses/{course_id}/sections", "section", params):
+            yield Section.from_api(row)
+
+    def iter_enrollments(self, section_id: str) -> Iterator[Enrollment]:
+        for row in self._iter(f"sections/{section_id}/enrollments", "enrollment"):
+            yield Enrollment.from_api(row)
+
+    def iter_assignments(self, section_id: str) -> Iterator[Assignment]:
+        for row in self._iter(f"sections/{section_id}/assignments", "assignment"):
+            yield Assignment.from_api(row, section_id)
+
+    def iter_grades(self, section_id: str) -> Iterator[Grade]:
+        """Every grade of a section (sections/{id}/grades carries the scores; revisions do not)."""
+        for row in self._iter(f"sections/{section_id}/grades", "grades"):
+            yield Grade.from_api(row)
+
+    def iter_revisions(self, section_id: str, grade_item_id: str) -> Iterator[Revision]:
+        for row in self._iter(f"sections/{section_id}/submissions/{grade_item_id}", "revision"):
+            yield Revision.from_api(row)
+
+    # -- paging --------------------------------------------------------------------------------
+
+    def _iter(self, path: str, key: str, params: dict | None = None) -> Iterator[dict]:
+        url: str | None = f"{self.api_url}/{path}"
+        query: dict | None = {**(params or {}), "start": 0, "limit": self.page_size}
+        seen: set[str] = set()
+        for _ in range(self.max_pages):
+            data = self._get(url, query)
+            rows = self._rows(data, key, path)
+            yield from rows
+            nxt = (data.get("links") or {}).get("next") if isinstance(data.get("links"), dict) else None
+            if not nxt or not rows:
+                return
+            url, query = self._same_origin(nxt, f"next page of {path}"), None
+            if url in seen:  # a next link pointing back at a page already read
+                raise BadResponse(f"Schoology's pages of {path} loop back on themselves.")
+            seen.add(url)
+        raise BadResponse(f"Schoology returned more than {self.max_pages} pages of {path}.")
+
+    @staticmethod
+    def _rows(data: Any, key: str, path: str) -> list[dict]:
+        if not isinstance(data, dict):
+            raise BadResponse(f"Schoology's answer for {path} was not a JSON object.")
+        rows = data.get(key)
+        if key == "grades" and isinstance(rows, dict):  # {"grades": {"grade": [...]}}
+            rows = rows.get("grade")
+        if rows is None:
+            return []
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise BadResponse(f"Schoology's answer for {path} had no list of {key}.")
+        return rows
+
+    def _same_origin(self, link: str, what: str) -> str:
+        split = urlsplit(link)
+        if split.netloc.lower() != self._netloc:
+            raise BadResponse(f"Schoology's {what} points at another host; not following it.")
+        return urlunsplit((self._scheme, self._netloc, split.path, split.query, ""))
+
+    # -- one request: fresh signature per attempt, backoff on 429/5xx, plain-words errors ---------
+
+    def _get(self, url: str, params: dict | None = None) -> Any:
+        deadline = time.monotonic() + self.max_request_s
+        attempt = redirects = 0
+        replay_resigned = False
+        while True:
+            try:
+                resp = self.session.get(url, params=params, auth=self._auth, timeout=self.timeout,
+                                        allow_redirects=False)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                raise Unavailable(f"Could not reach Schoology at {self._netloc} ({type(exc).__name__}).") from None
+            self.stats.add(requests=1, bytes=len(resp.content))
+            status = resp.status_code
+            if status in REDIRECTS and resp.headers.get("Location") and redirects < MAX_REDIRECTS:
+                redirects += 1
+                target = requests.compat.urljoin(url, resp.headers["Location"])
+                url, params = self._same_origin(target, f"redirect from {urlsplit(url).path}"), None
+                continue
+            if status == 401 and DUPLICATE_NONCE in resp.text and not replay_resigned:
+                replay_resigned = True  # a transport-level replay of our last signature: sign again
+                continue
+            if status == 429 or status >= 500:
+                attempt += 1
+                wait = backoff_delay(attempt, base=self.backoff_factor, cap=self.backoff_max,
+                                     retry_after=resp.headers.get("Retry-After"))
+                if attempt >= self.max_attempts or time.monotonic() + wait > deadline:
+                    raise self._gave_up(status)
+                self.stats.add(retries=1, throttles=1 if status == 429 else 0)
+                log.info("schoology_retry status=%s attempt=%s wait_s=%.2f", status, attempt, wait)
+                self._sleep(wait)
+                continue
+            if status >= 400:
+                raise self._error(status, resp.text, urlsplit(url).path)
+            try:
+                return resp.json()
+            except ValueError:
+                raise BadResponse(f"Schoology answered {urlsplit(url).path} with something other than JSON.",
+                                  status=status) from None
+
+    @staticmethod
+    def _gave_up(status: int) -> SchoologyAPIError:
+        if status == 429:
+            return Throttled("Schoology kept asking us to slow down (429); we will retry later.", status=429)
+        return Unavailable(f"Schoology kept failing ({status}); we will retry later.", status=status)
+
+    @staticmethod
+    def _error(status: int, body: str, path: str) -> SchoologyAPIError:
+        # The refusal text is oauth-php's; it holds the signature base string, so it is read, not echoed.
+        if status == 401:
+            text = body.lower()
+            # A signature refusal quotes the base string, which names every oauth_ field: test it first.
+            signature = "verification of signature failed" in text
+            if not signature and "timestamp is out of sequence" in text:
+                return InvalidCredentials("Schoology refused the request's timestamp: check this server's clock "
+                                          "(it must be within a few minutes of the real time).", status=401)
+            if not signature and ("does not exist or is not enabled" in text or "missing oauth_consumer_key" in text):
+                return InvalidCredentials("Schoology does not know this consumer key: check the consumer key "
+                                          "and secret.", status=401)
+            return InvalidCredentials("Schoology refused the OAuth signature: check the consumer key and secret.",
+                                      status=401)
+        if status == 403:
+            return Forbidden(f"This Schoology API key may not read {path} (403): ask a Schoology administrator "
+                             "for access.", status=403)
+        if status == 404:
+            return NotFound(f"Schoology has no {path} (404).", status=404)
+        return SchoologyAPIError(f"Schoology refused {path} ({status}).", status=status)

@@ -1,0 +1,43 @@
+"""The calendar feed's section of Settings: its address, and making a new one or turning it off."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import flash, redirect, url_for
+from flask_login import current_user
+
+from app.web.calendar.secrets import ensure_feed, regenerate, secret_of, turn_off
+from app.web.settings import bp
+from app.web.settings.forms import CalendarRegenerateForm, CalendarTurnOffForm
+
+
+@dataclass
+class CalendarSection:
+    url: str | None  # None: turned off, or the secret can no longer be decrypted
+    revoked: bool
+    regenerate_form: CalendarRegenerateForm
+    turn_off_form: CalendarTurnOffForm
+
+
+def calendar_section(user) -> CalendarSection:
+    feed = ensure_feed(user)
+    secret = secret_of(feed) if feed.active else None
+    url = url_for("calendar.feed", secret=secret, _external=True) if secret else None
+    return CalendarSection(url, not feed.active, CalendarRegenerateForm(), CalendarTurnOffForm())
+
+
+@bp.route("/calendar/regenerate", methods=["POST"])
+def calendar_regenerate():
+    if CalendarRegenerateForm().validate_on_submit():
+        regenerate(current_user)
+        flash("Your calendar feed has a new address. The old one no longer works: "
+              "subscribe to the new one in your calendar app.", "success")
+    return redirect(url_for("settings.canvas", _anchor="calendar-feed"))
+
+
+@bp.route("/calendar/off", methods=["POST"])
+def calendar_turn_off():
+    if CalendarTurnOffForm().validate_on_submit():
+        turn_off(current_user)
+        flash("Your calendar feed is off. Its address no longer works.", "info")
+    return redirect(url_for("settings.canvas", _anchor="calendar-feed"))
