@@ -15,7 +15,7 @@ from app.sync.connectors import registry
 from app.sync.connectors.base import Change, Connector, ConnectorRegistry
 from app.sync.connectors.sources import SOURCE_MODULES, create_source_connector, register_source_connectors
 from app.sync.errors import PermanentError, TransientError
-from app.sync.scheduler import due_source_pulls
+from app.sync.scheduler import due_source_pulls, run_due_source_pulls
 from app.sync.source_pull import SOURCE_PULL, request_pull
 
 TOKEN = "ya29.classroom-secret-token-WXYZ"
@@ -175,3 +175,13 @@ def test_due_source_pulls_pick_never_and_stale_connections(app):
     db.session.add_all([fresh, removed])
     db.session.commit()
     assert due_source_pulls(db.session, now, interval=timedelta(minutes=30)) == [never.id, stale.id]
+
+
+def test_the_tick_queues_each_due_connection_once(app):
+    first, second = _connection("classroom"), _connection("schoology")
+    ops = run_due_source_pulls(app)
+    assert len(set(ops)) == 2
+    assert run_due_source_pulls(app) == ops  # still waiting: joined, not queued twice
+    queued = db.session.scalars(select(SyncOperation).order_by(SyncOperation.id)).all()
+    assert [(op.kind, op.entity_id, op.source_system) for op in queued] == [
+        (SOURCE_PULL, str(first.id), "classroom"), (SOURCE_PULL, str(second.id), "schoology")]

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
+from app.web.settings.calendar import calendar_section
 from app.web.settings.forms import CanvasForm, ClassroomForm, DisconnectForm, SchoologyForm, SourceActionForm
 
 
@@ -58,8 +59,6 @@ def render_settings(canvas_form: CanvasForm | None = None, *, forms: dict | None
             if hasattr(form, secret):
                 getattr(form, secret).data = ""  # nor a key or secret
         sections.append(SourceSection(system, SOURCE_NAMES[system], form, connection))
-    from app.web.settings.calendar import calendar_section  # it registers routes on the blueprint
-
     return render_template("settings/canvas.html", form=canvas_form, disconnect_form=DisconnectForm(),
                            sources=sections, action_form=SourceActionForm(formdata=None),
                            calendar=calendar_section(user))
