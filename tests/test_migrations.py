@@ -15,7 +15,7 @@ from tests.helpers import index_names
 from tests.conftest import make_test_app
 
 TABLES = {"user", "term", "course", "grade_category", "assignment", "submission", "sync_run", "sync_lock", "sync_bookmark",
-          "sync_operation", "sync_queue_pause", "service_heartbeat", "sync_alert", "sync_daily_summary"}
+          "sync_operation", "sync_queue_pause", "service_heartbeat", "sync_alert", "sync_daily_summary", "user_connection"}
 TABLES |= {"calendar_feed"}
 
 
