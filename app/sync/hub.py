@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,7 @@ from app.models import (Course, DiscussionPost, DiscussionTopic, HubConflict, Hu
 from app.models.types import utcnow
 from app.sync import queue
 from app.sync.conflicts import ConflictResolver, Version
+from app.sync.connectors import discourse as _discourse  # noqa: F401  (importing it registers "discourse")
 from app.sync.connectors.canvas import CanvasConnector  # importing it registers "canvas"
 from app.sync.connectors.base import Change, Connector, ConnectorRegistry, registry as default_registry
 from app.sync.errors import ConflictError, PermanentError, TransientError
@@ -281,6 +282,10 @@ class Hub:
         entity_type, origin = change.entity_type, change.origin
         deleted = change.action == Change.DELETE or bool(change.data.get("deleted"))
         mapping = self._mapping(origin, entity_type, change.external_id)
+        if change.data.get("partial"):
+            if mapping is None:
+                return IngestResult("ignored", entity_type, reason="a partial change of an entity not synced yet")
+            change = self._fill_partial(change, mapping)
         if mapping is None:
             local, already_mapped = self._by_hub_ref(change)
             if already_mapped:  # a second copy of ours there (a create raced): never spread it further
@@ -408,6 +413,16 @@ class Hub:
         if local is None:
             return None, False
         return local, self._mapping_for(parsed[0], parsed[1], change.origin) is not None
+
+    @staticmethod
+    def _fill_partial(change: Change, mapping: HubEntityMap) -> Change:
+        """Fields a partial change lacks are what the system held when the hub last synced with it."""
+        known = {"body_html": mapping.last_body or "", "title": mapping.last_title or "",
+                 "version": mapping.last_version}
+        given = set(change.data.get("fields") or ())
+        data = {**known, **{k: v for k, v in change.data.items() if k in given or k not in known}}
+        data.pop("partial", None)
+        return replace(change, data=data)
 
     @staticmethod
     def _incoming_fields(change: Change) -> dict[str, Any]:
@@ -762,7 +777,8 @@ class Hub:
 
         Raises WebhookRejected (nothing applied) when the connector cannot verify it.
         """
-        changes = self.connectors.get(system, None).parse_webhook(dict(headers), body)
+        connector = self.connectors.get(system, None)
+        changes = self._complete(connector, connector.parse_webhook(dict(headers), body))
         counts: dict[str, int] = {}
         with self.atomic():
             fresh = []
@@ -784,6 +800,29 @@ class Hub:
                     status = "ignored"
                 counts[status] = counts.get(status, 0) + 1
         return counts
+
+    @staticmethod
+    def _complete(connector: Connector, changes: list[Change]) -> list[Change]:
+        """A partial push (Discourse's topic_edited: a title without the body) becomes the whole topic,
+        read from the system now (before any transaction). If that read fails the push is left to
+        polling rather than applied half: a partial change never blanks a body."""
+        out = []
+        for change in changes:
+            if not change.data.get("partial"):
+                out.append(change)
+                continue
+            fetch = getattr(connector, "fetch_topic", None)
+            try:
+                full = fetch(change.external_id) if fetch is not None and change.entity_type == TOPIC else None
+            except TransientError as exc:
+                log.info("event=hub_partial_push_deferred system=%s id=%s error=%s", change.origin,
+                         change.external_id, exc.message)
+                full = None
+            if full is not None:
+                out.append(replace(full, event_id=change.event_id))
+            elif change.event_id:
+                out.append(change)  # applied field-wise (see _fill_partial)
+        return out
 
     # -- reading -------------------------------------------------------------------------
 
