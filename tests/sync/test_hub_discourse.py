@@ -258,8 +258,11 @@ def test_a_retried_topic_create_finds_the_first_copy_by_external_id(env):
 
 def test_chaos_random_edits_in_canvas_and_discourse_with_faults_end_equal(env, app, monkeypatch, backend):
     """Both sandboxes inject 10% faults while edits land on both sides and locally: all three end equal."""
-    edits = 50 if backend == "postgresql" else 200
     started = time.monotonic()
-    result = run_chaos(env, app, monkeypatch, edits=edits)
-    assert result["conflicts"] == count(HubConflict)
+    result = run_chaos(env, app, monkeypatch, edits=200)
+    faulted = [e for e in env.other.request_log if e.fault]
+    print(backend, result, "discourse faults:", len(faulted), "of", len(env.other.request_log),
+          "canvas faults:", len([e for e in env.canvas.request_log if e.fault]), "of", len(env.canvas.request_log),
+          f"{time.monotonic() - started:.1f}s")
+    assert {e.fault for e in faulted} >= {"500", "drop", "lost"}  # the faults did happen, writes' answers lost too
     assert time.monotonic() - started < 60
