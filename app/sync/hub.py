@@ -48,7 +48,8 @@ from app.sync import queue
 from app.sync.conflicts import ConflictResolver, Version
 from app.sync.connectors import discourse as _discourse  # noqa: F401  (importing it registers "discourse")
 from app.sync.connectors.canvas import CanvasConnector  # importing it registers "canvas"
-from app.sync.connectors.base import Change, Connector, ConnectorRegistry, registry as default_registry
+from app.sync.connectors.base import Change, Connector, ConnectorRegistry, WebhookRejected
+from app.sync.connectors.base import registry as default_registry
 from app.sync.errors import ConflictError, PermanentError, TransientError
 from app.sync.sanitize import sanitize_html
 from app.sync.versions import Order, VersionVector
@@ -777,7 +778,10 @@ class Hub:
 
         Raises WebhookRejected (nothing applied) when the connector cannot verify it.
         """
-        connector = self.connectors.get(system, None)
+        try:
+            connector = self.connectors.get(system, None)
+        except PermanentError as exc:  # e.g. Discourse not set up here: refuse the push, apply nothing
+            raise WebhookRejected(exc.message, status=503) from None
         changes = self._complete(connector, connector.parse_webhook(dict(headers), body))
         counts: dict[str, int] = {}
         with self.atomic():

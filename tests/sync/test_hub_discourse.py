@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import DiscussionPost, DiscussionTopic, HubConflict, HubEntityMap, SyncOperation
 from app.models.types import utcnow
 from app.sync import queue
+from app.sync.connectors.base import WebhookRejected
 from app.sync.connectors.base import registry as app_registry
 from app.sync.connectors.discourse import DiscourseConnector, hub_ref_in
 from app.sync.hub import HUB_DELIVERY
@@ -182,6 +183,42 @@ def test_a_topic_edited_push_brings_title_and_body_and_our_own_echo_is_ignored(e
     env.sync()
     assert len(env.b.writes()) == writes
     assert env.a.writes() == [("PUT", f"/api/v1/courses/{env.canvas_course}/discussion_topics/{canvas_topic['id']}")]
+
+
+def test_replies_deleted_on_either_side_are_deleted_on_the_other(env):
+    topic_id = env.a.create_topic("Viruses and living things", "<p>Are viruses alive?</p>")
+    canvas_entry = env.a.reply(topic_id, "<p>No, they need a host cell.</p>")
+    env.sync()
+    [copy] = env.b.topics()
+    forum_reply = env.b.reply(copy["id"], "Yes, in a way: they evolve.")
+    env.sync()
+    assert len(env.a.posts(topic_id)) == 2 and len(env.b.posts(copy["id"])) == 2
+    # Canvas: a deleted entry shows in the next pull; Discourse: a deletion only comes as a push.
+    env.canvas.delete_entry(canvas_entry)
+    hook = listen(env.other)
+    env.other.delete_post("alice", forum_reply)
+    [push] = pushes(env.other, hook)
+    hub = env.hub()
+    assert hub.receive_webhook("discourse", push.headers, push.body) == {"updated": 1}
+    hub.close()
+    env.sync()
+    assert env.a.posts(topic_id) == [] and env.b.posts(copy["id"]) == []
+    assert [p.deleted_at is not None for p in db.session.scalars(select(DiscussionPost))] == [True, True]
+    assert [m for m, _ in env.b.writes()][-1] == "DELETE"
+    assert env.a.writes()[-1][0] == "DELETE"
+    before = (len(env.a.writes()), len(env.b.writes()))
+    env.sync()
+    assert (len(env.a.writes()), len(env.b.writes())) == before
+
+
+def test_a_push_while_discourse_is_not_set_up_is_refused_and_changes_nothing(env, app, monkeypatch):
+    monkeypatch.setitem(app.config, "DISCOURSE_URL", "")
+    hub = env.hub()
+    with pytest.raises(WebhookRejected) as refused:
+        hub.receive_webhook("discourse", {"X-Discourse-Event-Type": "post"}, b"{}")
+    hub.close()
+    assert refused.value.status == 503 and "DISCOURSE_URL" in refused.value.message
+    assert count(DiscussionTopic) == 0
 
 
 @pytest.mark.parametrize("strategy, entity_type, expected", STRATEGY_CASES)
