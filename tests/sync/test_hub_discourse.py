@@ -293,13 +293,11 @@ def test_a_retried_topic_create_finds_the_first_copy_by_external_id(env):
     assert mapped("discourse", "discussion_topic", current_topic().id) == str(copy["id"])
 
 
-def test_chaos_random_edits_in_canvas_and_discourse_with_faults_end_equal(env, app, monkeypatch, backend):
+def test_chaos_random_edits_in_canvas_and_discourse_with_faults_end_equal(env, app, monkeypatch):
     """Both sandboxes inject 10% faults while edits land on both sides and locally: all three end equal."""
     started = time.monotonic()
     result = run_chaos(env, app, monkeypatch, edits=200)
     faulted = [e for e in env.other.request_log if e.fault]
-    print(backend, result, "discourse faults:", len(faulted), "of", len(env.other.request_log),
-          "canvas faults:", len([e for e in env.canvas.request_log if e.fault]), "of", len(env.canvas.request_log),
-          f"{time.monotonic() - started:.1f}s")
+    assert result["conflicts"] == count(HubConflict) and [e for e in env.canvas.request_log if e.fault]
     assert {e.fault for e in faulted} >= {"500", "drop", "lost"}  # the faults did happen, writes' answers lost too
     assert time.monotonic() - started < 60
