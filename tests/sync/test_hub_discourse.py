@@ -301,3 +301,12 @@ def test_chaos_random_edits_in_canvas_and_discourse_with_faults_end_equal(env, a
     assert result["conflicts"] == count(HubConflict) and [e for e in env.canvas.request_log if e.fault]
     assert {e.fault for e in faulted} >= {"500", "drop", "lost"}  # the faults did happen, writes' answers lost too
     assert time.monotonic() - started < 60
+
+
+def test_a_malformed_delivery_fails_at_once_in_plain_words(env):
+    op, _ = queue.enqueue(db.session, HUB_DELIVERY, target_system="discourse")
+    env.drain()
+    db.session.expire_all()
+    failed = db.session.get(SyncOperation, op.id)
+    assert (failed.status, failed.error_class, failed.attempts) == ("failed", "permanent", 1)
+    assert "names no entity" in failed.error_message
