@@ -310,3 +310,30 @@ def test_a_malformed_delivery_fails_at_once_in_plain_words(env):
     failed = db.session.get(SyncOperation, op.id)
     assert (failed.status, failed.error_class, failed.attempts) == ("failed", "permanent", 1)
     assert "names no entity" in failed.error_message
+
+
+def test_a_signed_push_is_applied_once_and_a_bad_signature_changes_nothing(env):
+    env.a.create_topic("Genetics and inheritance", "<p>Punnett squares?</p>")
+    env.sync()
+    [copy] = env.b.topics()
+    hook = listen(env.other)
+    env.b.reply(copy["id"], "A square of the parents' alleles.")
+    [push] = pushes(env.other, hook)
+    hub = env.hub()
+    try:
+        forged = {**push.headers, "X-Discourse-Event-Signature": "sha256=" + "0" * 64}
+        with pytest.raises(WebhookRejected) as refused:
+            hub.receive_webhook("discourse", forged, push.body)
+        assert refused.value.status == 401 and count(DiscussionPost) == 0
+        tampered = push.body.replace(b"alleles", b"secrets")
+        with pytest.raises(WebhookRejected):
+            hub.receive_webhook("discourse", push.headers, tampered)
+        assert count(DiscussionPost) == 0
+        assert hub.receive_webhook("discourse", push.headers, push.body) == {"created": 1}
+        assert hub.receive_webhook("discourse", push.headers, push.body) == {"replayed": 1}
+    finally:
+        hub.close()
+    env.drain()
+    [canvas_topic] = env.a.topics()
+    assert [p["body"] for p in env.a.posts(canvas_topic["id"])] == ["<p>A square of the parents' alleles.</p>"]
+    assert count(DiscussionPost) == 1
