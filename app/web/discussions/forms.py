@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 MAX_BODY = 50_000
 
@@ -26,6 +26,7 @@ class EditPostForm(FlaskForm):
 
 class LinkForm(FlaskForm):
     category_id = IntegerField("Discourse category id", validators=[
-        DataRequired(message="Give the number of the Discourse category."), NumberRange(min=1, max=2**31 - 1)],
+        InputRequired(message="Give the number of the Discourse category."),
+        NumberRange(min=1, max=2**31 - 1, message="A Discourse category id is a whole number from 1 up.")],
         description="In Discourse: the number in the category's address, e.g. /c/biology/12 -> 12")
     submit = SubmitField("Link")

@@ -81,14 +81,17 @@ def _back(course: Course, anchor: str | None = None):
     return redirect(url_for("discussions.course", course_id=course.id, _anchor=anchor), code=303)
 
 
-def _run(course: Course, action, anchor: str | None, done: str):
-    """Run one hub call; its ValueError is the plain-words message shown to the person."""
+def _run(course: Course, action, anchor, done: str, *, failed_anchor: str | None = None):
+    """Run one hub call; its ValueError is the plain-words message shown to the person.
+
+    `anchor` is where to land after it: a fixed element id, or a function of the call's result.
+    """
     hub = Hub.from_app(db.session)
     try:
         result = action(hub)
     except ValueError as exc:
         flash(str(exc), "error")
-        return _back(course, anchor)
+        return _back(course, failed_anchor if callable(anchor) else anchor)
     finally:
         hub.close()
     # The deliveries are queued (same transaction as the write): wake a worker for each linked system.
@@ -123,7 +126,8 @@ def new_topic(course_id: int):
         return _back(course, "new-topic")
     return _run(course, lambda hub: hub.create_topic(course.id, form.title.data, to_html(form.body.data or ""),
                                                      author_name=_author()),
-                lambda topic: f"topic-{topic.id}", "Topic saved; it goes to the linked systems shortly.")
+                lambda topic: f"topic-{topic.id}", "Topic saved; it goes to the linked systems shortly.",
+                failed_anchor="new-topic")
 
 
 @bp.route("/courses/<int:course_id>/discussions/topics/<int:topic_id>/replies", methods=["POST"])
@@ -134,7 +138,8 @@ def reply(course_id: int, topic_id: int):
     if not _checked(form):
         return _back(course, f"topic-{topic.id}")
     return _run(course, lambda hub: hub.post_reply(topic.id, to_html(form.body.data), author_name=_author()),
-                lambda post: f"post-{post.id}", "Reply posted; it goes to the linked systems shortly.")
+                lambda post: f"post-{post.id}", "Reply posted; it goes to the linked systems shortly.",
+                failed_anchor=f"topic-{topic.id}")
 
 
 @bp.route("/courses/<int:course_id>/discussions/topics/<int:topic_id>/edit", methods=["POST"])
