@@ -69,8 +69,6 @@ def entity_conflicts(entity_type: str, local_id: int):
     if entity_type not in ENTITY_TYPES:
         abort(404)
     conflicts = _conflicts(entity_type=entity_type, local_id=local_id, limit=200)
-    if not conflicts:
-        abort(404)
     return render_template("admin/conflicts.html", entity_type=entity_type, local_id=local_id, conflicts=conflicts)
 
 
