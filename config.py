@@ -127,8 +127,6 @@ class Config:
     HUB_ISOLATION_LEVEL = os.environ.get("HUB_ISOLATION_LEVEL", "")
     # Canvas Live Events are JWTs signed by Instructure: the public JWKS (JSON) to verify them by kid.
     CANVAS_LIVE_EVENTS_JWKS = os.environ.get("CANVAS_LIVE_EVENTS_JWKS", "")
-    # Discourse signs each webhook with this secret (Admin > API > Webhooks); empty refuses every push.
-    DISCOURSE_WEBHOOK_SECRET = os.environ.get("DISCOURSE_WEBHOOK_SECRET", "")
 
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")

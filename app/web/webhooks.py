@@ -23,7 +23,7 @@ csrf.exempt(bp)
 # A Discourse post payload is a few KB and Live Events cut text at 8 KB: 1 MB is generous.
 MAX_BODY_BYTES = 1024 * 1024
 REFUSED = {400: "The push could not be read.", 401: "The push was not signed by a sender we trust.",
-           413: "The push is too large."}
+           413: "The push is too large.", 503: "Pushes from this system are not set up here."}
 
 
 @bp.route("/discourse", methods=["POST"])
