@@ -80,6 +80,17 @@ def test_discussions_page_in_chromium(browser, served, hub_env, app, monkeypatch
         context.close()
     assert errors == [], f"JavaScript errors or CSP violations: {errors}"
 
+    context, page, errors = _page(browser, {"width": 375, "height": 740})
+    try:  # a phone: nothing scrolls sideways
+        _login(page, served, env.email, PASSWORD)
+        page.goto(f"{served}/courses/{env.course_id}/discussions")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 375, f"the Discussions page scrolls sideways at phone width ({width}px)"
+        shot(page, f"discussions-phone-{backend}")
+    finally:
+        context.close()
+    assert errors == [], errors
+
 
 def test_conflict_log_in_chromium(browser, served, hub_env, app, monkeypatch, backend):
     topic = make_conflict(hub_env, app, monkeypatch, "MergePreferCanvas")

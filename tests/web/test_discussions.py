@@ -15,7 +15,7 @@ from app.sync import queue
 from app.sync.hub import Hub
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
 from tests.web.conftest import csrf_token, login, make_user
-from tests.web.hub_env import CATEGORY, PASSWORD, hub_env, synced_thread  # noqa: F401 (fixture)
+from tests.web.hub_env import PASSWORD, hub_env, synced_thread  # noqa: F401 (fixture)
 
 ONCE = queue.RetryPolicy(max_attempts=1, backoff_base_s=0.0, backoff_max_s=0.0, lease_s=60)
 
@@ -203,7 +203,6 @@ def test_another_users_course_is_404_and_only_owner_or_admin_link(client, hub_en
 
 def test_owner_links_a_course_and_a_taken_category_is_refused(teacher, hub_env):
     env = hub_env
-    base = f"/courses/{env.course_id}/discussions"
     other = Course(user_id=env.user_id, canvas_course_id=env.canvas_course + 1000, name="Chemistry")
     db.session.add(other)
     db.session.commit()

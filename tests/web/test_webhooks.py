@@ -20,8 +20,11 @@ from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Course, DiscussionPost, DiscussionTopic, HubWebhookEvent
+from app.sync.hub import Hub
+from tests.sync.test_scheduler import RecordingExecutor
+from tests.web.conftest import make_user
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
-from tests.web.hub_env import CATEGORY, WEBHOOK_SECRET, configure_hub, hub_env  # noqa: F401 (fixture)
+from tests.web.hub_env import CATEGORY, WEBHOOK_SECRET, hub_env  # noqa: F401 (fixture)
 
 
 def _count(model) -> int:
@@ -197,3 +200,34 @@ def test_canvas_live_events_verified_by_the_configured_jwks(hub_env, client, app
     assert db.session.scalars(select(DiscussionTopic.title)).all() == ["Pushed topic"]
     # Queued for Discourse only: never back to Canvas.
     assert [o.target_system for o in hub_env.deliveries(entity_type="discussion_topic")] == ["discourse"]
+
+
+def test_the_apps_own_discourse_connector_takes_a_real_push(app, make_discourse_sandbox, live_app, monkeypatch):
+    """No test registry: the connector the registry builds from DISCOURSE_* settings verifies the push.
+
+    Skipped until h-hubint's `create_discourse_connector` (the factory the hub calls) is merged; run on a
+    trial merge of both branches it passes on every backend.
+    """
+    from app.sync.connectors import discourse as discourse_module
+
+    if not hasattr(discourse_module, "create_discourse_connector"):
+        pytest.skip("the registry's Discourse factory comes with branch h-hubint")
+
+    sb = make_discourse_sandbox(categories=1, topics_per_category=1, replies_per_topic=0)
+    monkeypatch.setitem(app.extensions, "sync_executor", RecordingExecutor())
+    for key, value in {"DISCOURSE_URL": sb.base_url, "DISCOURSE_API_KEY": sb.api_key, "HUB_SYSTEMS": "canvas,discourse",
+                       "DISCOURSE_WEBHOOK_SECRET": WEBHOOK_SECRET, "DISCOURSE_BACKOFF_FACTOR": 0.01}.items():
+        monkeypatch.setitem(app.config, key, value)
+    owner = make_user("owner@example.edu", canvas=True)
+    course = Course(user_id=owner.id, canvas_course_id=31337, name="Physics")
+    db.session.add(course)
+    db.session.commit()
+    hub = Hub.from_app(db.session)
+    hub.link_course(course.id, CATEGORY)
+    hub.close()
+    sb.add_webhook(f"{live_app}/webhooks/discourse", WEBHOOK_SECRET)
+    sb.create_topic("alice", CATEGORY, "Pushed to the app's own connector", "Does the production path verify this?")
+    assert sb.wait_webhooks(10)
+    assert {d.status for d in sb.deliveries} == {200}
+    db.session.commit()
+    assert db.session.scalars(select(DiscussionTopic.title)).all() == ["Pushed to the app's own connector"]
