@@ -848,11 +848,14 @@ class Hub:
                                    reached=self._reached(TOPIC, topic.id, systems), title=topic.title, posts=posts))
         return out
 
-    def conflicts(self, *, limit: int = 50, entity_type: str | None = None) -> list[dict[str, Any]]:
-        """The latest recorded conflicts, newest first, decoded for the conflict log page."""
+    def conflicts(self, *, limit: int = 50, entity_type: str | None = None,
+                  local_id: int | None = None) -> list[dict[str, Any]]:
+        """The latest recorded conflicts (of one entity when given), newest first, decoded for the conflict log."""
         stmt = select(HubConflict).order_by(HubConflict.id.desc()).limit(limit)
         if entity_type:
             stmt = stmt.where(HubConflict.entity_type == entity_type)
+        if local_id is not None:
+            stmt = stmt.where(HubConflict.local_id == local_id)
         return [{"id": row.id, "entity_type": row.entity_type, "local_id": row.local_id, "rule": row.rule,
                  "winner": row.winner, "created_at": row.created_at, "local": json.loads(row.local_json),
                  "remote": json.loads(row.remote_json),
