@@ -61,6 +61,13 @@ DICTIONARY_V1 = (
     b'"workflow_state":"graded"}'
 )
 _DICTIONARIES = {VERSION_1: DICTIONARY_V1}
+# A new compressor zeroes its tables and loads the dictionary (~12 us a row, most of a row's
+# cost); a copy of one already primed with it is ~6 us (measured, bench notes). Its 8 KB
+# window holds the dictionary and a typical row and its tables are small, so it copies
+# fast; rows past SMALL get a full 32 KB window. Either way the stream is plain DEFLATE
+# with DICTIONARY_V1, which `unpack` reads with any window.
+SMALL = 4096
+_PRIMED_V1 = zlib.compressobj(LEVEL, zlib.DEFLATED, -13, 4, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
 
 
 def pack(raw: bytes | str | None) -> bytes | None:
@@ -69,7 +76,10 @@ def pack(raw: bytes | str | None) -> bytes | None:
         return None
     if isinstance(raw, str):
         raw = raw.encode()
-    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
+    if len(raw) <= SMALL:
+        c = _PRIMED_V1.copy()  # thread-safe: copy() holds the object's lock and leaves it as it was
+    else:
+        c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
     return bytes((VERSION_1,)) + c.compress(raw) + c.flush()
 
 

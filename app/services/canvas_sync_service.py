@@ -32,19 +32,19 @@ from app.services.canvas_streams import (
     ASSIGNMENTS,
     COURSES,
     GRADE_CATEGORIES,
+    SUBMISSION_COLUMNS,
     SUBMISSIONS,
     TERMS,
     assignment_row,
     course_row,
-    encode,
     group_row,
     raw_and_hash,
-    submission_row,
+    submission_values,
     term_row,
 )
 from app.services.page_stream import PageStream
 from app.services.stream_writer import EntityCounts, mark_deleted, write_pages, write_stream
-from app.services.upsert import upsert
+from app.services.upsert import PreparedUpsert, upsert
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,10 @@ class CanvasSyncService:
 
     def _sync(self, run: SyncRun, result: SyncResult, *, since: datetime | None, only_course: int | None) -> None:
         now = utcnow()
+        # Submission rows are built into driver parameters by the fetching threads (_submission_pages).
+        self._submissions = PreparedUpsert(self.session.get_bind().dialect, Submission, SUBMISSION_COLUMNS,
+                                           key=SUBMISSIONS.key, keep=("first_seen_at",))
+        self._now = now
         if self.user.canvas_user_id is None:
             self.user.canvas_user_id = self.api.get_self().get("id")
         courses = [self.api.get_course(only_course)] if only_course is not None else self._list_courses()
@@ -304,11 +308,12 @@ class CanvasSyncService:
             pages = self.api.iter_submission_pages(course_id, student_ids=None, **call)
             first = next(pages, None)
         if first is not None:
-            # Each page goes as (object, encoded) pairs: compressing and hashing (most of
-            # a row's cost) run here, in parallel, not on the writer's thread.
-            yield [(sub, encode(sub)) for sub in first]
+            # Each page goes as driver parameters: hashing, compressing and converting (a
+            # row's whole cost but the upsert) run here, in parallel, not on the writer's thread.
+            params, now = self._submissions.params, self._now
+            yield [params(submission_values(sub, now=now)) for sub in first]
             for page in pages:
-                yield [(sub, encode(sub)) for sub in page]
+                yield [params(submission_values(sub, now=now)) for sub in page]
 
     # -- writing (calling thread, one transaction per course) ------------------------
 
@@ -339,10 +344,9 @@ class CanvasSyncService:
         assignment_counts, assignment_ids = write_stream(self.session, ASSIGNMENTS, local_course, assignments,
                                                          now=now, complete=True)
         submission_counts = write_pages(
-            self.session, SUBMISSIONS, local_course, data.submissions,
-            lambda item: submission_row(item[0], course_id=local_course, assignment_ids=assignment_ids, now=now,
-                                        encoded=item[1]),
-            now=now, complete=data.complete_submissions)
+            self.session, SUBMISSIONS, self._submissions, local_course, data.submissions,
+            ("assignment_id", "canvas_assignment_id", assignment_ids), now=now,
+            complete=data.complete_submissions, fresh=counts.created == 1)
         if assignment_counts.deleted and not data.complete_submissions:
             # Submissions of assignments gone upstream go with them.
             live = {a["canvas_assignment_id"] for a in assignments}
