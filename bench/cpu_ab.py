@@ -38,6 +38,7 @@ def run(tree: Path, phase: str, url: str) -> dict:
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"{tree}: {phase} failed:\n{proc.stderr[-2000:]}")
+    sys.stderr.write("".join(l + "\n" for l in proc.stderr.splitlines() if l.startswith("ACC")))
     return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
 
 
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
                         sb.set_throttle(True)
                         out["noop"] = run(tree, "incremental", url)
                     results.setdefault((backend, str(tree)), []).append(out)
-                    print(f"[{backend}] run {i + 1} {tree.name}: full cpu {full['cpu_s']:.2f}s wall "
+                    print(f"[{backend}] run {i + 1} {tree.name}: full cpu {full['cpu_s']:.2f}s "
+                          f"(writer {full.get('writer_cpu_s', 0):.2f}s, sys {full.get('sys_cpu_s', 0):.2f}s) wall "
                           f"{full['seconds']:.2f}s rows {full['rows']} rss {full['peak_rss_mb']:.0f} MB"
                           + (f"; noop cpu {out['noop']['cpu_s']:.2f}s rows {out['noop']['rows']}"
                              if "noop" in out else ""), flush=True)
@@ -87,7 +89,9 @@ def main(argv=None) -> int:
     for (backend, tree), runs in results.items():
         cpu = [r["full"]["cpu_s"] for r in runs]
         wall = [r["full"]["seconds"] for r in runs]
+        writer = [r["full"].get("writer_cpu_s", 0) for r in runs]
         line = (f"{backend:<8}{Path(tree).name:<14} full cpu median {statistics.median(cpu):.2f}s "
+                f"(writer {statistics.median(writer):.2f}s) "
                 f"(min {min(cpu):.2f}, max {max(cpu):.2f}); wall median {statistics.median(wall):.2f}s; "
                 f"rss median {statistics.median(r['full']['peak_rss_mb'] for r in runs):.0f} MB")
         if runs and "noop" in runs[0]:

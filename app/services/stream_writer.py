@@ -35,11 +35,12 @@ class EntityCounts:
 
 
 def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[dict], *, now: datetime,
-                 complete: bool) -> tuple[EntityCounts, dict[int, int]]:
+                 complete: bool, fresh: bool = False) -> tuple[EntityCounts, dict[int, int]]:
     """Upsert `rows` (all of one parent) and return counts and {canvas id: local id}.
 
     Unchanged rows are not written. With `complete`, rows of this parent that Canvas no
     longer returns get `deleted_at`; a row that reappears is revived by its upsert.
+    `fresh`: the parent was created in this transaction, so it has no rows yet.
     """
     model = stream.model
     canvas_col = getattr(model, stream.canvas_id)
@@ -47,7 +48,7 @@ def write_stream(session: Session, stream: Stream, parent_id: int, rows: list[di
     # A complete set is diffed against every row of the parent (to find deletions); a
     # partial one (an incremental page of changes, one course row) only reads its own rows.
     scope = None if complete else [row[stream.canvas_id] for row in rows]
-    existing = {
+    existing = {} if fresh else {
         cid: (local_id, digest, deleted_at)
         for cid, local_id, digest, deleted_at in _select_chunked(
             session, select(canvas_col, model.id, model.content_hash, model.deleted_at).where(parent_col == parent_id),
