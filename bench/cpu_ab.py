@@ -38,7 +38,6 @@ def run(tree: Path, phase: str, url: str) -> dict:
     proc = subprocess.run(cmd, cwd=tree, capture_output=True, text=True, timeout=1800)
     if proc.returncode != 0:
         raise RuntimeError(f"{tree}: {phase} failed:\n{proc.stderr[-2000:]}")
-    sys.stderr.write("".join(l + "\n" for l in proc.stderr.splitlines() if l.startswith("ACC")))
     return json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
 
 
