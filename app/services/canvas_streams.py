@@ -136,6 +136,21 @@ def submission_values(obj: dict, *, now: datetime) -> tuple:
             packed, digest, now, now, None)
 
 
+def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int], now: datetime) -> dict | None:
+    """A submission as a row dict with Python values (for ORM objects: the benchmark's baseline).
+
+    The same columns and values as submission_values (the sync's form), times parsed; None
+    for a submission of an assignment not in `assignment_ids`.
+    """
+    assignment_id = assignment_ids.get(obj.get("assignment_id"))
+    if assignment_id is None:
+        return None
+    row = dict(zip(SUBMISSION_COLUMNS, submission_values(obj, now=now)))
+    row.update(course_id=course_id, assignment_id=assignment_id, submitted_at=parse_time(row["submitted_at"]),
+               graded_at=parse_time(row["graded_at"]))
+    return row
+
+
 TERMS = Stream("terms", Term, "user_id", "canvas_term_id", term_row)
 COURSES = Stream("courses", Course, "user_id", "canvas_course_id", course_row)
 GRADE_CATEGORIES = Stream("grade_categories", GradeCategory, "course_id", "canvas_group_id", group_row)
