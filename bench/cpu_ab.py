@@ -89,8 +89,9 @@ def main(argv=None) -> int:
         cpu = [r["full"]["cpu_s"] for r in runs]
         wall = [r["full"]["seconds"] for r in runs]
         writer = [r["full"].get("writer_cpu_s", 0) for r in runs]
+        user = [r["full"]["cpu_s"] - r["full"].get("sys_cpu_s", 0) for r in runs]
         line = (f"{backend:<8}{Path(tree).name:<14} full cpu median {statistics.median(cpu):.2f}s "
-                f"(writer {statistics.median(writer):.2f}s) "
+                f"(user {statistics.median(user):.2f}s, writer {statistics.median(writer):.2f}s) "
                 f"(min {min(cpu):.2f}, max {max(cpu):.2f}); wall median {statistics.median(wall):.2f}s; "
                 f"rss median {statistics.median(r['full']['peak_rss_mb'] for r in runs):.0f} MB")
         if runs and "noop" in runs[0]:
