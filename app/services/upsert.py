@@ -77,6 +77,10 @@ class PreparedUpsert:
         compiled = stmt.compile(dialect=dialect, column_keys=columns)
         self.positional = compiled.positional
         order = [compiled.binds[name].key for name in compiled.positiontup] if self.positional else columns
+        binds = compiled.positiontup if self.positional else compiled.binds
+        if missing := [compiled.binds[name].key for name in binds if compiled.binds[name].key not in columns]:
+            # SQLAlchemy adds columns with a Python-side default; exec_driver_sql would not fill them.
+            raise ValueError(f"an upsert of {table.name} needs values for {', '.join(missing)} too")
         self.order = order
         self.sql = str(compiled)
         self._pick = itemgetter(*[columns.index(name) for name in order]) if len(order) > 1 else \
@@ -137,6 +141,9 @@ def _naive_utc(value: datetime | str) -> datetime | None:
 
 def _sqlite_text(value: datetime | str) -> str | None:
     # SQLAlchemy's SQLite DATETIME storage format, microseconds always written
+    if type(value) is str and len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        datetime.fromisoformat(value[:19])  # validates (ValueError for a malformed time, as before)
+        return f"{value[:10]} {value[11:19]}.000000"  # Canvas's own UTC form: 3x faster than parse + format
     value = _naive_utc(value)
     return None if value is None else value.isoformat(" ", "microseconds")
 
