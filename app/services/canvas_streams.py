@@ -121,6 +121,11 @@ SUBMISSION_COLUMNS = ("course_id", "assignment_id", "canvas_submission_id", "can
                       "raw_deflate", "content_hash", "first_seen_at", "last_synced_canvas", "deleted_at")
 
 
+# The columns stream_writer.write_pages reads or fills in on the writer's thread (see
+# PreparedUpsert's open_columns): every other value may be final when the fetcher is done.
+SUBMISSION_OPEN_COLUMNS = ("course_id", "assignment_id", "canvas_submission_id", "canvas_assignment_id", "content_hash")
+
+
 def submission_values(obj: dict, *, now: datetime) -> tuple:
     """A submission's row as a tuple in SUBMISSION_COLUMNS order, built in a fetching thread.
 

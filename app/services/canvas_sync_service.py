@@ -33,6 +33,7 @@ from app.services.canvas_streams import (
     COURSES,
     GRADE_CATEGORIES,
     SUBMISSION_COLUMNS,
+    SUBMISSION_OPEN_COLUMNS,
     SUBMISSIONS,
     TERMS,
     assignment_row,
@@ -195,7 +196,7 @@ class CanvasSyncService:
         now = utcnow()
         # Submission rows are built into driver parameters by the fetching threads (_submission_pages).
         self._submissions = prepared_upsert(self.session.get_bind().dialect, Submission, SUBMISSION_COLUMNS,
-                                            SUBMISSIONS.key, ("first_seen_at",))
+                                            SUBMISSIONS.key, ("first_seen_at",), SUBMISSION_OPEN_COLUMNS)
         self._now = now
         if self.user.canvas_user_id is None:
             self.user.canvas_user_id = self.api.get_self().get("id")

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from operator import itemgetter
 
+from pymysql import converters
 from sqlalchemy import Boolean, LargeBinary
 
 from sqlalchemy.orm import Session
@@ -43,9 +44,9 @@ def upsert(session: Session, model, rows: Sequence[dict], *, key: Sequence[str],
 
 @lru_cache(maxsize=64)
 def prepared_upsert(dialect, model, columns: tuple[str, ...], key: tuple[str, ...],
-                    keep: tuple[str, ...] = ()) -> PreparedUpsert:
+                    keep: tuple[str, ...] = (), open_columns: tuple[str, ...] | None = None) -> PreparedUpsert:
     """A PreparedUpsert, compiled once per dialect and shape (a compile is ~1 ms, measured)."""
-    return PreparedUpsert(dialect, model, columns, key=key, keep=keep)
+    return PreparedUpsert(dialect, model, columns, key=key, keep=keep, open_columns=open_columns)
 
 
 class PreparedUpsert:
@@ -56,9 +57,17 @@ class PreparedUpsert:
     `slot(column)` is where a column's value sits in it, for a caller that fills a value
     in later (a local id only the writer knows). UTCDateTime columns take aware
     datetimes or ISO 8601 text as Canvas sends it ("2026-10-17T15:28:54Z").
+
+    `open_columns`, on MariaDB/MySQL through PyMySQL: `params` also turns every other value
+    into its SQL literal, and `execute` joins the rows into one multi-row INSERT itself.
+    PyMySQL's executemany escapes every value in Python on the writer's thread (measured:
+    the writer took 2.3 s of CPU on MariaDB vs 1.2 s on SQLite); this way the fetching
+    threads do it, and the writer escapes only the open columns (the ids it reads or fills
+    in). The literals are PyMySQL's own (its converters), so the SQL is what it would send.
     """
 
-    def __init__(self, dialect, model, columns: Sequence[str], *, key: Sequence[str], keep: Sequence[str] = ()):
+    def __init__(self, dialect, model, columns: Sequence[str], *, key: Sequence[str], keep: Sequence[str] = (),
+                 open_columns: Sequence[str] | None = None):
         table = model.__table__
         columns = list(columns)
         update_columns = [c for c in columns if c not in set(key) | set(keep)]
@@ -87,9 +96,12 @@ class PreparedUpsert:
             (lambda values: (values[0],))
         self._converters = [(i, f) for i, name in enumerate(order)
                             if (f := _converter(table.c[name].type, dialect)) is not None]
+        self._literal = None
+        if open_columns is not None and dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql":
+            self._literal = _MySQLRows(self.sql, compiled, order, open_columns)
 
     def slot(self, column: str) -> int | str:
-        return self.order.index(column) if self.positional else column
+        return self.order.index(column) if self.positional or self._literal else column
 
     def params(self, values: Sequence) -> list | dict:
         v = list(self._pick(values))
@@ -97,14 +109,81 @@ class PreparedUpsert:
             x = v[i]
             if x is not None:
                 v[i] = f(x)
+        if self._literal:
+            return self._literal.close(v)
         return v if self.positional else dict(zip(self.order, v))
 
     def execute(self, session: Session, params: list, chunk: int = CHUNK) -> None:
         connection = session.connection()
+        if self._literal:
+            self._literal.execute(connection, params)
+            return
         if self.positional:
             params = [tuple(p) for p in params]  # SQLAlchemy takes tuples or dicts, not lists
         for start in range(0, len(params), chunk):
             connection.exec_driver_sql(self.sql, params[start:start + chunk])
+
+
+class _MySQLRows:
+    """PreparedUpsert's multi-row INSERT text for PyMySQL (see PreparedUpsert)."""
+
+    MAX_STATEMENT = 1024000  # PyMySQL's own split point for executemany
+
+    def __init__(self, sql: str, compiled, order: list[str], open_columns: Sequence[str]):
+        import re
+
+        from pymysql.cursors import RE_INSERT_VALUES
+
+        m = RE_INSERT_VALUES.match(sql)
+        if m is None:  # pragma: no cover - SQLAlchemy's INSERT ... VALUES always matches
+            raise ValueError("not a single-row INSERT ... VALUES statement")
+        # Without parameters the driver does no %-formatting: undo the doubling of a literal %.
+        self.prefix, self.postfix = m.group(1).replace("%%", "%"), (m.group(3) or "").replace("%%", "%")
+        names = [compiled.binds[name].key for name in re.findall(r"%\(([^)]+)\)s", m.group(2))]
+        self.sql_order = itemgetter(*[order.index(name) for name in names])
+        self.open = [order.index(name) for name in open_columns]
+        self.closed = [i for i in range(len(order)) if i not in set(self.open)]
+
+    def close(self, v: list) -> list:
+        for i in self.closed:
+            v[i] = mysql_literal(v[i])
+        return v
+
+    def execute(self, connection, rows: list) -> None:
+        if self._no_backslash_escapes(connection):  # pragma: no cover - not this project's sql_mode
+            raise RuntimeError("pre-escaped rows need the server's default backslash escapes")
+        statements, parts, size = [], [], len(self.prefix) + len(self.postfix)
+        for row in rows:
+            row = row[:]
+            for i in self.open:
+                row[i] = mysql_literal(row[i])
+            text = "(" + ",".join(self.sql_order(row)) + ")"
+            if parts and size + len(text) + 1 > self.MAX_STATEMENT:
+                statements.append(parts)
+                parts, size = [], len(self.prefix) + len(self.postfix)
+            parts.append(text)
+            size += len(text) + 1
+        if parts:
+            statements.append(parts)
+        for parts in statements:
+            connection.exec_driver_sql(self.prefix + ",".join(parts) + self.postfix,
+                                       execution_options={"no_parameters": True})
+
+    @staticmethod
+    def _no_backslash_escapes(connection) -> bool:
+        from pymysql.constants import SERVER_STATUS
+
+        raw = connection.connection.driver_connection
+        return bool(raw.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES)
+
+
+def mysql_literal(value) -> str:
+    """A value as PyMySQL writes it into SQL (Connection.escape, default backslash escapes)."""
+    if isinstance(value, str):
+        return "'" + converters.escape_string(value) + "'"
+    if isinstance(value, (bytes, bytearray)):
+        return "X'" + value.hex() + "'"
+    return converters.escape_item(value, "utf8mb4", mapping=converters.encoders)
 
 
 def _memo(f, size: int = 64):

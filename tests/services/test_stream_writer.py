@@ -1,3 +1,4 @@
+import json
 from datetime import datetime, timezone
 
 from sqlalchemy import func, select
@@ -71,7 +72,7 @@ def test_write_pages_stores_driver_rows_made_elsewhere_and_diffs_by_hash(app):
     from datetime import timedelta
 
     from app.models import Submission
-    from app.services.canvas_streams import SUBMISSION_COLUMNS, SUBMISSIONS, parse_time
+    from app.services.canvas_streams import SUBMISSION_COLUMNS, SUBMISSION_OPEN_COLUMNS, SUBMISSIONS, parse_time
     from app.services.stream_writer import write_pages
     from app.services.upsert import PreparedUpsert
 
@@ -79,13 +80,17 @@ def test_write_pages_stores_driver_rows_made_elsewhere_and_diffs_by_hash(app):
     db.session.add(user)
     db.session.commit()
     course_id, assignment_ids = _course_and_assignments(user.id)
+    # As the sync prepares it (on MariaDB the fetching threads then write SQL literals).
     prepared = PreparedUpsert(db.session.get_bind().dialect, Submission, SUBMISSION_COLUMNS, key=SUBMISSIONS.key,
-                              keep=("first_seen_at",))
+                              keep=("first_seen_at",), open_columns=SUBMISSION_OPEN_COLUMNS)
+    dialect = db.session.get_bind().dialect
+    assert (prepared._literal is not None) == (dialect.driver == "pymysql")
     lookup = ("assignment_id", "canvas_assignment_id", assignment_ids)
-    objects = [_submission(1), _submission(2, submitted_at="2026-10-17T09:28:54.250-06:00"),
+    odd = "50% (it's \\ \"late\")"  # quotes, a backslash and a percent sign: SQL literals must survive them
+    objects = [_submission(1, grade=odd), _submission(2, submitted_at="2026-10-17T09:28:54.250-06:00"),
                _submission(3, assignment_id=12, submitted_at="", graded_at="2026-10-20T00:19:31Z"),
                _submission(4, assignment_id=99),  # an assignment we do not have: dropped
-               _submission(1)]  # sent twice (overlapping calls): written once
+               _submission(1, grade=odd)]  # sent twice (overlapping calls): written once
     counts = write_pages(db.session, SUBMISSIONS, prepared, course_id, _pages(prepared, objects), lookup, now=NOW,
                          complete=True, fresh=True)
     db.session.commit()
@@ -98,11 +103,13 @@ def test_write_pages_stores_driver_rows_made_elsewhere_and_diffs_by_hash(app):
     assert stored[3].submitted_at is None and stored[3].graded_at == datetime(2026, 10, 20, 0, 19, 31,
                                                                                 tzinfo=timezone.utc)
     assert stored[3].assignment_id == assignment_ids[12] and stored[1].course_id == course_id
-    assert stored[1].first_seen_at == NOW and stored[1].excused is False and stored[1].grade == "5"
+    assert stored[1].first_seen_at == NOW and stored[1].excused is False and stored[2].grade == "5"
+    assert stored[1].grade == odd
+    assert json.loads(stored[1].raw_json)["id"] == 1 and "seconds_late" not in json.loads(stored[1].raw_json)
 
     # Again, over the rows now there: only what Canvas changed is written; seconds_late is not a change.
     later = NOW + timedelta(days=1)
-    again = [_submission(1, seconds_late=999), _submission(2, submitted_at="2026-10-17T09:28:54.250-06:00", score=9.0)]
+    again = [_submission(1, grade=odd, seconds_late=999), _submission(2, submitted_at="2026-10-17T09:28:54.250-06:00", score=9.0)]
     counts = write_pages(db.session, SUBMISSIONS, prepared, course_id, _pages(prepared, again, now=later), lookup, now=later,
                          complete=True)
     db.session.commit()
