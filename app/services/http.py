@@ -182,7 +182,11 @@ class LeakyBucketThrottle:
                     return
                 if now >= deadline:
                     raise TimeoutError("waited too long for rate-limit headroom")
-                self._cond.wait(timeout=min(0.05, max(0.001, deadline - now)))
+                # While the bucket drains (or a pause runs out) time alone can admit us: re-check
+                # every 50 ms. With the estimate at capacity only a release can, and it notifies.
+                drains = now < self._paused_until or (
+                    self._remaining + self.outflow * (now - self._seen_at) < self.capacity)
+                self._cond.wait(timeout=min(0.05 if drains else 1.0, max(0.001, deadline - now)))
 
     def release(self, remaining: float | None = None) -> None:
         with self._cond:
