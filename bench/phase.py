@@ -17,6 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM of its memory image.
+
+    Not getrusage's ru_maxrss: Linux carries the parent's peak into a child across exec
+    (subprocess forks or vforks the benchmark's process, which holds the sandboxes' data), so
+    every phase run after the parent grew reported the parent's size (MariaDB's phases all
+    showed the same figure).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
