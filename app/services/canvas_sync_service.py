@@ -45,7 +45,7 @@ from app.services.canvas_streams import (
 )
 from app.services.page_stream import PageStream
 from app.services.stream_writer import EntityCounts, mark_deleted, write_pages, write_stream
-from app.services.upsert import prepared_upsert
+from app.services.upsert import prepared_upsert, upsert
 
 log = logging.getLogger(__name__)
 
