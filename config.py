@@ -132,6 +132,14 @@ class Config:
     HUB_CONFLICT_STRATEGY = os.environ.get("HUB_CONFLICT_STRATEGY", "PreferMostRecent")
     HUB_CONFLICT_STRATEGY_BY_TYPE = os.environ.get("HUB_CONFLICT_STRATEGY_BY_TYPE", "")
     HUB_ISOLATION_LEVEL = os.environ.get("HUB_ISOLATION_LEVEL", "")
+    # Discourse (app/sync/connectors/discourse.py): the forum, an admin API key and the user it acts
+    # as, and the secret its webhooks are signed with (POST /webhooks/discourse). The key and the secret
+    # live in the environment only, never in the database or the logs.
+    DISCOURSE_URL = os.environ.get("DISCOURSE_URL", "")
+    DISCOURSE_API_KEY = os.environ.get("DISCOURSE_API_KEY", "")
+    DISCOURSE_API_USERNAME = os.environ.get("DISCOURSE_API_USERNAME", "system")
+    DISCOURSE_WEBHOOK_SECRET = os.environ.get("DISCOURSE_WEBHOOK_SECRET", "")
+    DISCOURSE_TIMEOUT_S = float(os.environ.get("DISCOURSE_TIMEOUT_S", "30"))
     # Canvas Live Events are JWTs signed by Instructure: the public JWKS (JSON) to verify them by kid.
     CANVAS_LIVE_EVENTS_JWKS = os.environ.get("CANVAS_LIVE_EVENTS_JWKS", "")
 

@@ -156,3 +156,18 @@ def bytes_per_submission(database_url: str) -> float | None:
         db.session.remove()
         db.engine.dispose()
     return round(float(size) / rows, 1) if rows and size else None
+
+
+def raw_bytes_per_submission(database_url: str) -> float | None:
+    """The stored (compressed) raw JSON's mean length per submission row: most of a row."""
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.models import Submission
+
+    app = make_app(database_url)
+    with app.app_context():
+        mean = db.session.scalar(select(func.avg(func.length(Submission.raw_deflate))))
+        db.session.remove()
+        db.engine.dispose()
+    return round(float(mean), 1) if mean is not None else None

@@ -33,10 +33,10 @@ def fetch_only(api, urls: list[str]) -> dict:
     def one(url: str) -> int:
         return len(api._request("GET", base + url).content)
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     with ThreadPoolExecutor(concurrency, thread_name_prefix="floor") as pool:
         read = sum(pool.map(one, urls))
-    seconds = time.monotonic() - t0
+    seconds, cpu_s = time.monotonic() - t0, time.process_time() - cpu0
     stats = api.stats.as_dict()
-    return {"seconds": seconds, "rows": 0, "bytes": read, "requests": stats["requests"],
+    return {"seconds": seconds, "cpu_s": cpu_s, "rows": 0, "bytes": read, "requests": stats["requests"],
             "retries": stats["retries"], "throttles": stats["throttles"], "concurrency": concurrency}

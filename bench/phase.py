@@ -17,6 +17,20 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM of its memory image.
+
+    Not getrusage's ru_maxrss: Linux carries the parent's peak into a child across exec
+    (subprocess forks or vforks the benchmark's process, which holds the sandboxes' data), so
+    every phase run after the parent grew reported the parent's size (MariaDB's phases all
+    showed the same figure).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
 
 
@@ -40,14 +54,20 @@ def run_ours(user, incremental: bool) -> dict:
 
     service = create_canvas_sync_service(user)
     try:
-        t0 = time.monotonic()
+        t0, cpu0, writer0 = time.monotonic(), time.process_time(), time.thread_time()
+        sys0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
         result = service.sync_all_data(use_incremental=incremental, trigger="bench")
-        seconds = time.monotonic() - t0
+        seconds, cpu_s, writer_s = time.monotonic() - t0, time.process_time() - cpu0, time.thread_time() - writer0
+        sys_s = resource.getrusage(resource.RUSAGE_SELF).ru_stime - sys0
     finally:
         service.api.close()
     if not result.ok:
         raise SystemExit(f"sync failed: {result.error}")
-    return {"seconds": seconds, "rows": written(result), "requests": result.requests, "retries": result.retries,
+    # cpu_s: CPU time of this process (all its threads) during the sync; steadier than
+    # wall time on a shared machine, and the sandbox (another process) is not in it.
+    # writer_cpu_s: the calling thread's share (it writes; the fetching threads are the rest);
+    # sys_cpu_s: the kernel's share of cpu_s (sockets, locks, the database file).
+    return {"seconds": seconds, "cpu_s": cpu_s, "writer_cpu_s": writer_s, "sys_cpu_s": sys_s, "rows": written(result), "requests": result.requests, "retries": result.retries,
             "throttles": result.throttles, "kind": result.kind,
             "counts": {k: v.as_dict() for k, v in result.counts.items()}}
 
@@ -82,10 +102,11 @@ def run_users(app, emails: list[str]) -> dict:
             finally:
                 db.session.remove()
 
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     with ThreadPoolExecutor(len(emails)) as pool:
         results = list(pool.map(one, emails))
-    return {"seconds": time.monotonic() - t0, "rows": sum(r["rows"] for r in results),
+    return {"seconds": time.monotonic() - t0, "cpu_s": time.process_time() - cpu0,
+            "rows": sum(r["rows"] for r in results),
             "requests": sum(r["requests"] for r in results), "retries": sum(r["retries"] for r in results),
             "throttles": sum(r["throttles"] for r in results), "per_user_s": [r["seconds"] for r in results]}
 

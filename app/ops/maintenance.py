@@ -7,6 +7,8 @@
 * consistency checks that report and, unless asked not to, repair: rows alive under a
   deleted parent, operations stuck in progress, courses with no term, locks whose
   holder is gone, runs left running without a lock;
+* the hub's history: transaction-log rows older than 90 days, seen webhook ids older than 30
+  (conflicts are kept);
 * statistics refreshed where each backend benefits (ANALYZE, OPTIMIZE, VACUUM).
 The scheduler runs it once a day (SYNC_MAINTENANCE_HOURS); each step commits on its own.
 """
@@ -25,6 +27,7 @@ from app.models import (Assignment, Course, SyncAlert, SyncDailySummary, SyncLoc
 from app.models import raw_codec
 from app.models.types import utcnow
 from app.services.sync_runs import holder_is_dead
+from app.sync import hub_jobs
 
 log = logging.getLogger(__name__)
 Op = SyncOperation
@@ -233,6 +236,7 @@ def run(session: Session, config, *, now: datetime | None = None, repair: bool =
     report = {"purged": purge_operations(session, now, retention) if repair else {},
               "history": compact_history(session, now, retention) if repair else {},
               "checks": [f.__dict__ for f in check_consistency(session, now, repair=repair)],
+              "hub": hub_jobs.purge_history(session, now) if repair else {},
               "optimized": optimize(session) if analyze else []}
     log.info("event=maintenance_done purged=%s compacted=%s", sum(report["purged"].values()),
              report["history"].get("runs_compacted", 0))

@@ -156,26 +156,6 @@ class CanvasAPIService:
             params["assignment_ids[]"] = [str(a) for a in assignment_ids]
         return self._iter_pages(f"courses/{course_id}/students/submissions", params)
 
-    # discussions (used by the hub)
-    def get_discussion_topics(self, course_id: int) -> list[dict]:
-        return self._get_list(f"courses/{course_id}/discussion_topics", {})
-
-    def create_discussion_topic(self, course_id: int, title: str, message: str) -> dict:
-        return self._send("POST", f"courses/{course_id}/discussion_topics", {"title": title, "message": message})
-
-    def update_discussion_topic(self, course_id: int, topic_id: int, **fields) -> dict:
-        return self._send("PUT", f"courses/{course_id}/discussion_topics/{topic_id}", fields)
-
-    def get_discussion_entries(self, course_id: int, topic_id: int) -> list[dict]:
-        return self._get_list(f"courses/{course_id}/discussion_topics/{topic_id}/entries", {})
-
-    def create_discussion_entry(self, course_id: int, topic_id: int, message: str) -> dict:
-        return self._send("POST", f"courses/{course_id}/discussion_topics/{topic_id}/entries", {"message": message})
-
-    def update_discussion_entry(self, course_id: int, topic_id: int, entry_id: int, message: str) -> dict:
-        return self._send("PUT", f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}",
-                          {"message": message})
-
     # -- pagination ----------------------------------------------------------------
 
     def _get_list(self, path: str, params: dict) -> list[dict]:

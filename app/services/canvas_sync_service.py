@@ -32,19 +32,20 @@ from app.services.canvas_streams import (
     ASSIGNMENTS,
     COURSES,
     GRADE_CATEGORIES,
+    SUBMISSION_COLUMNS,
+    SUBMISSION_OPEN_COLUMNS,
     SUBMISSIONS,
     TERMS,
     assignment_row,
     course_row,
-    encode,
     group_row,
     raw_and_hash,
-    submission_row,
+    submission_values,
     term_row,
 )
 from app.services.page_stream import PageStream
 from app.services.stream_writer import EntityCounts, mark_deleted, write_pages, write_stream
-from app.services.upsert import upsert
+from app.services.upsert import prepared_upsert, upsert
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +55,13 @@ SINCE_OVERLAP = timedelta(minutes=5)
 # A full sync walks bookmark pages one at a time per stream: split a course's
 # submissions by assignment into streams of ~ASSIGNMENTS_PER_STREAM so that the courses
 # in flight keep the throttle's ~11 request slots busy (benchmark: 4 streams of 25
-# left half the slots idle; see docs/SCALING.md).
-ASSIGNMENTS_PER_STREAM = 8
-MAX_SUBMISSION_STREAMS = 6
-# Pages of a course waiting for the writer (each ~100 submissions) before its fetchers wait.
-PAGES_IN_FLIGHT = 8
+# left half the slots idle; 6 of 8 kept ~5 busy, 12 of 4 ~8: see NOTES, issue 9).
+ASSIGNMENTS_PER_STREAM = 4
+MAX_SUBMISSION_STREAMS = 12
+# Pages of a course waiting for the writer (each ~100 submissions) before its fetchers
+# wait: deep enough that the courses after the one being written keep fetching (8 left
+# the writer waiting 9 of 12 s), bounded so memory does not grow with course size.
+PAGES_IN_FLIGHT = 32
 FATAL_ERRORS = (InvalidToken, InsufficientScope)
 
 
@@ -110,7 +113,7 @@ class CourseData:
 
 class CanvasSyncService:
     def __init__(self, session: Session, api: CanvasAPIService, user: User, *, course_workers: int = 4,
-                 stream_workers: int = 8, on_progress: Callable[[SyncRun], None] | None = None):
+                 stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None):
         self.session = session
         self.api = api
         self.user = user
@@ -198,6 +201,10 @@ class CanvasSyncService:
 
     def _sync(self, run: SyncRun, result: SyncResult, *, incremental: bool, only_course: int | None) -> None:
         now = utcnow()
+        # Submission rows are built into driver parameters by the fetching threads (_submission_pages).
+        self._submissions = prepared_upsert(self.session.get_bind().dialect, Submission, SUBMISSION_COLUMNS,
+                                            SUBMISSIONS.key, ("first_seen_at",), SUBMISSION_OPEN_COLUMNS)
+        self._now = now
         if self.user.canvas_user_id is None:
             self.user.canvas_user_id = self.api.get_self().get("id")
         known = {cid: _Known(local_id, name, deleted_at, state) for cid, local_id, name, deleted_at, state in
@@ -401,11 +408,12 @@ class CanvasSyncService:
             pages = self.api.iter_submission_pages(course_id, student_ids=None, **call)
             first = next(pages, None)
         if first is not None:
-            # Each page goes as (object, encoded) pairs: compressing and hashing (most of
-            # a row's cost) run here, in parallel, not on the writer's thread.
-            yield [(sub, encode(sub)) for sub in first]
+            # Each page goes as driver parameters: hashing, compressing and converting (a
+            # row's whole cost but the upsert) run here, in parallel, not on the writer's thread.
+            params, now = self._submissions.params, self._now
+            yield [params(submission_values(sub, now=now)) for sub in first]
             for page in pages:
-                yield [(sub, encode(sub)) for sub in page]
+                yield [params(submission_values(sub, now=now)) for sub in page]
 
     # -- writing (calling thread, one transaction per course) ------------------------
 
@@ -426,20 +434,20 @@ class CanvasSyncService:
         local_course = course_ids[course["id"]]
 
         groups = [group_row(g, course_id=local_course, now=now) for g in data.groups]
+        fresh = counts.created == 1  # a course new in this transaction has no rows to diff against
         group_counts, group_ids = write_stream(self.session, GRADE_CATEGORIES, local_course, groups, now=now,
-                                               complete=True)
+                                               complete=True, fresh=fresh)
         assignments = []
         for group in data.groups:
             for a in group.get("assignments") or []:
                 assignments.append(assignment_row(a, course_id=local_course, canvas_course_id=course["id"],
                                                   group_ids=group_ids, now=now))
         assignment_counts, assignment_ids = write_stream(self.session, ASSIGNMENTS, local_course, assignments,
-                                                         now=now, complete=True)
+                                                         now=now, complete=True, fresh=fresh)
         submission_counts = write_pages(
-            self.session, SUBMISSIONS, local_course, data.submissions,
-            lambda item: submission_row(item[0], course_id=local_course, assignment_ids=assignment_ids, now=now,
-                                        encoded=item[1]),
-            now=now, complete=data.complete_submissions)
+            self.session, SUBMISSIONS, self._submissions, local_course, data.submissions,
+            ("assignment_id", "canvas_assignment_id", assignment_ids), now=now,
+            complete=data.complete_submissions, fresh=fresh)
         if assignment_counts.deleted and not data.complete_submissions:
             # Submissions of assignments gone upstream go with them.
             live = {a["canvas_assignment_id"] for a in assignments}

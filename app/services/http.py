@@ -14,6 +14,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -63,6 +64,29 @@ class CountingRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
+class EnvOnceSession(requests.Session):
+    """A requests.Session that reads the environment (proxies, no_proxy, CA bundle) once per
+    scheme and host instead of on every request.
+
+    requests walks every environment variable twice per request for proxy settings: 0.16 ms
+    of CPU a request here (timeit, 35 variables), ~10% of what the client spends on one.
+    A process's environment does not change while it syncs; a session is made per sync.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._environment: dict = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if proxies or stream is not None or verify is not None or cert is not None or not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        key = urlsplit(url)[:2]
+        settings = self._environment.get(key)
+        if settings is None:
+            settings = self._environment[key] = super().merge_environment_settings(url, {}, None, None, None)
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 def build_session(
     *,
     stats: RequestStats | None = None,
@@ -92,7 +116,7 @@ def build_session(
         stats=stats,
     )
     adapter = HTTPAdapter(pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=retry)
-    session = requests.Session()
+    session = EnvOnceSession()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update({"User-Agent": "CanvasFlow/1.0", "Accept": "application/json"})
@@ -139,20 +163,30 @@ class LeakyBucketThrottle:
         drained = self._remaining + self.outflow * (now - self._seen_at)
         return min(self.capacity, drained) - self._in_flight * self.upfront
 
+    def _admissible(self, now: float) -> int:
+        """How many more requests may start now."""
+        if now < self._paused_until:
+            return 0
+        if self._in_flight == 0:
+            return 1
+        by_headroom = int((self._headroom(now) - self.reserve) // self.upfront)
+        return max(0, min(self.max_concurrency - self._in_flight, by_headroom))
+
     def acquire(self, timeout: float = 300.0) -> None:
         deadline = self._clock() + timeout
         with self._cond:
             while True:
                 now = self._clock()
-                if now >= self._paused_until and (
-                    self._in_flight == 0
-                    or (self._in_flight < self.max_concurrency and self._headroom(now) - self.upfront >= self.reserve)
-                ):
+                if self._admissible(now) > 0:
                     self._in_flight += 1
                     return
                 if now >= deadline:
                     raise TimeoutError("waited too long for rate-limit headroom")
-                self._cond.wait(timeout=min(0.05, max(0.001, deadline - now)))
+                # While the bucket drains (or a pause runs out) time alone can admit us: re-check
+                # every 50 ms. With the estimate at capacity only a release can, and it notifies.
+                drains = now < self._paused_until or (
+                    self._remaining + self.outflow * (now - self._seen_at) < self.capacity)
+                self._cond.wait(timeout=min(0.05 if drains else 1.0, max(0.001, deadline - now)))
 
     def release(self, remaining: float | None = None) -> None:
         with self._cond:
@@ -161,7 +195,10 @@ class LeakyBucketThrottle:
                 # The reading already counts the other requests in flight at the server.
                 self._remaining = remaining + self._in_flight * self.upfront
                 self._seen_at = self._clock()
-            self._cond.notify_all()
+            # Wake only as many waiters as may start (a sync has dozens of fetching threads:
+            # waking all of them on every response cost CPU and GIL hand-offs); the others
+            # re-check on their own within 50 ms as the bucket drains.
+            self._cond.notify(max(1, self._admissible(self._clock())))
 
     def throttled(self, pause_s: float) -> None:
         """The server said no: stop sending for `pause_s` and assume an empty bucket."""

@@ -158,6 +158,9 @@ def maintain(dry_run, no_analyze):
         h = report["history"]
         click.echo(f"history: {h['runs_compacted']} runs compacted into {h['days_written']} daily rows; "
                    f"{h['summaries_purged']} summaries and {h['alerts_purged']} alerts past retention purged")
+    if report.get("hub"):
+        click.echo(f"hub history: {report['hub']['transactions']} log rows and "
+                   f"{report['hub']['webhook_events']} seen webhook ids past retention purged")
     for finding in report["checks"]:
         repaired = f", {finding['repaired']} repaired" if finding["repaired"] else ""
         detail = f" ({finding['detail']})" if finding["detail"] else ""

@@ -68,13 +68,3 @@ def describe(exc: BaseException) -> str:
     return message[:2000]
 
 
-class ConflictError(TransientError):
-    """The target changed since the hub last synced with it (Discourse's 409 on a stale original_text).
-
-    `current` is the body the target holds now; the hub resolves it against its own
-    version and delivers the result.
-    """
-
-    def __init__(self, message: str, *, current: str | None = None, context: dict | None = None):
-        super().__init__(message, context=context)
-        self.current = current

@@ -31,7 +31,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -46,8 +46,10 @@ from app.models import (Course, DiscussionPost, DiscussionTopic, HubConflict, Hu
 from app.models.types import utcnow
 from app.sync import queue
 from app.sync.conflicts import ConflictResolver, Version
+from app.sync.connectors import discourse as _discourse  # noqa: F401  (importing it registers "discourse")
 from app.sync.connectors.canvas import CanvasConnector  # importing it registers "canvas"
-from app.sync.connectors.base import Change, Connector, ConnectorRegistry, registry as default_registry
+from app.sync.connectors.base import Change, Connector, ConnectorRegistry, WebhookRejected
+from app.sync.connectors.base import registry as default_registry
 from app.sync.errors import ConflictError, PermanentError, TransientError
 from app.sync.sanitize import sanitize_html
 from app.sync.versions import Order, VersionVector
@@ -281,6 +283,10 @@ class Hub:
         entity_type, origin = change.entity_type, change.origin
         deleted = change.action == Change.DELETE or bool(change.data.get("deleted"))
         mapping = self._mapping(origin, entity_type, change.external_id)
+        if change.data.get("partial"):
+            if mapping is None:
+                return IngestResult("ignored", entity_type, reason="a partial change of an entity not synced yet")
+            change = self._fill_partial(change, mapping)
         if mapping is None:
             local, already_mapped = self._by_hub_ref(change)
             if already_mapped:  # a second copy of ours there (a create raced): never spread it further
@@ -408,6 +414,16 @@ class Hub:
         if local is None:
             return None, False
         return local, self._mapping_for(parsed[0], parsed[1], change.origin) is not None
+
+    @staticmethod
+    def _fill_partial(change: Change, mapping: HubEntityMap) -> Change:
+        """Fields a partial change lacks are what the system held when the hub last synced with it."""
+        known = {"body_html": mapping.last_body or "", "title": mapping.last_title or "",
+                 "version": mapping.last_version}
+        given = set(change.data.get("fields") or ())
+        data = {**known, **{k: v for k, v in change.data.items() if k in given or k not in known}}
+        data.pop("partial", None)
+        return replace(change, data=data)
 
     @staticmethod
     def _incoming_fields(change: Change) -> dict[str, Any]:
@@ -762,7 +778,11 @@ class Hub:
 
         Raises WebhookRejected (nothing applied) when the connector cannot verify it.
         """
-        changes = self.connectors.get(system, None).parse_webhook(dict(headers), body)
+        try:
+            connector = self.connectors.get(system, None)
+        except PermanentError as exc:  # e.g. Discourse not set up here: refuse the push, apply nothing
+            raise WebhookRejected(exc.message, status=503) from None
+        changes = self._complete(connector, connector.parse_webhook(dict(headers), body))
         counts: dict[str, int] = {}
         with self.atomic():
             fresh = []
@@ -785,6 +805,29 @@ class Hub:
                 counts[status] = counts.get(status, 0) + 1
         return counts
 
+    @staticmethod
+    def _complete(connector: Connector, changes: list[Change]) -> list[Change]:
+        """A partial push (Discourse's topic_edited: a title without the body) becomes the whole topic,
+        read from the system now (before any transaction). If that read fails the push is left to
+        polling rather than applied half: a partial change never blanks a body."""
+        out = []
+        for change in changes:
+            if not change.data.get("partial"):
+                out.append(change)
+                continue
+            fetch = getattr(connector, "fetch_topic", None)
+            try:
+                full = fetch(change.external_id) if fetch is not None and change.entity_type == TOPIC else None
+            except TransientError as exc:
+                log.info("event=hub_partial_push_deferred system=%s id=%s error=%s", change.origin,
+                         change.external_id, exc.message)
+                full = None
+            if full is not None:
+                out.append(replace(full, event_id=change.event_id))
+            elif change.event_id:
+                out.append(change)  # applied field-wise (see _fill_partial)
+        return out
+
     # -- reading -------------------------------------------------------------------------
 
     def course_thread(self, course_id: int) -> list[ThreadTopic]:
@@ -805,11 +848,14 @@ class Hub:
                                    reached=self._reached(TOPIC, topic.id, systems), title=topic.title, posts=posts))
         return out
 
-    def conflicts(self, *, limit: int = 50, entity_type: str | None = None) -> list[dict[str, Any]]:
-        """The latest recorded conflicts, newest first, decoded for the conflict log page."""
+    def conflicts(self, *, limit: int = 50, entity_type: str | None = None,
+                  local_id: int | None = None) -> list[dict[str, Any]]:
+        """The latest recorded conflicts (of one entity when given), newest first, decoded for the conflict log."""
         stmt = select(HubConflict).order_by(HubConflict.id.desc()).limit(limit)
         if entity_type:
             stmt = stmt.where(HubConflict.entity_type == entity_type)
+        if local_id is not None:
+            stmt = stmt.where(HubConflict.local_id == local_id)
         return [{"id": row.id, "entity_type": row.entity_type, "local_id": row.local_id, "rule": row.rule,
                  "winner": row.winner, "created_at": row.created_at, "local": json.loads(row.local_json),
                  "remote": json.loads(row.remote_json),

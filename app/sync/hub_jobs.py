@@ -19,12 +19,15 @@ from app.models import HubTransaction, HubWebhookEvent, SyncOperation
 from app.models.types import utcnow
 from app.sync import executors, queue
 from app.sync.connectors.base import registry as default_registry
+from app.sync.errors import PermanentError
 from app.sync.hub import HUB_DELIVERY, HUB_PULL, LOCAL, Hub
 
 Op = SyncOperation
 
 @queue.handler(HUB_DELIVERY)
 def delivery_operation(op: SyncOperation) -> dict:
+    if not (op.entity_type and str(op.entity_id or "").isdigit() and op.target_system):
+        raise PermanentError("This hub delivery names no entity or target system; it cannot be delivered.")
     entity_type, entity_id, target, op_id = op.entity_type, int(op.entity_id), op.target_system, op.id
     hub = Hub.from_app(db.session)
     try:

@@ -1,4 +1,5 @@
-"""Web layer: blueprints, one package per feature (auth, settings, planner, sync, admin, calendar)."""
+"""Web layer: blueprints, one package per feature (auth, settings, planner, sync, admin, calendar, discussions,
+webhooks)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -28,11 +29,14 @@ def init_app(app: Flask) -> None:
     from app.web.sync import bp as sync_bp
     from app.web.filters import register_filters
     from app.web.ops import bp as ops_bp
+    from app.web.discussions import bp as discussions_bp
+    from app.web.webhooks import bp as webhooks_bp
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
     login_manager.login_message_category = "info"
-    for bp in (auth_bp, settings_bp, planner_bp, sync_bp, admin_bp, ops_bp, calendar_bp):
+    for bp in (auth_bp, settings_bp, planner_bp, sync_bp, admin_bp, ops_bp, calendar_bp, discussions_bp,
+               webhooks_bp):
         app.register_blueprint(bp)
     register_filters(app)
 

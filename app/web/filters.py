@@ -1,10 +1,13 @@
-"""Jinja filters shared by the pages: times in the display zone, numbers without noise."""
+"""Jinja filters shared by the pages: times in the display zone, numbers without noise, safe links and HTML."""
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app
+from markupsafe import Markup
+
+from app.sync.sanitize import safe_url, sanitize_html
 
 
 def display_zone() -> ZoneInfo | timezone:
@@ -67,6 +70,9 @@ def source_name(system: str | None) -> str:
     from app.models.canvas import SOURCE_NAMES
 
     return SOURCE_NAMES.get(system or "canvas", system or "")
+def clean_html(value: str | None) -> Markup:
+    """HTML from another system, cleaned again here: a page never trusts a stored body blindly."""
+    return Markup(sanitize_html(value))
 
 
 def register_filters(app: Flask) -> None:
@@ -78,3 +84,5 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(format_number, "num")
     app.add_template_filter(format_percent, "pct")
     app.add_template_filter(format_duration, "duration")
+    app.add_template_filter(safe_url, "safe_url")  # http(s) links only: no javascript: from Canvas data
+    app.add_template_filter(clean_html, "clean_html")

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.extensions import db
-from app.models import (Assignment, Course, SyncDailySummary, SyncLock, SyncOperation, SyncRun, Submission, Term,
-                        User)
+from app.models import (Assignment, Course, HubConflict, HubTransaction, HubWebhookEvent, SyncDailySummary, SyncLock,
+                        SyncOperation, SyncRun, Submission, Term, User)
 from app.models.types import utcnow
 from app.ops import maintenance
 
@@ -127,3 +127,24 @@ def test_flask_sync_maintain_runs_everything_and_analyzes(cli, app):
     assert "ran " in result.output and "ANALYZE" in result.output.upper()
     dry = cli.invoke(args=["sync", "maintain", "--dry-run", "--no-analyze"])
     assert "purged" not in dry.output and "check orphaned rows" in dry.output
+
+
+def test_the_daily_run_purges_the_hubs_old_history_and_keeps_its_conflicts(app, cli):
+    now = utcnow()
+    old = now - 100 * DAY
+    db.session.add_all([
+        HubTransaction(action="deliver", changes_json="{}", created_at=old),
+        HubTransaction(action="ingest", changes_json="{}", created_at=now),
+        HubWebhookEvent(system="discourse", event_id="41", received_at=now - 31 * DAY),
+        HubWebhookEvent(system="discourse", event_id="42", received_at=now),
+        HubConflict(entity_type="discussion_post", local_id=1, local_system="canvas", remote_system="discourse",
+                    local_json="{}", remote_json="{}", rule="PreferCanvas", result_json="{}", created_at=old)])
+    db.session.commit()
+    dry = maintenance.run(db.session, app.config, now=now, repair=False, analyze=False)
+    assert dry["hub"] == {} and count(HubTransaction) == 2
+    report = maintenance.run(db.session, app.config, now=now, analyze=False)
+    assert report["hub"] == {"transactions": 1, "webhook_events": 1}
+    assert db.session.scalars(select(HubWebhookEvent.event_id)).all() == ["42"]
+    assert count(HubTransaction) == 1 and count(HubConflict) == 1
+    result = cli.invoke(args=["sync", "maintain", "--no-analyze"])
+    assert "hub history: 0 log rows and 0 seen webhook ids" in result.output

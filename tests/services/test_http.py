@@ -87,3 +87,19 @@ def test_session_pool_sizes():
     assert adapter._pool_connections == 10 and adapter._pool_maxsize == 20
     with pytest.raises(requests.exceptions.ConnectionError):
         build_session(total_retries=0).get("http://127.0.0.1:1/", timeout=1)
+
+
+def test_session_reads_proxy_environment_once_per_host(monkeypatch):
+    session = build_session()
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    first = session.merge_environment_settings("http://canvas.example/api/v1/courses", {}, None, None, None)
+    assert first["proxies"].get("http") == "http://proxy.invalid:3128"
+    local = session.merge_environment_settings("http://127.0.0.1:5000/api/v1/courses", {}, None, None, None)
+    assert "http" not in local["proxies"]  # no_proxy still applies, per host
+    monkeypatch.delenv("HTTP_PROXY")
+    again = session.merge_environment_settings("http://canvas.example/api/v1/users/self", {}, None, None, None)
+    assert again == first  # read once for the host, not per request
+    explicit = session.merge_environment_settings("http://canvas.example/x", {"http": "http://other.invalid"},
+                                                  None, None, None)
+    assert explicit["proxies"]["http"] == "http://other.invalid"  # explicit settings bypass the cache

@@ -58,3 +58,28 @@ def test_aware_datetimes_round_trip_as_utc(app):
     db.session.expire_all()
     stored = db.session.scalar(select(Term.start_at))
     assert stored == start and stored.tzinfo is not None
+
+
+def test_prepared_params_take_canvas_time_text_and_refuse_a_malformed_one(app):
+    import pytest
+
+    from app.services.upsert import prepared_upsert
+
+    user_id = _user()
+    seen = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    prepared = prepared_upsert(db.session.get_bind().dialect, Term, ("user_id", "canvas_term_id", "name", "start_at",
+                                                                      "end_at", "first_seen_at"),
+                               TERM_KEY)
+    rows = [prepared.params((user_id, 1, "Z form", "2026-10-17T15:28:54Z", None, seen)),
+            prepared.params((user_id, 2, "offset", "2026-10-17T09:28:54.5-06:00", "", seen))]
+    prepared.execute(db.session, rows)
+    db.session.commit()
+    stored = dict(db.session.execute(select(Term.canvas_term_id, Term.start_at)).all())
+    assert stored[1] == datetime(2026, 10, 17, 15, 28, 54, tzinfo=timezone.utc)
+    assert stored[2] == datetime(2026, 10, 17, 15, 28, 54, 500000, tzinfo=timezone.utc)
+    assert db.session.scalar(select(Term.end_at).where(Term.canvas_term_id == 2)) is None
+    with pytest.raises(ValueError):
+        prepared.params((user_id, 3, "bad", "2026-13-17T15:28:54Z", None, seen))
+    with pytest.raises(ValueError, match="first_seen_at"):
+        prepared_upsert(db.session.get_bind().dialect, Term, ("user_id", "canvas_term_id", "name"),
+                        TERM_KEY)

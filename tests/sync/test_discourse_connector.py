@@ -163,11 +163,16 @@ def test_delete_and_problems_in_plain_words(discourse_sandbox):
     assert "API key" in caught.value.message and "wrong-key-123" not in caught.value.message
 
 
-def test_registry_builds_it_from_settings(discourse_sandbox):
-    conn = registry.create("discourse", {"base_url": discourse_sandbox.base_url, "api_key": discourse_sandbox.api_key,
-                                         "webhook_secret": SECRET, "category_ids": [2]})
-    assert isinstance(conn, DiscourseConnector) and conn.category_ids == [2]
+def test_registry_builds_it_as_the_hub_does(discourse_sandbox):
+    """factory(credentials, http session, settings): the app config plus course_ids (the linked categories)."""
+    settings = {"DISCOURSE_URL": discourse_sandbox.base_url, "DISCOURSE_API_KEY": discourse_sandbox.api_key,
+                "DISCOURSE_API_USERNAME": "system", "DISCOURSE_WEBHOOK_SECRET": SECRET, "course_ids": ["2"]}
+    conn = registry.create("discourse", None, None, settings)
+    assert isinstance(conn, DiscourseConnector) and conn.category_ids == [2] and conn.webhook_secret == SECRET
     assert any(c.entity_type == "discussion_topic" for c in conn.pull(None))
+    conn.close()
+    with pytest.raises(PermanentError, match="DISCOURSE_URL"):
+        registry.create("discourse", None, None, {"course_ids": ["2"]})
 
 
 # -- webhooks ------------------------------------------------------------------------

@@ -1,75 +1,38 @@
 """The hub over real HTTP: two sandbox Canvas servers, on every database backend.
 
-Until the Discourse connector is merged, the second side is a second sandbox Canvas
-behind a Canvas connector registered under the name "discourse" (so the strategies that
-name Discourse have a side to prefer). Writes are checked in each sandbox's request log:
+The second side is a second sandbox Canvas behind a Canvas connector registered under the
+name "discourse" (so the strategies that name Discourse have a side to prefer); the same
+behaviour with the real Discourse connector and sandbox Discourse is in test_hub_discourse.py
+(shared environment and test bodies: tests/sync/hub_env.py). Writes are checked in each sandbox's request log:
 nothing the hub learnt from a side is ever written back to it.
 """
 from __future__ import annotations
-
-import json
-from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models.types import utcnow
-from app.models import (Course, DiscussionPost, DiscussionTopic, HubConflict, HubEntityMap, HubTransaction,
-                        SyncOperation)
+from app.models import DiscussionPost, DiscussionTopic, HubConflict, HubEntityMap, HubTransaction, SyncOperation
+from app.models import Course
 from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_discussions import CanvasDiscussions
 from app.sync import queue
 from app.sync.connectors.base import ConnectorRegistry
 from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, marker, split_marker
-from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub
+from app.sync.hub import HUB_DELIVERY, HUB_PULL
 from app.sync.hub_jobs import queue_due_pulls
-from tests.helpers import make_canvas_user
+from tests.sync.hub_env import (FAST, SIDE, STRATEGY_CASES, CanvasSide, check_strategy, make_env, run_chaos)
+from tests.sync.hub_env import config as env_app
+from tests.sync.hub_env import current_topic as _topic
+from tests.sync.hub_env import mapped as _mapped
 from tests.sync.test_scheduler import RecordingExecutor
-
-SIDE = {"courses": 1, "assignments": 1, "students": 2, "topics_per_course": 0}
-FAST = queue.RetryPolicy(max_attempts=6, backoff_base_s=0.0, backoff_max_s=0.0, lease_s=60)
 
 
 class SecondCanvas(CanvasConnector):
     """A second Canvas standing in for Discourse."""
 
     name = "discourse"
-
-
-@dataclass
-class Env:
-    canvas: object  # sandbox A ("canvas")
-    other: object  # sandbox B ("discourse")
-    user_id: int
-    course_id: int
-    canvas_course: int
-    other_course: int
-
-    def hub(self) -> Hub:
-        return Hub.from_app(db.session)
-
-    def pull(self, system: str) -> dict:
-        hub = self.hub()
-        try:
-            return hub.pull(system, user_id=self.user_id if system == "canvas" else None)
-        finally:
-            hub.close()
-
-    def drain(self) -> int:
-        return queue.process_available(db.session, "test-worker", kinds=[HUB_DELIVERY, HUB_PULL], policy=FAST)
-
-    def sync(self) -> None:
-        """Both pulls, then every delivery: what a schedule tick and the workers do."""
-        self.pull("canvas")
-        self.pull("discourse")
-        self.drain()
-
-    def topics(self, sandbox, course):
-        return [t for t in sandbox.data.course_topics(course)]
-
-    def entries(self, sandbox, topic_id):
-        return [e for e in sandbox.data.topic_entries(topic_id) if not e.get("deleted")]
 
 
 @pytest.fixture
@@ -90,15 +53,8 @@ def env(app, make_canvas_sandbox, monkeypatch):
     monkeypatch.setitem(app.extensions, "sync_executor", RecordingExecutor())
     monkeypatch.setitem(app.config, "HUB_SYSTEMS", "canvas,discourse")
     monkeypatch.setitem(app.config, "CANVAS_BACKOFF_FACTOR", 0.01)
-    user = make_canvas_user(a, email="teacher@example.com")
-    [a_course] = a.data.enrolled
     [b_course] = b.data.enrolled
-    course = Course(user_id=user.id, canvas_course_id=a_course, name="Biology")
-    db.session.add(course)
-    db.session.commit()
-    env = Env(a, b, user.id, course.id, a_course, b_course)
-    env.hub().link_course(course.id, b_course, user_id=user.id)
-    return env
+    return make_env(a, CanvasSide(b, b_course))
 
 
 def _writes(sandbox) -> list[tuple[str, str]]:
@@ -182,67 +138,10 @@ def test_local_reply_goes_to_every_side_and_untrusted_html_is_cleaned(env):
     assert {"link_course", "ingest", "deliver", "local_change"} <= set(actions)
 
 
-TOPIC_ORIGINAL = ("Week 1", "<p>Say hello</p>")
-TOPIC_CANVAS = ("Week 1 (revised)", "<p>Say hello</p>")
-TOPIC_OTHER = ("Week 1", "<p>Say hello, everyone</p>")
-TOPIC_MERGED = ("Week 1 (revised)", "<p>Say hello, everyone</p>")
-POST_CANVAS, POST_OTHER = "<p>Hello from Canvas</p>", "<p>Hello from the other side</p>"
-
-STRATEGY_CASES = [
-    ("PreferCanvas", "discussion_topic", TOPIC_CANVAS),
-    ("PreferDiscourse", "discussion_topic", TOPIC_OTHER),
-    ("PreferMostRecent", "discussion_topic", TOPIC_OTHER),  # pulled second: seen last
-    ("MergePreferCanvas", "discussion_topic", TOPIC_MERGED),
-    ("MergePreferDiscourse", "discussion_topic", TOPIC_MERGED),
-    ("PreferCanvas", "discussion_post", POST_CANVAS),
-    ("PreferDiscourse", "discussion_post", POST_OTHER),
-    ("PreferMostRecent", "discussion_post", POST_OTHER),  # edited a minute later
-    ("MergePreferCanvas", "discussion_post", POST_CANVAS),
-    ("MergePreferDiscourse", "discussion_post", POST_OTHER),
-]
-
-
 @pytest.mark.parametrize("strategy, entity_type, expected", STRATEGY_CASES)
 def test_concurrent_edits_on_both_sides_resolve_by_the_strategy_of_the_type(env, monkeypatch, strategy, entity_type,
                                                                              expected):
-    # The system-wide strategy differs: the per-type one must be the one applied.
-    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY",
-                        "PreferDiscourse" if strategy == "PreferCanvas" else "PreferCanvas")
-    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", f"{entity_type}={strategy}")
-    topic = env.canvas.create_topic(env.canvas_course, *TOPIC_ORIGINAL)
-    entry = env.canvas.create_entry(topic["id"], "<p>Hello</p>")
-    env.sync()
-    [copy] = env.topics(env.other, env.other_course)
-    [copy_entry] = env.entries(env.other, copy["id"])
-    if entity_type == "discussion_topic":
-        env.canvas.update_topic(topic["id"], title=TOPIC_CANVAS[0])
-        env.other.update_topic(copy["id"], message=TOPIC_OTHER[1])
-    else:
-        env.canvas.update_entry(entry["id"], POST_CANVAS)["updated_at"] = "2026-12-01T10:00:00Z"
-        env.other.update_entry(copy_entry["id"], POST_OTHER)["updated_at"] = "2026-12-01T10:01:00Z"
-    env.sync()
-    env.sync()
-    [conflict] = db.session.scalars(select(HubConflict)).all()
-    assert (conflict.entity_type, conflict.rule) == (entity_type, strategy)
-    assert json.loads(conflict.local_json)["system"] == "canvas"
-    assert json.loads(conflict.remote_json)["system"] == "discourse"
-    if entity_type == "discussion_topic":
-        sides = [(t["title"], split_marker(t["message"])[0]) for t in
-                 (env.canvas.data.topics[topic["id"]], env.other.data.topics[copy["id"]])]
-        local = db.session.get(DiscussionTopic, _topic().id)
-        assert sides == [expected, expected] and (local.title, local.body_html) == expected
-    else:
-        sides = [split_marker(e["message"])[0] for e in
-                 (env.canvas.data.entries[entry["id"]], env.other.data.entries[copy_entry["id"]])]
-        local = db.session.scalars(select(DiscussionPost)).one()
-        assert sides == [expected, expected] and local.body_html == expected
-    # Settled: another round changes nothing anywhere.
-    before = (len(_writes(env.canvas)), len(_writes(env.other)))
-    env.sync()
-    assert (len(_writes(env.canvas)), len(_writes(env.other))) == before
-    assert db.session.scalar(select(func.count()).select_from(HubConflict)) == 1
-    [logged] = env.hub().conflicts()
-    assert (logged["rule"], logged["local"]["system"], logged["remote"]["system"]) == (strategy, "canvas", "discourse")
+    check_strategy(env, monkeypatch, strategy, entity_type, expected)
 
 
 def test_other_side_down_operations_wait_and_complete_when_it_is_back(env, monkeypatch):
@@ -305,21 +204,6 @@ def test_isolation_level_is_configurable(env, monkeypatch, backend, level):
     assert db.session.get(DiscussionTopic, topic.id).title == "Ecology"
 
 
-def env_app():
-    from flask import current_app
-
-    return current_app.config
-
-
-def _topic() -> DiscussionTopic:
-    return db.session.scalars(select(DiscussionTopic)).one()
-
-
-def _mapped(system: str, entity_type: str, local_id: int) -> str:
-    return db.session.scalar(select(HubEntityMap.external_id).where(
-        HubEntityMap.system == system, HubEntityMap.entity_type == entity_type, HubEntityMap.local_id == local_id))
-
-
 def test_an_edit_made_in_canvas_while_a_local_edit_travels_is_resolved(env, monkeypatch):
     """Canvas changed the entry after the hub's last look: its write is refused and the conflict resolved."""
     monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", "discussion_post=PreferCanvas")
@@ -367,78 +251,7 @@ def test_a_topic_deleted_in_canvas_is_deleted_on_the_other_side(env):
 
 def test_chaos_random_edits_on_both_sides_with_faults_end_equal(env, app, monkeypatch):
     """200 edits at random on both sides and locally, 10% faults on both servers: all three end equal."""
-    import random
-
-    from datetime import timedelta
-
-    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY", "PreferCanvas")
-    monkeypatch.setitem(env_app(), "HUB_CONFLICT_STRATEGY_BY_TYPE", "discussion_topic=MergePreferDiscourse")
-    rng = random.Random(12)
-    topic = env.canvas.create_topic(env.canvas_course, "Chaos", "<p>start</p>")
-    for n in range(3):
-        env.canvas.create_entry(topic["id"], f"<p>entry {n}</p>")
-    env.sync()
-    [copy] = env.topics(env.other, env.other_course)
-    # Every fault but "slow" and "503" (whose Retry-After: 1 the client honours: seconds of sleep).
-    kinds = ["500", "502", "504", "drop", "truncated", "malformed", "throttle"]
-    env.canvas.set_faults(0.1, seed=5, kinds=kinds)
-    env.other.set_faults(0.1, seed=6, kinds=kinds)
-    edits = {"canvas": 0, "discourse": 0, "local": 0}
-
-    def queued_sync():
-        queue_due_pulls(app, utcnow() + timedelta(days=1))
-        env.drain()
-
-    for n in range(200):
-        side = rng.choice(["canvas", "discourse", "discourse", "canvas", "local"])
-        edits[side] += 1
-        what = rng.random()
-        if side == "local":
-            posts = db.session.scalars(select(DiscussionPost).where(DiscussionPost.deleted_at.is_(None))).all()
-            if what < 0.2 or not posts:
-                env.hub().post_reply(_topic().id, f"<p>local reply {n}</p>")
-            else:
-                env.hub().edit_post(rng.choice(posts).id, f"<p>local edit {n}</p>")
-            continue
-        sandbox, topic_id = (env.canvas, topic["id"]) if side == "canvas" else (env.other, copy["id"])
-        live = env.entries(sandbox, topic_id)
-        if what < 0.15:
-            sandbox.update_topic(topic_id, **({"title": f"Chaos {n}"} if rng.random() < 0.5
-                                              else {"message": f"<p>{side} topic edit {n}</p>"}))
-        elif what < 0.3 or not live:
-            sandbox.create_entry(topic_id, f"<p>{side} reply {n}</p>")
-        else:
-            sandbox.update_entry(rng.choice(live)["id"], f"<p>{side} edit {n}</p>")
-        if n % 20 == 19:
-            queued_sync()
-    env.canvas.set_faults(0.0)
-    env.other.set_faults(0.0)
-    for _ in range(4):
-        queued_sync()
-    ops = db.session.scalars(select(SyncOperation)).all()
-    assert not [o for o in ops if o.status in ("pending", "in_progress", "failed")]
-    # Equal everywhere: the topic, and every reply once on each side.
-    local = _topic()
-    db.session.refresh(local)
-    for sandbox, topic_id in ((env.canvas, topic["id"]), (env.other, copy["id"])):
-        held = sandbox.data.topics[topic_id]
-        assert (held["title"], split_marker(held["message"])[0]) == (local.title, local.body_html)
-        live = sorted(split_marker(e["message"])[0] for e in env.entries(sandbox, topic_id))
-        assert live == sorted(p.body_html for p in local.posts if p.deleted_at is None)
-    # Every conflict recorded, as many as the resolutions logged; settled: another round writes nothing.
-    conflicts = db.session.scalar(select(func.count()).select_from(HubConflict))
-    resolves = db.session.scalar(select(func.count()).select_from(HubTransaction)
-                                 .where(HubTransaction.action == "resolve"))
-    assert conflicts == resolves and conflicts > 0
-    before = (len(env.canvas.writes()), len(env.other.writes()))
-    queued_sync()
-    assert (len(env.canvas.writes()), len(env.other.writes())) == before
-    # Nothing echoed: each side received at most one clean write per change made elsewhere (plus resolutions).
-    for sandbox, elsewhere in ((env.canvas, edits["discourse"] + edits["local"]),
-                               (env.other, edits["canvas"] + edits["local"])):
-        clean = [w for w in sandbox.writes() if w.fault is None and w.status is not None and w.status < 300]
-        faulted = [w for w in sandbox.writes() if w.fault is not None]
-        assert len(clean) <= elsewhere + 4 + conflicts + len(faulted), (len(clean), elsewhere, conflicts)
+    run_chaos(env, app, monkeypatch, edits=200)
 
 
 def test_bad_input_is_refused_in_plain_words_and_changes_nothing(env):

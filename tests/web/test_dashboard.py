@@ -67,18 +67,19 @@ def test_dashboard_is_for_admins_only(client, app):
 def test_each_control_changes_the_queue(client, app):
     admin = make_user("admin@example.edu", admin=True)
     login(client, admin.email)
-    failed, _ = queue.enqueue(db.session, "hub_delivery", entity_type="topic", entity_id=1)
+    # A kind nobody handles (hub_delivery has a handler since the hub was merged): the forced run's error says so.
+    failed, _ = queue.enqueue(db.session, "no_handler_kind", entity_type="topic", entity_id=1)
     failed.status = Op.FAILED
-    waiting, _ = queue.enqueue(db.session, "hub_delivery", run_at=utcnow() + timedelta(hours=1))
+    waiting, _ = queue.enqueue(db.session, "no_handler_kind", run_at=utcnow() + timedelta(hours=1))
     db.session.commit()
     failed_id, waiting_id = failed.id, waiting.id
 
     assert post(client, "/admin/sync/queue/pause", {"kind": ""}, token_from="/admin/sync").status_code == 303
     assert queue.paused_kinds(db.session) == ["*"]
-    post(client, "/admin/sync/queue/pause", {"kind": "hub_delivery"}, token_from="/admin/sync")
+    post(client, "/admin/sync/queue/pause", {"kind": "no_handler_kind"}, token_from="/admin/sync")
     post(client, "/admin/sync/queue/resume", {"kind": ""}, token_from="/admin/sync")
-    assert queue.paused_kinds(db.session) == ["hub_delivery"]
-    post(client, "/admin/sync/queue/resume", {"kind": "hub_delivery"}, token_from="/admin/sync")
+    assert queue.paused_kinds(db.session) == ["no_handler_kind"]
+    post(client, "/admin/sync/queue/resume", {"kind": "no_handler_kind"}, token_from="/admin/sync")
     assert queue.paused_kinds(db.session) == []
 
     post(client, f"/admin/sync/operations/{waiting_id}/force", token_from="/admin/sync")
@@ -86,7 +87,7 @@ def test_each_control_changes_the_queue(client, app):
     db.session.rollback()  # a fresh snapshot: the worker thread wrote meanwhile
     forced = db.session.get(Op, waiting_id)
     assert forced.started_at is not None and forced.attempts == 1  # ran at once, not in an hour
-    assert forced.error_message == "No handler for operations of kind 'hub_delivery'."
+    assert forced.error_message == "No handler for operations of kind 'no_handler_kind'."
     post(client, f"/admin/sync/operations/{failed_id}/skip", token_from="/admin/sync")
     db.session.rollback()  # a fresh snapshot: the worker thread wrote meanwhile
     assert db.session.get(Op, failed_id).status == Op.SKIPPED

@@ -11,6 +11,8 @@ from tests.web.conftest import (add_assignment, add_category, add_course, add_ru
 PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.register"}
 # For load balancers and Prometheus: no session, nothing private (checked below).
 MACHINE_ENDPOINTS = {"ops.healthz", "ops.prometheus_metrics"}
+# Signed pushes from Discourse and Canvas: no session, no CSRF, a bad signature is 401 (tests/web/test_webhooks.py).
+MACHINE_ENDPOINTS |= {"webhooks.discourse", "webhooks.canvas"}
 # The secret in the URL is the credential (calendar apps have no session): tests/web/test_calendar.py.
 CAPABILITY_ENDPOINTS = {"calendar.feed"}
 TOKEN = "7~TopSecretCanvasTokenValueQz9w"
@@ -25,7 +27,9 @@ def all_rules(app):
 def build(rule, value=1):
     return rule.rule.replace("<int:", "<").replace("<course_id>", str(value)).replace(
         "<run_id>", str(value)).replace("<user_id>", str(value)).replace("<op_id>", str(value)).replace(
-        "<action>", "retry" if "operations" in rule.rule else "pause")
+        "<action>", "retry" if "operations" in rule.rule else "pause").replace(
+        "<topic_id>", str(value)).replace("<post_id>", str(value)).replace("<local_id>", str(value)).replace(
+        "<entity_type>", "discussion_topic")
 
 
 def test_every_page_but_login_and_register_needs_a_session(app, client):
@@ -96,7 +100,7 @@ def test_the_token_never_appears_in_any_page(app, client, two_users):
                   counts_json='{"error_kind": "invalid_token"}')
     db.session.commit()
     secrets = [TOKEN, TOKEN[:-4], alice.canvas_token_encrypted]
-    ids = {"course_id": course.id, "run_id": run.id, "user_id": alice.id}
+    ids = {"course_id": course.id, "run_id": run.id, "user_id": alice.id, "local_id": 1}
     checked = 0
     for rule in all_rules(app):
         if "GET" not in rule.methods:
@@ -104,6 +108,7 @@ def test_the_token_never_appears_in_any_page(app, client, two_users):
         url = rule.rule
         for name, value in ids.items():
             url = url.replace(f"<int:{name}>", str(value))
+        url = url.replace("<entity_type>", "discussion_topic")
         response = client.get(url)
         assert response.status_code == 200, url
         body = response.get_data(as_text=True)

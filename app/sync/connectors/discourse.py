@@ -14,7 +14,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 
 from app.services.discourse_api_service import DiscourseAPIError, DiscourseAPIService, EditConflict, NotFound, Rejected
@@ -74,10 +74,15 @@ class DiscourseConnector(Connector):
 
     @classmethod
     def from_settings(cls, settings: dict, session=None) -> "DiscourseConnector":
-        """Factory for the registry: settings carry base_url, api_key, api_username, webhook_secret, category_ids."""
+        """Build from plain settings: base_url, api_key, api_username, webhook_secret, category_ids."""
         client = DiscourseAPIService(settings["base_url"], settings["api_key"],
-                                     settings.get("api_username") or "system", session=session)
+                                     settings.get("api_username") or "system", session=session,
+                                     timeout=float(settings.get("timeout_s", 30.0)),
+                                     backoff_factor=float(settings.get("backoff_factor", 0.5)))
         return cls(client, settings.get("webhook_secret"), settings.get("category_ids") or (), settings=settings)
+
+    def close(self) -> None:
+        self.client.close()
 
     # ------------------------------------------------------------------ pull
     def pull(self, since: datetime | None) -> Iterator[Change]:
@@ -221,7 +226,13 @@ class DiscourseConnector(Connector):
             first = next((p for p in posts if p.get("post_number") == 1), None)
             if first is None:
                 raise TransientError("Discourse sent a topic without its first post; will retry.")
-            return self._put(change, int(first["id"]), title_now=topic.get("title"))
+            title_now, previous_title = topic.get("title"), change.data.get("previous_title")
+            if previous_title is not None and title_now not in (previous_title, change.data.get("title")):
+                # Discourse has no conflict check on titles (original_text guards the raw only).
+                raise ConflictError("The Discourse topic was retitled there since we last synced it.",
+                                    current=first.get("cooked"),
+                                    context={"post_id": first.get("id"), "current_title": title_now})
+            return self._put(change, int(first["id"]), title_now=title_now)
         return self._put(change, int(change.external_id))
 
     def _put(self, change: Change, post_id: int, title_now: str | None = None) -> Applied:
@@ -256,17 +267,19 @@ class DiscourseConnector(Connector):
         if current.get("raw") == new_raw and title is None:
             return self._applied(change, current)  # already there (an earlier attempt got through)
         previous = data.get("previous_body")
+        context = {"post_id": current.get("id"), "version": current.get("version")}
+        if change.entity_type == TOPIC and title_now is not None:
+            context["current_title"] = title_now  # the hub resolves title and body together
         if conflict_if_changed and not self._unchanged_since(previous, current):
             raise ConflictError("The Discourse post was edited there since we last synced it.",
-                                current=current.get("cooked"), context={"post_id": current.get("id"),
-                                                                        "version": current.get("version")})
+                                current=current.get("cooked"), context=context)
         try:
             post = self.client.update_post(int(current["id"]), new_raw, original_text=current.get("raw"),
                                            title=title)
         except EditConflict as exc:
             fresh = exc.current or {}
             raise ConflictError("The Discourse post was edited there while we synced it.",
-                                current=fresh.get("cooked")) from None
+                                current=fresh.get("cooked"), context=context) from None
         except DiscourseAPIError as exc:
             raise self._translate(exc) from None
         return self._applied(change, post)
@@ -388,4 +401,29 @@ class DiscourseConnector(Connector):
         return []  # topic_created / topic_recovered: the first post's post_* event carries the whole topic
 
 
-registry.register(DiscourseConnector.name, DiscourseConnector.from_settings)
+def create_discourse_connector(credentials: Mapping | None = None, http_session=None,
+                               settings: Mapping | None = None) -> DiscourseConnector:
+    """The registry's factory, as the hub calls it: (credentials, http session, settings).
+
+    Discourse acts through one admin API key for the whole deployment, so `credentials` is
+    None; settings are the app config (DISCOURSE_URL, DISCOURSE_API_KEY, DISCOURSE_API_USERNAME,
+    DISCOURSE_WEBHOOK_SECRET, DISCOURSE_TIMEOUT_S, DISCOURSE_BACKOFF_FACTOR) plus `course_ids`:
+    the Discourse category ids linked to courses (the categories this connector watches).
+    """
+    settings = dict(settings or {})
+    credentials = dict(credentials or {})
+    base_url = credentials.get("base_url") or settings.get("DISCOURSE_URL")
+    api_key = credentials.get("api_key") or settings.get("DISCOURSE_API_KEY")
+    if not base_url or not api_key:
+        raise PermanentError("Discourse is not set up: set DISCOURSE_URL and DISCOURSE_API_KEY.")
+    return DiscourseConnector.from_settings({
+        "base_url": base_url, "api_key": api_key,
+        "api_username": credentials.get("api_username") or settings.get("DISCOURSE_API_USERNAME") or "system",
+        "webhook_secret": settings.get("DISCOURSE_WEBHOOK_SECRET"),
+        "category_ids": [c for c in settings.get("course_ids") or () if str(c).isdigit()],
+        "timeout_s": settings.get("DISCOURSE_TIMEOUT_S", 30.0),
+        "backoff_factor": settings.get("DISCOURSE_BACKOFF_FACTOR", 0.5),
+    }, session=http_session)
+
+
+registry.register(DiscourseConnector.name, create_discourse_connector)

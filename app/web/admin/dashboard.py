@@ -14,6 +14,7 @@ from app.models.types import utcnow
 from app.ops import stats
 from app.ops.charts import stacked_bars
 from app.sync import queue
+from app.sync.hub import ENTITY_TYPES, Hub
 from app.web.admin import bp
 from app.web.sync.routes import SyncForm
 
@@ -47,7 +48,28 @@ def sync_dashboard():
         errors=stats.error_groups(db.session, now), history=stats.history(db.session, filters),
         operations=stats.operations(db.session), alerts=stats.open_alerts(db.session),
         paused=queue.paused_kinds(db.session), kinds=sorted(set(queue.registered_kinds())),
-        statuses=SyncRun.FINISHED_STATES + (SyncRun.RUNNING, SyncRun.QUEUED), form=SyncForm())
+        statuses=SyncRun.FINISHED_STATES + (SyncRun.RUNNING, SyncRun.QUEUED), form=SyncForm(),
+        conflicts=_conflicts(limit=CONFLICT_LOG_ROWS))
+
+
+CONFLICT_LOG_ROWS = 20
+
+
+def _conflicts(**kwargs) -> list[dict]:
+    hub = Hub.from_app(db.session)
+    try:
+        return hub.conflicts(**kwargs)
+    finally:
+        hub.close()
+
+
+@bp.route("/sync/conflicts/<entity_type>/<int:local_id>")
+def entity_conflicts(entity_type: str, local_id: int):
+    """Every recorded conflict of one topic or post, with both versions, the base and the result in full."""
+    if entity_type not in ENTITY_TYPES:
+        abort(404)
+    conflicts = _conflicts(entity_type=entity_type, local_id=local_id, limit=200)
+    return render_template("admin/conflicts.html", entity_type=entity_type, local_id=local_id, conflicts=conflicts)
 
 
 def _checked() -> None:

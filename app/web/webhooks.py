@@ -1,0 +1,62 @@
+"""Pushes from other systems: POST /webhooks/discourse (HMAC-signed), POST /webhooks/canvas (Live Events JWT).
+
+Machine endpoints: no session and no CSRF token (the sender signs the raw body instead).
+The hub verifies the signature through the system's connector and applies each event
+once (its id is recorded in the same transaction as the change). Answers carry no
+reason: a refused push gets only its status and a fixed sentence.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+
+from app.extensions import csrf, db
+from app.sync.connectors.base import WebhookRejected
+from app.sync.hub import Hub
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+csrf.exempt(bp)
+
+# A Discourse post payload is a few KB and Live Events cut text at 8 KB: 1 MB is generous.
+MAX_BODY_BYTES = 1024 * 1024
+REFUSED = {400: "The push could not be read.", 401: "The push was not signed by a sender we trust.",
+           413: "The push is too large.", 503: "Pushes from this system are not set up here."}
+
+
+@bp.route("/discourse", methods=["POST"])
+def discourse():
+    return _receive("discourse")
+
+
+@bp.route("/canvas", methods=["POST"])
+def canvas():
+    return _receive("canvas")
+
+
+def _receive(system: str):
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return _refused(system, 413, "body too large")
+    body = request.get_data(cache=False)  # the raw bytes the signature covers, never form-parsed
+    if len(body) > MAX_BODY_BYTES:
+        return _refused(system, 413, "body too large")
+    hub = Hub.from_app(db.session)
+    try:
+        counts = hub.receive_webhook(system, request.headers, body)
+    except WebhookRejected as exc:
+        return _refused(system, exc.status if exc.status in REFUSED else 401, exc.message)
+    finally:
+        hub.close()
+    log.info("event=webhook_received system=%s event_id=%s outcome=%s", system,
+             request.headers.get("X-Discourse-Event-Id", "-"), ",".join(f"{k}:{v}" for k, v in sorted(counts.items())))
+    return jsonify({"ok": True, "applied": counts})
+
+
+def _refused(system: str, status: int, reason: str):
+    # The reason goes to the log only: the sender (or a prober) learns nothing from the answer.
+    log.warning("event=webhook_refused system=%s status=%s reason=%r", system, status, reason)
+    response = jsonify({"error": REFUSED[status]})
+    response.status_code = status
+    return response
