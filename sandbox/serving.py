@@ -206,6 +206,23 @@ class LoopbackSandbox:
         with self._log_lock:
             self.request_log.append(entry)
 
+    def log_page(self, since: int = 0) -> dict:
+        """``GET /__sandbox__/log``: the entries from position ``since`` and where the next page starts."""
+        with self._log_lock:
+            return {"entries": [e.to_dict() for e in self.request_log[since:]], "next": len(self.request_log)}
+
+
+def positional_args(op: str, table: dict, args: dict, error: type[Exception]) -> list:
+    """The arguments ``table[op]`` names, popped from ``args`` in order (a control-endpoint change by name)."""
+    if op not in table:
+        raise error(f"unknown op {op!r}")
+    positional = []
+    for name in table[op]:
+        if name not in args:
+            raise error(f"{op} needs {name}")
+        positional.append(args.pop(name))
+    return positional
+
 
 def serve_until_interrupted(sandbox: LoopbackSandbox) -> int:
     """The CLI's serve loop: Ctrl-C or SIGTERM stops the sandbox; returns exit status 0."""

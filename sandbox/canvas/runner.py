@@ -16,7 +16,7 @@ from .errors import (INVALID_TOKEN_BODY, NO_TOKEN_BODY, REVOKED_TOKEN_BODY, WWW_
                      not_found)
 from .faults import DEFAULT_SLOW_S, ERROR_BODIES, FaultInjector
 from .pagination import Query
-from ..serving import LoopbackSandbox
+from ..serving import LoopbackSandbox, positional_args
 from .server import SandboxHTTPServer, SandboxRequestHandler
 from .throttle import Throttle, fmt_units, rate_limit_body
 
@@ -191,13 +191,7 @@ class CanvasSandbox(LoopbackSandbox):
 
     def mutate(self, op: str, **args):
         """Run one change by name (what ``POST /__sandbox__/mutate`` calls)."""
-        if op not in self.MUTATIONS:
-            raise SandboxError(f"unknown op {op!r}")
-        positional = []
-        for name in self.MUTATIONS[op]:
-            if name not in args:
-                raise SandboxError(f"{op} needs {name}")
-            positional.append(args.pop(name))
+        positional = positional_args(op, self.MUTATIONS, args, SandboxError)
         if op == "restrict_course":
             return self.restrict_course(*positional, **{k: v for k, v in args.items() if k == "reason"})
         if op in ("update_assignment", "add_assignment", "update_topic", "create_topic", "create_entry"):
@@ -363,11 +357,7 @@ class CanvasSandbox(LoopbackSandbox):
         if method == "GET" and op == "/data":
             return self.data.summary()
         if method == "GET" and op == "/log":
-            since = int(query.get("since") or 0)
-            with self._log_lock:
-                entries = [e.to_dict() for e in self.request_log[since:]]
-                total = len(self.request_log)
-            return {"entries": entries, "next": total}
+            return self.log_page(int(query.get("since") or 0))
         if method == "POST" and op == "/log/clear":
             self.clear_log()
             return {"cleared": True}

@@ -13,7 +13,7 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from ..serving import LoopbackRequestHandler, LoopbackSandbox
+from ..serving import LoopbackRequestHandler, LoopbackSandbox, positional_args
 
 from .api import ClassroomApi, GoogleError, Query
 from .data import ClassroomData, SandboxError
@@ -125,13 +125,7 @@ class ClassroomSandbox(LoopbackSandbox):
             return [e for e in self.request_log if path_contains in e.path]
 
     def mutate(self, op: str, **args):
-        if op not in self.MUTATIONS:
-            raise SandboxError(f"unknown op {op!r}")
-        positional = []
-        for name in self.MUTATIONS[op]:
-            if name not in args:
-                raise SandboxError(f"{op} needs {name}")
-            positional.append(args.pop(name))
+        positional = positional_args(op, self.MUTATIONS, args, SandboxError)
         method = getattr(self.data, op)
         result = method(*positional, **args)
         return result.isoformat() if hasattr(result, "isoformat") else result
@@ -194,9 +188,7 @@ class ClassroomSandbox(LoopbackSandbox):
         if method == "GET" and op in ("", "/health"):
             return {"status": "ok", "base_url": self.base_url, **self.data.summary()}
         if method == "GET" and op == "/log":
-            since = int(parse_qs(raw_query).get("since", ["0"])[0])
-            with self._log_lock:
-                return {"entries": [e.to_dict() for e in self.request_log[since:]], "next": len(self.request_log)}
+            return self.log_page(int(parse_qs(raw_query).get("since", ["0"])[0]))
         if method == "POST" and op == "/log/clear":
             self.clear_log()
             return {"cleared": True}

@@ -244,9 +244,7 @@ class DiscourseSandbox(LoopbackSandbox):
             return {"status": "ok", "base_url": self.base_url, "api_username": self.api_username,
                     **self.forum.summary()}
         if method == "GET" and op == "/log":
-            since = int((query.get("since") or ["0"])[0])
-            with self._log_lock:
-                return {"entries": [e.to_dict() for e in self.request_log[since:]], "next": len(self.request_log)}
+            return self.log_page(int((query.get("since") or ["0"])[0]))
         if method == "POST" and op == "/log/clear":
             self.clear_log()
             return {"cleared": True}
