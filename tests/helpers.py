@@ -1,7 +1,11 @@
 """Helpers shared by test modules (fixtures live in conftest.py)."""
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 from sqlalchemy import inspect, select
+from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, Submission, Term, User
@@ -68,3 +72,16 @@ def stop_process(proc, timeout: float = 20) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=5)
+
+
+@contextmanager
+def serving(app, name: str = "app-test-server"):
+    """The app on a threaded werkzeug server on 127.0.0.1 (a free port) in a daemon thread; yields its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
+from ..serving import serve_until_interrupted
 from .faults import DEFAULT_SLOW_S, FAULT_KINDS
 
 DEFAULT_PORT = 8765
@@ -67,21 +67,7 @@ def main(argv: list[str] | None = None) -> int:
           f"throttle {'on' if args.throttle else 'off'} ({args.throttle_status}), faults {args.faults:g}, "
           f"latency {args.latency_ms:g} ms", flush=True)
     print(f"Control: {sb.base_url}/__sandbox__/ (health, data, log, mutate, faults, throttle, latency)", flush=True)
-
-    def _stop(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, _stop)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        sb.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sb.stop()
-    return 0
+    return serve_until_interrupted(sb)
 
 
 if __name__ == "__main__":

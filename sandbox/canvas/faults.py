@@ -9,7 +9,8 @@ Faults apply only to authenticated ``/api/v1`` requests.
 from __future__ import annotations
 
 import random
-import threading
+
+from ..fault_draw import SeededFaults
 
 FAULT_KINDS = ("500", "502", "503", "504", "slow", "drop", "truncated", "malformed", "throttle")
 DEFAULT_SLOW_S = 35.0
@@ -25,21 +26,18 @@ ERROR_BODIES = {
 }
 
 
-class FaultInjector:
+class FaultInjector(SeededFaults):
+    FAULT_KINDS = FAULT_KINDS
+
     def __init__(self, rate: float = 0.0, seed: int | None = 0, kinds=FAULT_KINDS, slow_s: float = DEFAULT_SLOW_S):
-        self._lock = threading.Lock()
+        super().__init__()
         self.configure(rate, seed, kinds, slow_s)
 
     def configure(self, rate: float, seed: int | None = 0, kinds=None, slow_s: float | None = None,
                   path_prefix: str | None = None) -> None:
-        if not 0.0 <= float(rate) <= 1.0:
-            raise ValueError("fault rate must be between 0 and 1")
-        kinds = tuple(str(k) for k in (kinds or FAULT_KINDS))
-        unknown = set(kinds) - set(FAULT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        rate, kinds = self._checked(rate, kinds)
         with self._lock:
-            self.rate = float(rate)
+            self.rate = rate
             self.seed = seed
             self.kinds = kinds
             if slow_s is not None:
@@ -57,6 +55,4 @@ class FaultInjector:
             if self.rate <= 0.0 or (self.path_prefix and not path.startswith(self.path_prefix)):
                 return None
             self.drawn += 1
-            roll = self._rng.random()
-            kind = self._rng.choice(self.kinds)
-            return kind if roll < self.rate else None
+            return self._roll()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -17,10 +16,10 @@ from .errors import (INVALID_TOKEN_BODY, NO_TOKEN_BODY, REVOKED_TOKEN_BODY, WWW_
                      not_found)
 from .faults import DEFAULT_SLOW_S, ERROR_BODIES, FaultInjector
 from .pagination import Query
+from ..serving import LoopbackSandbox, positional_args
 from .server import SandboxHTTPServer, SandboxRequestHandler
 from .throttle import Throttle, fmt_units, rate_limit_body
 
-ALLOWED_HOSTS = ("127.0.0.1", "localhost")
 CONTROL_PREFIX = "/__sandbox__"
 
 
@@ -42,7 +41,7 @@ class RequestLogEntry:
         return asdict(self)
 
 
-class CanvasSandbox:
+class CanvasSandbox(LoopbackSandbox):
     """A Canvas LMS stand-in on 127.0.0.1. See ``sandbox/canvas/__init__.py`` for the full API."""
 
     def __init__(self, courses: int = 3, assignments: int = 10, students: int = 20, seed: int = 1,
@@ -51,12 +50,9 @@ class CanvasSandbox:
                  fault_seed: int | None = None, fault_kinds=None, fault_slow_s: float = DEFAULT_SLOW_S,
                  unauthorized_status: int = 401, anchor: float | None = None, topics_per_course: int = 3,
                  verbose: bool = False, student_all: str = "own"):
-        if host not in ALLOWED_HOSTS:
-            raise ValueError("the sandbox binds 127.0.0.1 only")
         if unauthorized_status not in (401, 403):
             raise ValueError("unauthorized_status must be 401 or 403")
-        self.host = "127.0.0.1"
-        self.port = int(port)
+        self._init_serving(host, port, verbose)
         self.token = token
         self.expired_token = f"{token}-expired"
         self.revoked_token = f"{token}-revoked"
@@ -64,7 +60,6 @@ class CanvasSandbox:
         self.scoped_token = f"{token}-scoped"
         # A student's own token (the first generated student): sees only their own submissions.
         self.student_token = f"{token}-student"
-        self.verbose = verbose
         self.latency_ms = float(latency_ms)
         self.data = CanvasData(courses=courses, assignments=assignments, students=students, seed=seed,
                                anchor=anchor, topics_per_course=topics_per_course)
@@ -78,61 +73,19 @@ class CanvasSandbox:
         self.throttle = Throttle(enabled=throttle, status=throttle_status)
         self.faults = FaultInjector(faults, seed if fault_seed is None else fault_seed,
                                     fault_kinds, fault_slow_s)
-        self.request_log: list[RequestLogEntry] = []
-        self._log_lock = threading.Lock()
-        self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    @property
-    def base_url(self) -> str:
-        """The Canvas base URL (the API lives under ``/api/v1``)."""
-        return f"http://{self.host}:{self.port}"
+    server_class = SandboxHTTPServer
+    handler_class = SandboxRequestHandler
+    thread_name = "canvas-sandbox"
 
     @property
     def api_url(self) -> str:
+        """``base_url`` is the Canvas base URL; the API lives under ``/api/v1``."""
         return self.base_url + "/api/v1"
 
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    def start(self) -> "CanvasSandbox":
-        if self._server is not None:
-            return self
-        self._server = SandboxHTTPServer((self.host, self.port), SandboxRequestHandler, self)
-        self.port = self._server.server_address[1]
+    def _started(self) -> None:
         self.data.base_url = self.base_url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"canvas-sandbox-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_all_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "CanvasSandbox":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        """Block until interrupted (used by the CLI)."""
-        self.start()
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
-        finally:
-            self.stop()
 
     # ------------------------------------------------------------------ knobs
     def set_faults(self, rate: float, seed: int | None = None, kinds=None, slow_s: float | None = None,
@@ -153,10 +106,6 @@ class CanvasSandbox:
 
     def set_latency(self, ms: float) -> None:
         self.latency_ms = max(0.0, float(ms))
-
-    def clear_log(self) -> None:
-        with self._log_lock:
-            self.request_log.clear()
 
     # ------------------------------------------------------------- change simulation
     def rename_course(self, course_id: int, new_name: str) -> dict:
@@ -242,13 +191,7 @@ class CanvasSandbox:
 
     def mutate(self, op: str, **args):
         """Run one change by name (what ``POST /__sandbox__/mutate`` calls)."""
-        if op not in self.MUTATIONS:
-            raise SandboxError(f"unknown op {op!r}")
-        positional = []
-        for name in self.MUTATIONS[op]:
-            if name not in args:
-                raise SandboxError(f"{op} needs {name}")
-            positional.append(args.pop(name))
+        positional = positional_args(op, self.MUTATIONS, args, SandboxError)
         if op == "restrict_course":
             return self.restrict_course(*positional, **{k: v for k, v in args.items() if k == "reason"})
         if op in ("update_assignment", "add_assignment", "update_topic", "create_topic", "create_entry"):
@@ -258,7 +201,7 @@ class CanvasSandbox:
         return getattr(self, op)(*positional)
 
     # ------------------------------------------------------------------ HTTP entry
-    def _handle_http(self, handler: SandboxRequestHandler, body: bytes) -> None:
+    def handle_http(self, handler: SandboxRequestHandler, body: bytes) -> None:
         split = urlsplit(handler.path)
         path = split.path
         if path.startswith(CONTROL_PREFIX):
@@ -386,8 +329,7 @@ class CanvasSandbox:
             entry.status = None if drop else status
             entry.cost = cost
             entry.duration = time.perf_counter() - t0
-            with self._log_lock:
-                self.request_log.append(entry)
+            self._log(entry)
             if drop:
                 handler.drop()
             else:
@@ -415,11 +357,7 @@ class CanvasSandbox:
         if method == "GET" and op == "/data":
             return self.data.summary()
         if method == "GET" and op == "/log":
-            since = int(query.get("since") or 0)
-            with self._log_lock:
-                entries = [e.to_dict() for e in self.request_log[since:]]
-                total = len(self.request_log)
-            return {"entries": entries, "next": total}
+            return self.log_page(int(query.get("since") or 0))
         if method == "POST" and op == "/log/clear":
             self.clear_log()
             return {"cleared": True}

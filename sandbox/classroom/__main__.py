@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..serving import serve_until_interrupted
 from .server import ClassroomSandbox
 
 
@@ -19,7 +20,7 @@ def main(argv=None) -> None:
                           seed=args.seed, token=args.token, port=args.port)
     sb.start()
     print(f"Sandbox Google Classroom at {sb.base_url} (token {sb.token})", flush=True)
-    sb.serve_forever()
+    serve_until_interrupted(sb)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``ClassroomSandbox``: Google Classroom + Admin Reports on 127.0.0.1 (stdlib ThreadingHTTPServer).
+"""``ClassroomSandbox``: Google Classroom + Admin Reports on 127.0.0.1 (``sandbox/serving.py``).
 
 Auth is a Bearer token; anything else gets Google's 401 UNAUTHENTICATED. A per-token
 quota (requests per window, Google's is per minute) answers 429 RESOURCE_EXHAUSTED
@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import sys
-import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from email.utils import formatdate
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from ..serving import LoopbackRequestHandler, LoopbackSandbox, positional_args
 
 from .api import ClassroomApi, GoogleError, Query
 from .data import ClassroomData, SandboxError
@@ -70,55 +66,19 @@ class Quota:
         return True
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackRequestHandler):
     server_version = "ESF"
-    sys_version = ""
-    timeout = 60
-
-    def setup(self):
-        super().setup()
-        try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        if self.server.sandbox.verbose:
-            sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
 
     def _dispatch(self):
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = 0
-        body = self.rfile.read(n) if n > 0 else b""
-        status, headers, payload = self.server.sandbox.handle(self.command, self.path, self.headers, body)
+        status, headers, payload = self.server.sandbox.handle(self.command, self.path, self.headers,
+                                                              self.read_body())
         data = json.dumps(payload, separators=(",", ":")).encode()
-        lines = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", f"Date: {formatdate(usegmt=True)}",
-                 f"Server: {self.server_version}", "Content-Type: application/json; charset=UTF-8",
-                 *(f"{name}: {value}" for name, value in headers), f"Content-Length: {len(data)}"]
-        try:
-            # One write per response: headers and body in separate segments stall on Nagle + delayed ACK.
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data)
-        except OSError:
-            self.close_connection = True
-            return
-        self.log_request(status, len(data))
+        self.send_raw(status, [("Content-Type", "application/json; charset=UTF-8"), *headers], data)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+    do_PATCH = LoopbackRequestHandler.do_GET
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, handler, sandbox):
-        self.sandbox = sandbox
-        super().__init__(address, handler)
-
-
-class ClassroomSandbox:
+class ClassroomSandbox(LoopbackSandbox):
     """See ``sandbox/classroom/__init__.py`` for the whole API."""
 
     MUTATIONS = {
@@ -135,86 +95,37 @@ class ClassroomSandbox:
                  seed: int = 1, token: str = "classroom-sandbox-token", quota_per_window: int = 1200,
                  quota_window_s: float = 60.0, today=None, usage_lag_days: int = 2, port: int = 0,
                  verbose: bool = False):
-        self.host = "127.0.0.1"
-        self.port = int(port)
+        self._init_serving("127.0.0.1", port, verbose)
         self.token = token
         # A teacher's token: Classroom answers it, the Admin Reports API (admins only) does not.
         self.teacher_token = f"{token}-teacher"
-        self.verbose = verbose
         self.data = ClassroomData(courses=courses, course_work=course_work, students=students,
                                   usage_users=usage_users, seed=seed, today=today, usage_lag_days=usage_lag_days)
         self.api = ClassroomApi(self.data)
         self.quota = Quota(quota_per_window, quota_window_s)
-        self.request_log: list[RequestLogEntry] = []
-        self._lock = threading.Lock()
-        self._fail_next = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._fail_next = 0  # guarded by _log_lock, like the quota
 
-    # ----------------------------------------------------------------- lifecycle
-    @property
-    def base_url(self) -> str:
-        """Stands in for both https://classroom.googleapis.com and https://admin.googleapis.com."""
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> "ClassroomSandbox":
-        if self._server is None:
-            self._server = _Server((self.host, self.port), _Handler, self)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"classroom-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-                self._thread = None
-
-    def __enter__(self) -> "ClassroomSandbox":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def serve_forever(self) -> None:
-        self.start()
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
-        finally:
-            self.stop()
+    # lifecycle: LoopbackSandbox; base_url stands in for both https://classroom.googleapis.com
+    # and https://admin.googleapis.com
+    handler_class = _Handler
+    thread_name = "classroom-sandbox"
 
     # ----------------------------------------------------------------- knobs
     def set_quota(self, limit: int, window_s: float | None = None) -> None:
-        with self._lock:
+        with self._log_lock:
             self.quota = Quota(int(limit), self.quota.window_s if window_s is None else float(window_s))
 
     def fail_next(self, count: int) -> None:
         """The next ``count`` API requests answer 429 RESOURCE_EXHAUSTED whatever the quota says."""
-        with self._lock:
+        with self._log_lock:
             self._fail_next = max(0, int(count))
 
-    def clear_log(self) -> None:
-        with self._lock:
-            self.request_log.clear()
-
     def requests(self, path_contains: str = "") -> list[RequestLogEntry]:
-        with self._lock:
+        with self._log_lock:
             return [e for e in self.request_log if path_contains in e.path]
 
     def mutate(self, op: str, **args):
-        if op not in self.MUTATIONS:
-            raise SandboxError(f"unknown op {op!r}")
-        positional = []
-        for name in self.MUTATIONS[op]:
-            if name not in args:
-                raise SandboxError(f"{op} needs {name}")
-            positional.append(args.pop(name))
+        positional = positional_args(op, self.MUTATIONS, args, SandboxError)
         method = getattr(self.data, op)
         result = method(*positional, **args)
         return result.isoformat() if hasattr(result, "isoformat") else result
@@ -238,7 +149,7 @@ class ClassroomSandbox:
             if token == self.teacher_token and service == "admin.googleapis.com":
                 raise GoogleError(403, "Request had insufficient authentication scopes.", "PERMISSION_DENIED",
                                   reason="insufficientPermissions")
-            with self._lock:
+            with self._log_lock:
                 forced = self._fail_next > 0
                 if forced:
                     self._fail_next -= 1
@@ -253,8 +164,7 @@ class ClassroomSandbox:
             traceback.print_exc()
             status, payload = 500, GoogleError(500, "Internal error encountered.", "INTERNAL").body()
         entry.status = status
-        with self._lock:
-            self.request_log.append(entry)  # logged before the answer leaves
+        self._log(entry)  # logged before the answer leaves
         return status, out_headers, payload
 
     @staticmethod
@@ -278,9 +188,7 @@ class ClassroomSandbox:
         if method == "GET" and op in ("", "/health"):
             return {"status": "ok", "base_url": self.base_url, **self.data.summary()}
         if method == "GET" and op == "/log":
-            since = int(parse_qs(raw_query).get("since", ["0"])[0])
-            with self._lock:
-                return {"entries": [e.to_dict() for e in self.request_log[since:]], "next": len(self.request_log)}
+            return self.log_page(int(parse_qs(raw_query).get("since", ["0"])[0]))
         if method == "POST" and op == "/log/clear":
             self.clear_log()
             return {"cleared": True}

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
+from ..serving import serve_until_interrupted
 from .faults import FAULT_KINDS
 
 DEFAULT_PORT = 8766
@@ -45,21 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Data: {sb.forum.summary()}; throttle {args.throttle_limit}/{args.throttle_window:g}s "
           f"{'on' if args.throttle else 'off'}, faults {args.faults:g}", flush=True)
     print(f"Control: {sb.base_url}/__sandbox__/ (health, log, act, faults, throttle, clock, webhooks)", flush=True)
-
-    def _stop(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        signal.signal(signal.SIGTERM, _stop)
-    except ValueError:
-        pass
-    try:
-        sb.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sb.stop()
-    return 0
+    return serve_until_interrupted(sb)
 
 
 if __name__ == "__main__":

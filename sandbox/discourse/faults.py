@@ -8,7 +8,8 @@ Only authenticated API requests are faulted.
 from __future__ import annotations
 
 import random
-import threading
+
+from ..fault_draw import SeededFaults
 
 FAULT_KINDS = ("500", "502", "503", "drop", "lost")
 ERROR_BODIES = {
@@ -21,20 +22,17 @@ ERROR_BODIES = {
 }
 
 
-class FaultInjector:
+class FaultInjector(SeededFaults):
+    FAULT_KINDS = FAULT_KINDS
+
     def __init__(self, rate: float = 0.0, seed: int | None = 0, kinds=FAULT_KINDS):
-        self._lock = threading.Lock()
+        super().__init__()
         self.configure(rate, seed, kinds)
 
     def configure(self, rate: float, seed: int | None = 0, kinds=None, methods=None) -> None:
-        if not 0.0 <= float(rate) <= 1.0:
-            raise ValueError("fault rate must be between 0 and 1")
-        kinds = tuple(str(k) for k in (kinds or FAULT_KINDS))
-        unknown = set(kinds) - set(FAULT_KINDS)
-        if unknown:
-            raise ValueError(f"unknown fault kinds: {sorted(unknown)}")
+        rate, kinds = self._checked(rate, kinds)
         with self._lock:
-            self.rate, self.seed, self.kinds = float(rate), seed, kinds
+            self.rate, self.seed, self.kinds = rate, seed, kinds
             # Only these methods are faulted (None: all), e.g. ["PUT"] to fail edits only.
             self.methods = tuple(m.upper() for m in methods) if methods else None
             self._rng = random.Random(seed)
@@ -43,6 +41,4 @@ class FaultInjector:
         with self._lock:
             if self.rate <= 0.0 or (self.methods and method.upper() not in self.methods):
                 return None
-            roll = self._rng.random()
-            kind = self._rng.choice(self.kinds)
-            return kind if roll < self.rate else None
+            return self._roll()

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from ..serving import LoopbackSandbox
 from .api import DiscourseApi, Request
 from .clock import Clock
 from .faults import ERROR_BODIES, FaultInjector
@@ -39,7 +39,7 @@ class RequestLogEntry:
         return asdict(self)
 
 
-class DiscourseSandbox:
+class DiscourseSandbox(LoopbackSandbox):
     """A Discourse stand-in on 127.0.0.1. See ``sandbox/discourse/__init__.py``."""
 
     def __init__(self, *, api_key: str = "sandbox-key", categories: int = 2, topics_per_category: int = 2,
@@ -47,12 +47,9 @@ class DiscourseSandbox:
                  throttle_window_s: float = WINDOW_S, faults: float = 0.0, fault_seed: int | None = 0,
                  fault_kinds=None, webhook_retry_unit_s: float = 60.0, min_title_length: int = 15,
                  min_post_length: int = 20, port: int = 0, host: str = "127.0.0.1", verbose: bool = False):
-        if host not in ("127.0.0.1", "localhost"):
-            raise ValueError("the sandbox binds 127.0.0.1 only")
-        self.host, self.port = "127.0.0.1", int(port)
+        self._init_serving(host, port, verbose)
         self.api_key = api_key
         self.api_username = "system"
-        self.verbose = verbose
         self.clock = Clock()
         self.forum = Forum(self.clock, min_title_length=min_title_length, min_post_length=min_post_length)
         self.api = DiscourseApi(self.forum)
@@ -60,10 +57,6 @@ class DiscourseSandbox:
         self.faults = FaultInjector(faults, fault_seed, fault_kinds)
         self.webhooks = WebhookEmitter(retry_unit_s=webhook_retry_unit_s)
         self.forum.listeners.append(self._on_event)
-        self.request_log: list[RequestLogEntry] = []
-        self._log_lock = threading.Lock()
-        self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._seed(categories, topics_per_category, replies_per_topic)
 
     # ------------------------------------------------------------------ data
@@ -140,47 +133,16 @@ class DiscourseSandbox:
         self.webhooks.enqueue(event.event_type, event.event_name, payload, event.category_id)
 
     # ------------------------------------------------------------------ lifecycle
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    server_class = SandboxHTTPServer
+    handler_class = SandboxRequestHandler
+    thread_name = "discourse-sandbox"
 
-    def start(self) -> "DiscourseSandbox":
-        if self._server is not None:
-            return self
-        self._server = SandboxHTTPServer((self.host, self.port), SandboxRequestHandler, self)
-        self.port = self._server.server_address[1]
+    def _started(self) -> None:
         self.webhooks.instance_url = self.base_url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"discourse-sandbox-{self.port}", daemon=True)
-        self._thread.start()
         self.webhooks.start()
-        return self
 
-    def stop(self) -> None:
+    def _stopping(self) -> None:
         self.webhooks.stop()
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_all_connections()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    def serve_forever(self) -> None:
-        self.start()
-        try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(0.5)
-        finally:
-            self.stop()
 
     # ------------------------------------------------------------------ knobs
     def set_faults(self, rate: float, seed: int | None = 0, kinds=None, methods=None) -> None:
@@ -189,10 +151,6 @@ class DiscourseSandbox:
     def set_throttle(self, enabled: bool | None = None, limit: int | None = None, window_s: float | None = None):
         self.throttle.configure(limit, window_s, enabled)
         self.throttle.reset()
-
-    def clear_log(self) -> None:
-        with self._log_lock:
-            self.request_log.clear()
 
     def writes(self) -> list[RequestLogEntry]:
         """Logged POST/PUT/DELETE requests (to check nothing was echoed back here)."""
@@ -267,10 +225,6 @@ class DiscourseSandbox:
             return status, list(extra), b""
         return _json(status, payload, extra)
 
-    def _log(self, entry: RequestLogEntry) -> None:
-        with self._log_lock:
-            self.request_log.append(entry)
-
     # ------------------------------------------------------------------ control
     def _control(self, handler, op: str, query: dict, body: bytes) -> None:
         try:
@@ -290,9 +244,7 @@ class DiscourseSandbox:
             return {"status": "ok", "base_url": self.base_url, "api_username": self.api_username,
                     **self.forum.summary()}
         if method == "GET" and op == "/log":
-            since = int((query.get("since") or ["0"])[0])
-            with self._log_lock:
-                return {"entries": [e.to_dict() for e in self.request_log[since:]], "next": len(self.request_log)}
+            return self.log_page(int((query.get("since") or ["0"])[0]))
         if method == "POST" and op == "/log/clear":
             self.clear_log()
             return {"cleared": True}

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import time
 
+from ..serving import serve_until_interrupted
 from .server import SchoologySandbox
 
 
@@ -22,13 +22,7 @@ def main(argv=None) -> None:
                           seed=args.seed, throttle_limit=args.throttle_limit,
                           throttle_window_s=args.throttle_window, port=args.port, verbose=args.verbose).start()
     print(f"Schoology sandbox at {sb.api_url} key={sb.consumer_key} secret={sb.consumer_secret}", flush=True)
-    try:
-        while True:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sb.stop()
+    serve_until_interrupted(sb)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,18 @@
 """``SchoologySandbox``: the HTTP server, OAuth check, throttle, faults, request log, control.
 
-A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 (port 0 picks a free one) speaking HTTP/1.1
-keep-alive, each response written at once with a Content-Length.
+The loopback server of ``sandbox/serving.py`` on 127.0.0.1 (port 0 picks a free one) speaking
+HTTP/1.1 keep-alive, each response written at once with a Content-Length.
 """
 from __future__ import annotations
 
 import json
 import math
-import sys
-import threading
 import time
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+from ..serving import LoopbackRequestHandler, LoopbackSandbox
 
 from .api import ApiResponse, SchoologyApi, text_response
 from .data import SandboxError, SchoologyData
@@ -21,7 +20,6 @@ from .oauth import REALM, OAuthRefused, OAuthVerifier, SignedRequest, parse_auth
 from .throttle import DEFAULT_LIMIT, DEFAULT_WINDOW_S, SlidingWindowThrottle
 
 CONTROL_PREFIX = "/__sandbox__"
-ALLOWED_HOSTS = ("127.0.0.1", "localhost")
 
 
 @dataclass
@@ -43,48 +41,15 @@ class RequestLogEntry:
         return asdict(self)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(LoopbackRequestHandler):
     server_version = "SandboxSchoology/1.0"
-    sys_version = ""
-    timeout = 60
-
-    def log_message(self, format, *args):  # noqa: A002 - stdlib signature
-        if self.server.sandbox.verbose:
-            sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
 
     def _dispatch(self):
-        try:
-            n = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            n = 0
-        body = self.rfile.read(n) if n > 0 else b""
-        resp = self.server.sandbox.handle(self, body)
-        try:
-            reason = HTTPStatus(resp.status).phrase
-        except ValueError:
-            reason = ""
-        lines = [f"HTTP/1.1 {resp.status} {reason}", f"Server: {self.server_version}",
-                 f"Content-Type: {resp.content_type}", f"Content-Length: {len(resp.body)}"]
-        lines += [f"{k}: {v}" for k, v in resp.headers]
-        try:
-            self.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + resp.body)
-        except OSError:
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+        resp = self.server.sandbox.handle(self, self.read_body())
+        self.send_raw(resp.status, [("Content-Type", resp.content_type), *resp.headers], resp.body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address, sandbox):
-        self.sandbox = sandbox
-        super().__init__(address, _Handler)
-
-
-class SchoologySandbox:
+class SchoologySandbox(LoopbackSandbox):
     """A Schoology REST v1 stand-in on 127.0.0.1. See ``sandbox/schoology/__init__.py``."""
 
     def __init__(self, courses: int = 2, assignments: int = 4, students: int = 3, seed: int = 1,
@@ -93,54 +58,23 @@ class SchoologySandbox:
                  throttle_window_s: float = DEFAULT_WINDOW_S, throttle: bool = True, retry_after: bool = False,
                  max_skew_s: int = 300, anchor: float | None = None, tz_name: str = "America/New_York",
                  port: int = 0, host: str = "127.0.0.1", verbose: bool = False):
-        if host not in ALLOWED_HOSTS:
-            raise ValueError("the sandbox binds 127.0.0.1 only")
-        self.host, self.port, self.verbose = "127.0.0.1", int(port), verbose
+        self._init_serving(host, port, verbose)
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
         self.data = SchoologyData(courses=courses, assignments=assignments, students=students, seed=seed,
                                   past_sections=past_sections, anchor=anchor, tz_name=tz_name)
         self.api = SchoologyApi(self.data)
         self.oauth = OAuthVerifier({consumer_key: consumer_secret}, max_skew_s=max_skew_s)
         self.throttle = SlidingWindowThrottle(throttle_limit, throttle_window_s, throttle, retry_after)
-        self.request_log: list[RequestLogEntry] = []
-        self._log_lock = threading.Lock()
         self._faults: list[int] = []  # statuses the next verified requests answer with
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    handler_class = _Handler
+    thread_name = "schoology-sandbox"
 
     @property
     def api_url(self) -> str:
         """What a client is configured with (Schoology: https://api.schoology.com/v1)."""
         return self.base_url + "/v1"
-
-    def start(self) -> "SchoologySandbox":
-        if self._server is None:
-            self._server = _Server((self.host, self.port), self)
-            self.port = self._server.server_address[1]
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"schoology-sandbox-{self.port}", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-                self._thread = None
-
-    def __enter__(self) -> "SchoologySandbox":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ knobs
     def set_throttle(self, **kwargs) -> None:
@@ -157,10 +91,6 @@ class SchoologySandbox:
     def set_links_host(self, host: str | None) -> None:
         """Write `links` URLs (next pages, users/me's redirect) for another host, or the request's own (None)."""
         self.api.links_host = host
-
-    def clear_log(self) -> None:
-        with self._log_lock:
-            self.request_log.clear()
 
     def log_entries(self, *, path_prefix: str = "") -> list[RequestLogEntry]:
         with self._log_lock:
@@ -189,8 +119,7 @@ class SchoologySandbox:
                                 signature_method=oauth.get("oauth_signature_method"))
         resp = self._api(handler, headers, split, body, entry)
         entry.status = resp.status
-        with self._log_lock:
-            self.request_log.append(entry)
+        self._log(entry)
         return resp
 
     def _api(self, handler, headers: dict, split, body: bytes, entry: RequestLogEntry) -> ApiResponse:

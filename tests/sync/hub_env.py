@@ -158,8 +158,35 @@ def _keep_discourse_marker(raw: str, body: str) -> str:
 # -- the environment ---------------------------------------------------------------------
 
 
+class HubDriver:
+    """What a schedule tick and the workers do, run by the test itself: pulls, then the queue
+    drained. A subclass has ``user_id`` (whose Canvas token pulls) and may set ``policy``."""
+
+    policy = FAST
+
+    def hub(self) -> Hub:
+        return Hub.from_app(db.session)
+
+    def pull(self, system: str) -> dict:
+        hub = self.hub()
+        try:
+            return hub.pull(system, user_id=self.user_id if system == "canvas" else None)
+        finally:
+            hub.close()
+
+    def drain(self, policy: queue.RetryPolicy | None = None) -> int:
+        return queue.process_available(db.session, "test-worker", kinds=[HUB_DELIVERY, HUB_PULL],
+                                       policy=policy or self.policy)
+
+    def sync(self) -> None:
+        """Both pulls, then every delivery."""
+        self.pull("canvas")
+        self.pull("discourse")
+        self.drain()
+
+
 @dataclass
-class Env:
+class Env(HubDriver):
     """One course linked on two sides: `a` is always the sandbox Canvas ("canvas"), `b` the
     system registered as "discourse" (a second Canvas, or the sandbox Discourse)."""
 
@@ -188,24 +215,11 @@ class Env:
     def side(self, system: str):
         return self.a if system == "canvas" else self.b
 
-    def hub(self) -> Hub:
-        return Hub.from_app(db.session)
-
-    def pull(self, system: str) -> dict:
-        hub = self.hub()
-        try:
-            return hub.pull(system, user_id=self.user_id if system == "canvas" else None)
-        finally:
-            hub.close()
-
-    def drain(self, policy: queue.RetryPolicy = FAST) -> int:
-        return queue.process_available(db.session, "test-worker", kinds=[HUB_DELIVERY, HUB_PULL], policy=policy)
-
-    def sync(self) -> None:
-        """Both pulls, then every delivery: what a schedule tick and the workers do."""
-        self.pull("canvas")
-        self.pull("discourse")
-        self.drain()
+    def forget_deliveries(self, system: str) -> None:
+        """The hub loses what it wrote to ``system`` and every operation runs again (a crash after the write)."""
+        db.session.execute(HubEntityMap.__table__.delete().where(HubEntityMap.system == system))
+        db.session.execute(SyncOperation.__table__.update().values(status="pending", attempts=0, finished_at=None))
+        db.session.commit()
 
     def topics(self, sandbox, course):
         return list(sandbox.data.course_topics(course))

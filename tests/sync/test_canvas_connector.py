@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -20,6 +18,7 @@ from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector,
 from app.sync.errors import ConflictError
 from app.sync.hub import Hub
 from tests.helpers import make_canvas_user
+from tests.sync.live_events import keys, sign_event  # noqa: F401 (fixture)
 
 
 def _connector(sb, **kwargs) -> CanvasConnector:
@@ -120,21 +119,9 @@ def test_a_write_whose_answer_is_cut_off_is_not_sent_twice(sb):
 
 # -- Live Events ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def keys():
-    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(good.public_key()))
-    return {"good": good, "other": other, "jwks": {"keys": [{**public, "kid": "instructure-1", "alg": "RS256"}]}}
-
-
 def _event(name: str, body: dict, **metadata) -> dict:
     return {"metadata": {"event_name": name, "event_time": "2026-12-01T10:00:00.000Z", "context_type": "Course",
                          **metadata}, "body": body}
-
-
-def _sign(payload: dict, key, kid: str = "instructure-1", algorithm: str = "RS256") -> bytes:
-    return jwt.encode({**payload, "iat": int(time.time())}, key, algorithm=algorithm, headers={"kid": kid}).encode()
 
 
 TOPIC_EVENT = _event("discussion_topic_created", {
@@ -145,23 +132,23 @@ TOPIC_EVENT = _event("discussion_topic_created", {
 
 def test_a_signed_live_event_becomes_a_change_with_local_ids(keys):
     connector = CanvasConnector(None, jwks=json.dumps(keys["jwks"]))
-    [change] = connector.parse_webhook({}, _sign(TOPIC_EVENT, keys["good"]))
+    [change] = connector.parse_webhook({}, sign_event(TOPIC_EVENT, keys["good"]))
     assert (change.entity_type, change.external_id, change.parent_external_id) == (
         "discussion_topic", "66871", "101")
     assert change.data["title"] == "Pushed topic" and change.event_id
     entry = _event("discussion_entry_created", {"discussion_entry_id": "2134567", "discussion_topic_id": "66871",
                                                 "text": "<p>hi</p>", "created_at": "2026-12-01T10:00:00Z"})
-    [reply] = connector.parse_webhook({}, _sign(entry, keys["good"]))
+    [reply] = connector.parse_webhook({}, sign_event(entry, keys["good"]))
     assert (reply.external_id, reply.parent_external_id, reply.data["body_html"]) == ("66871:2134567", "66871",
                                                                                       "<p>hi</p>")
-    assert connector.parse_webhook({}, _sign(_event("grade_change", {}), keys["good"])) == []
+    assert connector.parse_webhook({}, sign_event(_event("grade_change", {}), keys["good"])) == []
     cut = {**TOPIC_EVENT, "body": {**TOPIC_EVENT["body"], "body": "x" * 8192}}  # truncated by Canvas: left to polling
-    assert connector.parse_webhook({}, _sign(cut, keys["good"])) == []
+    assert connector.parse_webhook({}, sign_event(cut, keys["good"])) == []
 
 
 @pytest.mark.parametrize("token", [
-    lambda k: _sign(TOPIC_EVENT, k["other"]),  # right kid, wrong key: the signature does not verify
-    lambda k: _sign(TOPIC_EVENT, k["good"], kid="unknown"),
+    lambda k: sign_event(TOPIC_EVENT, k["other"]),  # right kid, wrong key: the signature does not verify
+    lambda k: sign_event(TOPIC_EVENT, k["good"], kid="unknown"),
     lambda k: jwt.encode(TOPIC_EVENT, None, algorithm="none", headers={"kid": "instructure-1"}).encode(),
     lambda k: jwt.encode(TOPIC_EVENT, "a-shared-secret-that-is-long-enough!!", algorithm="HS256",
                          headers={"kid": "instructure-1"}).encode(),
@@ -174,7 +161,8 @@ def test_unverifiable_events_are_rejected_with_401(keys, token):
     assert caught.value.status == 401
 
 
-def test_hub_applies_a_pushed_event_once_and_ignores_its_replay(app, make_canvas_sandbox, keys, monkeypatch):
+def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> Hub:
+    """A hub whose Canvas connector trusts ``keys``' JWKS, Canvas course 101 linked to category 55."""
     sb = make_canvas_sandbox(courses=1, assignments=1, students=1, topics_per_course=0)
     registry = ConnectorRegistry()
     registry.register("canvas", create_canvas_connector)
@@ -186,11 +174,16 @@ def test_hub_applies_a_pushed_event_once_and_ignores_its_replay(app, make_canvas
     db.session.commit()
     hub = Hub.from_app(db.session)
     hub.link_course(course.id, 55)
-    token = _sign(TOPIC_EVENT, keys["good"])
+    return hub
+
+
+def test_hub_applies_a_pushed_event_once_and_ignores_its_replay(app, make_canvas_sandbox, keys, monkeypatch):
+    hub = _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
+    token = sign_event(TOPIC_EVENT, keys["good"])
     assert hub.receive_webhook("canvas", {}, token) == {"created": 1}
     assert hub.receive_webhook("canvas", {}, token) == {"replayed": 1}
     with pytest.raises(WebhookRejected):
-        hub.receive_webhook("canvas", {}, _sign({**TOPIC_EVENT, "body": {**TOPIC_EVENT["body"], "title": "X"}},
+        hub.receive_webhook("canvas", {}, sign_event({**TOPIC_EVENT, "body": {**TOPIC_EVENT["body"], "title": "X"}},
                                                 keys["other"]))
     assert db.session.scalars(select(DiscussionTopic.title)).all() == ["Pushed topic"]
     assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 1
@@ -217,17 +210,8 @@ def test_replies_at_any_depth_come_as_posts_of_the_topic(sb):
 
 def test_a_push_whose_ingest_fails_can_be_sent_again(app, make_canvas_sandbox, keys, monkeypatch):
     """The event id is recorded in the ingest's own transaction: a failure does not mark it as seen."""
-    sb = make_canvas_sandbox(courses=1, assignments=1, students=1, topics_per_course=0)
-    registry = ConnectorRegistry()
-    registry.register("canvas", create_canvas_connector)
-    monkeypatch.setitem(app.extensions, "hub_registry", registry)
-    monkeypatch.setitem(app.config, "CANVAS_LIVE_EVENTS_JWKS", json.dumps(keys["jwks"]))
-    user = make_canvas_user(sb, email="t@example.com")
-    course = Course(user_id=user.id, canvas_course_id=101, name="Biology")
-    db.session.add(course)
-    db.session.commit()
-    Hub.from_app(db.session).link_course(course.id, 55)
-    token = _sign(TOPIC_EVENT, keys["good"])
+    _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
+    token = sign_event(TOPIC_EVENT, keys["good"])
     original = Hub._create_from
 
     def broken(self, *args, **kwargs):

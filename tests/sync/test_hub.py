@@ -172,9 +172,7 @@ def test_a_retried_create_finds_the_first_copy_instead_of_writing_a_second(env):
     env.canvas.create_topic(env.canvas_course, "Mitosis", "<p>Phases?</p>")
     env.pull("canvas")
     env.drain()
-    db.session.execute(HubEntityMap.__table__.delete().where(HubEntityMap.system == "discourse"))
-    db.session.execute(SyncOperation.__table__.update().values(status="pending", attempts=0, finished_at=None))
-    db.session.commit()
+    env.forget_deliveries("discourse")
     env.drain()
     [copy] = env.topics(env.other, env.other_course)
     assert copy["title"] == "Mitosis"

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import DiscussionPost, DiscussionTopic, HubConflict, HubEntityMap, SyncOperation
+from app.models import DiscussionPost, DiscussionTopic, HubConflict, SyncOperation
 from app.models.types import utcnow
 from app.sync import queue
 from app.sync.connectors.base import WebhookRejected
@@ -284,9 +284,7 @@ def test_a_retried_topic_create_finds_the_first_copy_by_external_id(env):
     env.a.create_topic("Meiosis and gametes", "<p>Why two divisions?</p>")
     env.pull("canvas")
     env.drain()
-    db.session.execute(HubEntityMap.__table__.delete().where(HubEntityMap.system == "discourse"))
-    db.session.execute(SyncOperation.__table__.update().values(status="pending", attempts=0, finished_at=None))
-    db.session.commit()
+    env.forget_deliveries("discourse")
     env.drain()
     [copy] = env.b.topics()
     assert [m for m, _ in env.b.writes()] == ["POST"]  # found by external_id and already up to date

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -54,22 +53,18 @@ def browser():
 def live_server(tmp_path):
     """The app on a real threaded server over a SQLite file (migrated), like `make demo`."""
     from flask_migrate import upgrade
-    from werkzeug.serving import make_server
 
     from app.extensions import db
     from tests.conftest import make_test_app
+    from tests.helpers import serving
 
     # Two courses at a time against a sandbox with latency: the sync takes long enough
     # (a second or two) for the 500 ms progress polling to show intermediate states.
     app = make_test_app(f"sqlite:///{tmp_path / 'browser.db'}", SYNC_COURSE_WORKERS=2)
     with app.app_context():
         upgrade()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="browser-test-server", daemon=True)
-    thread.start()
-    yield app, f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app, "browser-test-server") as base_url:
+        yield app, base_url
     app.extensions["sync_executor"].shutdown(wait=True)
     with app.app_context():
         db.engine.dispose()
@@ -220,18 +215,13 @@ def test_pages_fit_a_phone(browser, live_server):
 
 def test_operations_dashboard_at_desktop_and_phone_width(browser, app, backend):
     """Seeded history on each backend, rendered by Chromium: two charts, failures in their colour, no sideways scroll."""
-    from werkzeug.serving import make_server
-
+    from tests.helpers import serving
     from tests.web.conftest import PASSWORD, make_user
     from tests.web.test_dashboard import seed_history
 
     admin = make_user("ops@example.edu", admin=True)
     seed_history([make_user(f"pupil{i}@example.edu", canvas=True) for i in range(4)])
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="dashboard-test-server", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with serving(app, "dashboard-test-server") as base:
         for name, viewport in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
             context = browser.new_context(viewport=viewport)
             page = context.new_page()
@@ -253,9 +243,6 @@ def test_operations_dashboard_at_desktop_and_phone_width(browser, app, backend):
             shot(page, f"ops-dashboard-{backend}-{name}")
             assert errors == [], errors
             context.close()
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
 
 
 def test_calendar_feed_copy_button_copies_a_working_address(browser, live_server):

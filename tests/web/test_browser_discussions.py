@@ -6,13 +6,11 @@ in tests/artifacts/ (discussions-<backend>.png, conflict-log-<backend>.png).
 """
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
+from tests.helpers import serving
 from tests.web.hub_env import PASSWORD, hub_env, synced_thread  # noqa: F401 (fixture)
 from tests.web.test_browser import browser, shot  # noqa: F401 (fixture)
 from tests.web.test_dashboard_conflicts import make_conflict
@@ -21,12 +19,8 @@ from tests.web.conftest import PASSWORD as ADMIN_PASSWORD, make_user
 
 @pytest.fixture
 def served(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="discussions-browser-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app, "discussions-browser-server") as base_url:
+        yield base_url
 
 
 def _page(browser, viewport=None):

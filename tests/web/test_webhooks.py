@@ -9,22 +9,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.models import Course, DiscussionPost, DiscussionTopic, HubWebhookEvent
 from app.sync.hub import Hub
+from tests.sync.live_events import keys, sign_event  # noqa: F401 (fixture)
 from tests.sync.test_scheduler import RecordingExecutor
 from tests.web.conftest import make_user
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
 from tests.web.hub_env import CATEGORY, WEBHOOK_SECRET, hub_env  # noqa: F401 (fixture)
+from tests.helpers import serving
 
 
 def _count(model) -> int:
@@ -37,12 +35,8 @@ def _sign(body: bytes, secret: str = WEBHOOK_SECRET) -> str:
 
 @pytest.fixture
 def live_app(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="webhook-test-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app, "webhook-test-server") as base_url:
+        yield base_url
 
 
 def _wait(predicate, timeout: float = 10.0) -> None:
@@ -161,14 +155,6 @@ def test_an_oversized_push_is_refused_unread(hub_env, client):
 
 # -- Canvas Live Events ----------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def keys():
-    good = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(good.public_key()))
-    return {"good": good, "other": other, "jwks": {"keys": [{**public, "kid": "instructure-1", "alg": "RS256"}]}}
-
-
 def _live_event(course: Course, title: str) -> dict:
     return {"metadata": {"event_name": "discussion_topic_created", "event_time": "2026-12-01T10:00:00.000Z",
                          "context_type": "Course", "context_id": str(course.canvas_course_id)},
@@ -177,23 +163,19 @@ def _live_event(course: Course, title: str) -> dict:
                      "updated_at": "2026-12-01T10:00:00.218Z", "workflow_state": "active"}}
 
 
-def _jwt(payload: dict, key, kid: str = "instructure-1") -> bytes:
-    return jwt.encode({**payload, "iat": int(time.time())}, key, algorithm="RS256", headers={"kid": kid}).encode()
-
-
 def test_canvas_live_events_verified_by_the_configured_jwks(hub_env, client, app, keys, monkeypatch):
     monkeypatch.setitem(app.config, "CANVAS_LIVE_EVENTS_JWKS", json.dumps(keys["jwks"]))
     course = db.session.get(Course, hub_env.course_id)
     headers = {"Content-Type": "application/jwt"}
-    for token in (_jwt(_live_event(course, "Forged topic"), keys["other"]),  # right kid, wrong key
-                  _jwt(_live_event(course, "Forged topic"), keys["good"], kid="unknown"),
+    for token in (sign_event(_live_event(course, "Forged topic"), keys["other"]),  # right kid, wrong key
+                  sign_event(_live_event(course, "Forged topic"), keys["good"], kid="unknown"),
                   b"not a jwt"):
         refused = client.post("/webhooks/canvas", data=token, headers=headers)
         assert refused.status_code == 401
         assert refused.get_json() == {"error": "The push was not signed by a sender we trust."}
     assert _count(DiscussionTopic) == 0 and _count(HubWebhookEvent) == 0
 
-    token = _jwt(_live_event(course, "Pushed topic"), keys["good"])
+    token = sign_event(_live_event(course, "Pushed topic"), keys["good"])
     applied = client.post("/webhooks/canvas", data=token, headers=headers)
     assert applied.status_code == 200 and applied.get_json()["applied"] == {"created": 1}
     assert client.post("/webhooks/canvas", data=token, headers=headers).get_json()["applied"] == {"replayed": 1}
