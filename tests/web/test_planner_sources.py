@@ -137,3 +137,39 @@ def test_upcoming_mixes_items_pulled_from_the_three_sandboxes_over_http(
     assert sorted(rows) == sorted(expected)  # every item of all three, each with its own badge
     dues = [expected[row] for row in rows]
     assert dues == sorted(dues)  # one list in due-date order, whatever the source
+
+
+def test_the_id_a_source_named_decides_whose_work_is_the_users(client, app):
+    """Schoology's users/me (kept as own_user_id on the connection) picks the user's own submissions:
+    a lone submitter who is someone else (a teacher's key) gives the class view, the user's own
+    id (a student's key) the user's state."""
+    from app.models import UserConnection
+
+    user = make_user("keys@example.edu", canvas=True, canvas_user_id=ME)
+    connection = UserConnection(user_id=user.id, system="schoology", base_url="https://api.schoology.com/v1")
+    connection.set_credentials({"consumer_key": "k", "consumer_secret": "secret"}, hint_from="consumer_secret")
+    connection.state = {"own_user_id": "5100001"}  # a teacher's key
+    db.session.add(connection)
+    db.session.commit()
+    changes = [Change("schoology", "course", "7301", data={"name": "Schoology Algebra", "raw": {}}),
+               Change("schoology", "assignment", "91", parent_external_id="7301",
+                      data={"name": "Schoology worksheet", "due_at": now() + timedelta(days=2), "published": True,
+                            "points_possible": 10.0, "raw": {}}),
+               Change("schoology", "submission", "91-6200001", parent_external_id="91",
+                      data={"course_external_id": "7301", "student_external_id": "6200001", "score": None,
+                            "grade": None, "submitted_at": now(), "workflow_state": "submitted", "late": False,
+                            "missing": False, "raw": {}})]
+    SourceStore(db.session, user.id, "schoology").store(changes)
+    login(client, user.email)
+
+    def state_of_worksheet() -> str:
+        page = text_of(client.get("/"))
+        row = page[page.index("Schoology worksheet"):].split("</li>")[0]
+        return re.search(r'class="state (state-[a-z]+)">([^<]*)<', row).groups()
+
+    assert state_of_worksheet() == ("state-class", "0/1 graded · 1 submitted")  # not the user's work
+
+    connection = db.session.get(UserConnection, connection.id)
+    connection.state = {"own_user_id": "6200001"}  # the student's own key
+    db.session.commit()
+    assert state_of_worksheet() == ("state-submitted", "Submitted")
