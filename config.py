@@ -120,6 +120,12 @@ class Config:
     CLASSROOM_SCHOOL_YEAR_START = os.environ.get("CLASSROOM_SCHOOL_YEAR_START", "")
     CLASSROOM_USAGE_WINDOW_DAYS = _env_int("CLASSROOM_USAGE_WINDOW_DAYS", 7)
     CLASSROOM_USAGE_END_DATE = os.environ.get("CLASSROOM_USAGE_END_DATE", "")
+    # The scheduler queues a usage run per Classroom connection (queue kind "classroom_usage",
+    # app/sync/classroom_usage_pull.py): each fetches at most WINDOWS_PER_RUN windows within
+    # RUN_S seconds; while behind, the next tick continues, then one run every USAGE_HOURS.
+    CLASSROOM_USAGE_WINDOWS_PER_RUN = _env_int("CLASSROOM_USAGE_WINDOWS_PER_RUN", 4)
+    CLASSROOM_USAGE_RUN_S = float(os.environ.get("CLASSROOM_USAGE_RUN_S", "300"))
+    CLASSROOM_USAGE_HOURS = _env_int("CLASSROOM_USAGE_HOURS", 24)
 
     # The hub (app/sync/hub.py): which systems' discussions it keeps in step, how often it
     # polls each (pushes can be lost), how it resolves concurrent edits (system-wide, and

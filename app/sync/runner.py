@@ -27,7 +27,7 @@ PRIORITY = {"button": 10, "admin": 10, "cli": 5}
 
 
 def init_app(app: Flask) -> None:
-    from app.sync import source_pull  # noqa: F401  (registers the "source_pull" queue handler)
+    from app.sync import classroom_usage_pull, source_pull  # noqa: F401  (register their queue handlers)
 
     executors.init_app(app)
 

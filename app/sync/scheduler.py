@@ -16,6 +16,9 @@ The leader then queues what is due, by criticality:
   and late/missing flags that moved with time.
 * every SOURCE_PULL_MINUTES (30): a pull of each Google Classroom / Schoology connection
   (queue kind "source_pull", app/sync/source_pull.py; full once a day, else incremental).
+* when CLASSROOM_SCHOOL_YEAR_START is set: a Classroom usage run per Classroom connection
+  (queue kind "classroom_usage", app/sync/classroom_usage_pull.py), at each tick while
+  catching up, then every CLASSROOM_USAGE_HOURS (24).
 Due times are jittered per user (up to SYNC_SCHEDULE_JITTER of the interval, later,
 never earlier), so users synced together drift apart instead of hitting Canvas at one
 moment forever. A user whose sync is queued or running is joined, never started twice.
@@ -26,6 +29,7 @@ work queued by `canvas sync --queue`, operations of a dead worker), evaluates al
 """
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -41,6 +45,9 @@ from app.ops import alerts, maintenance
 from app.models.types import utcnow
 from app.sync import executors, hub_jobs, leader, queue
 from app.sync.runner import request_sync
+from app.models.canvas import CLASSROOM
+from app.sync.classroom_usage_pull import STATE_KEY as USAGE_STATE_KEY
+from app.sync.classroom_usage_pull import request_usage_pull, usage_configured
 from app.sync.source_pull import request_pull
 
 log = logging.getLogger(__name__)
@@ -120,6 +127,43 @@ def run_due_source_pulls(app: Flask, now: datetime | None = None) -> list[int]:
     return ops
 
 
+def due_usage_pulls(session: Session, now: datetime, *, interval: timedelta) -> list[int]:
+    """Ids of the Classroom connections due for a usage run: never run, still catching up
+    (the last run stopped at its window bound), or last run more than `interval` ago."""
+    rows = session.execute(
+        select(UserConnection.id, UserConnection.state_json)
+        .where(UserConnection.system == CLASSROOM, UserConnection.credentials_encrypted.is_not(None))
+        .order_by(UserConnection.id)
+    ).all()
+    due = []
+    for connection_id, state_json in rows:
+        try:
+            last = (json.loads(state_json) if state_json else {}).get(USAGE_STATE_KEY) or {}
+            at = datetime.fromisoformat(last["at"]) if last.get("at") else None
+        except (ValueError, TypeError, AttributeError):
+            last, at = {}, None
+        if at is None or (last.get("ok") and not last.get("caught_up")) or _aware(at) <= now - interval:
+            due.append(connection_id)
+    return due
+
+
+def run_due_usage_pulls(app: Flask, now: datetime | None = None) -> list[int]:
+    """Queue the due Classroom usage runs when CLASSROOM_SCHOOL_YEAR_START is set; never stops the tick."""
+    if not usage_configured(app.config):
+        return []
+    now = now or utcnow()
+    try:
+        due = due_usage_pulls(db.session, now, interval=timedelta(hours=app.config["CLASSROOM_USAGE_HOURS"]))
+        ops = [request_usage_pull(db.session.get(UserConnection, connection_id), notify=False)[0].id
+               for connection_id in due]
+    except Exception:
+        db.session.rollback()
+        log.exception("event=classroom_usage_schedule_failed")
+        return []
+    log.info("event=classroom_usage_tick due=%d", len(due))
+    return ops
+
+
 def dispatch_due(app: Flask, now: datetime | None = None) -> int:
     """Tell the executor about queued operations that are due; returns how many."""
     now = now or utcnow()
@@ -170,6 +214,7 @@ class Scheduler:
                     return None
                 runs = run_due_syncs(self.app, now)
                 run_due_source_pulls(self.app, now)
+                run_due_usage_pulls(self.app, now)
                 queue_hub_pulls(self.app, now)
                 dispatch_due(self.app, now)  # notifies the executor of the pulls queued just now too
                 config = self.app.config

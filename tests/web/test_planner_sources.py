@@ -89,3 +89,87 @@ def test_a_classroom_course_page_shows_its_badge_and_own_state(client, app):
     page = text_of(client.get(f"/courses/{course_id}"))
     assert '<span class="badge source-classroom"' in page
     assert "Overdue" in page  # the user's own (unsubmitted, past due) work, not a class summary
+
+
+def test_upcoming_mixes_items_pulled_from_the_three_sandboxes_over_http(
+        client, app, make_canvas_sandbox, classroom_sandbox, make_schoology_sandbox):
+    import html
+    from datetime import datetime, timezone
+
+    from tests.web.test_calendar_sources import fill_from_sandboxes
+
+    canvas = make_canvas_sandbox(courses=2, assignments=8, students=3)
+    schoology = make_schoology_sandbox(assignments=6)
+    start = datetime.now(timezone.utc)
+    # The sandbox Classroom's work is dated around 2026-09-01; two pieces due in the coming days.
+    cid = next(iter(classroom_sandbox.data.courses))
+    for days, title in ((1, "Classroom reading"), (6, "Classroom project")):
+        due = (start + timedelta(days=days)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        classroom_sandbox.mutate("add_course_work", course_id=cid, title=title, due=due)
+    user, _ = fill_from_sandboxes(canvas, classroom_sandbox, schoology)
+
+    end = start + timedelta(days=14)
+    expected = {}  # (system, name) -> due, for everything due from now to 14 days on
+    for c in canvas.data.enrolled:
+        for a in canvas.data.course_assignments(c):
+            if a["published"] and a["due_at"]:
+                expected[("canvas", a["name"])] = datetime.fromisoformat(a["due_at"].replace("Z", "+00:00"))
+    for works in classroom_sandbox.data.course_work.values():
+        for w in works.values():
+            if w["state"] == "PUBLISHED" and "dueDate" in w:
+                d, t = w["dueDate"], w.get("dueTime", {})
+                expected[("classroom", w["title"])] = datetime(d["year"], d["month"], d["day"], t.get("hours", 0),
+                                                               t.get("minutes", 0), t.get("seconds", 0),
+                                                               tzinfo=timezone.utc)
+    for sid in schoology.data.section_ids():
+        for a in schoology.data.section_assignments(sid):
+            if int(a["published"]) and schoology.data.due_ts(a) is not None:
+                expected[("schoology", a["title"])] = datetime.fromtimestamp(schoology.data.due_ts(a), timezone.utc)
+    expected = {key: due for key, due in expected.items() if start <= due < end}
+    assert {system for system, _ in expected} == {"canvas", "classroom", "schoology"}, expected
+
+    login(client, user.email, "password-123")
+    page = client.get("/").get_data(as_text=True)
+    listed = page[page.index('<div id="upcoming">'):]
+    rows = [(system, html.unescape(name)) for name, system in re.findall(
+        r'<li class="item[^"]*">.*?<a href="[^"]*" rel="noopener noreferrer">([^<]+)</a>.*?'
+        r'class="badge source-(\w+)"', listed, flags=re.S)]
+    assert sorted(rows) == sorted(expected)  # every item of all three, each with its own badge
+    dues = [expected[row] for row in rows]
+    assert dues == sorted(dues)  # one list in due-date order, whatever the source
+
+
+def test_the_id_a_source_named_decides_whose_work_is_the_users(client, app):
+    """Schoology's users/me (kept as own_user_id on the connection) picks the user's own submissions:
+    a lone submitter who is someone else (a teacher's key) gives the class view, the user's own
+    id (a student's key) the user's state."""
+    from app.models import UserConnection
+
+    user = make_user("keys@example.edu", canvas=True, canvas_user_id=ME)
+    connection = UserConnection(user_id=user.id, system="schoology", base_url="https://api.schoology.com/v1")
+    connection.set_credentials({"consumer_key": "k", "consumer_secret": "secret"}, hint_from="consumer_secret")
+    connection.state = {"own_user_id": "5100001"}  # a teacher's key
+    db.session.add(connection)
+    db.session.commit()
+    changes = [Change("schoology", "course", "7301", data={"name": "Schoology Algebra", "raw": {}}),
+               Change("schoology", "assignment", "91", parent_external_id="7301",
+                      data={"name": "Schoology worksheet", "due_at": now() + timedelta(days=2), "published": True,
+                            "points_possible": 10.0, "raw": {}}),
+               Change("schoology", "submission", "91-6200001", parent_external_id="91",
+                      data={"course_external_id": "7301", "student_external_id": "6200001", "score": None,
+                            "grade": None, "submitted_at": now(), "workflow_state": "submitted", "late": False,
+                            "missing": False, "raw": {}})]
+    SourceStore(db.session, user.id, "schoology").store(changes)
+    login(client, user.email)
+
+    def state_of_worksheet() -> str:
+        page = text_of(client.get("/"))
+        row = page[page.index("Schoology worksheet"):].split("</li>")[0]
+        return re.search(r'class="state (state-[a-z]+)">([^<]*)<', row).groups()
+
+    assert state_of_worksheet() == ("state-class", "0/1 graded · 1 submitted")  # not the user's work
+
+    connection = db.session.get(UserConnection, connection.id)
+    connection.state = {"own_user_id": "6200001"}  # the student's own key
+    db.session.commit()
+    assert state_of_worksheet() == ("state-submitted", "Submitted")

@@ -184,3 +184,17 @@ def test_source_forms_need_a_session(client, app):
     response = client.post("/settings/schoology", data={})
     assert response.status_code in (302, 400)
     assert db.session.scalar(select(func.count()).select_from(UserConnection)) == 0
+
+
+def test_classroom_usage_outcome_shows_under_the_classroom_status(client, me):
+    assert save_classroom(client, CLASSROOM_TOKEN).status_code in (200, 302)
+    assert 'id="classroom-usage-status"' not in page(client)  # no usage run yet
+    conn = connection(me, "classroom")
+    conn.state = {**conn.state, "usage": {"at": "2026-12-01T09:00:00+00:00", "ok": False, "caught_up": False,
+                                          "message": "Google refused the Classroom usage report: it needs a "
+                                                     "Google Workspace administrator's access."}}
+    db.session.commit()
+    text = page(client)
+    assert ('<p id="classroom-usage-status" class="source-status error">Usage by date: Google refused the '
+            'Classroom usage report') in text
+    assert CLASSROOM_TOKEN not in text

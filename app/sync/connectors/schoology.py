@@ -83,6 +83,9 @@ class SchoologyConnector(Connector):
         self.previous_hashes = previous_hashes or {}
         self._now = now or (lambda: datetime.now(timezone.utc))
         self.skipped_sections: list[tuple[str, str]] = []  # (section id, why): read-refused, last copy kept
+        # Kept on the connection after a pull (app/sync/source_pull.py): whose key this is, so the
+        # planner can tell the user's own submissions from their students' (a teacher's key sees all).
+        self.state: dict = {}
 
     # -- the Connector interface -----------------------------------------------------------
 
@@ -103,6 +106,7 @@ class SchoologyConnector(Connector):
 
     def _pull(self) -> Iterator[Change]:
         me = self.client.get_me()
+        self.state["own_user_id"] = me.uid
         tz = self._zone(self.timezone_name or me.tz_name)
         periods = self._period_titles()
         sections: dict[str, Section] = {}

@@ -8,6 +8,7 @@ user's own. Otherwise the pages show class-level figures instead.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -15,8 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 from sqlalchemy import and_, case, distinct, false, func, or_, select, true
 
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, Submission, SyncRun, Term
-from app.models.canvas import CANVAS
+from app.models import Assignment, Course, GradeCategory, Submission, SyncRun, Term, UserConnection
+from app.models.canvas import CANVAS, derived_id
 from app.web.filters import to_local
 from app.web.planner.grades import CategoryTotal, GradedItem, GradeResult, course_grade, grade_from_items
 from app.web.planner.states import ClassState, SubmissionState, own_state
@@ -72,20 +73,40 @@ def student_view_courses(user, course_filter=None) -> dict[int, int | None]:
     if course_filter is not None:
         stmt = stmt.where(course_filter)
     result = {}
-    for course_id, submitters, some_user, source in db.session.execute(stmt):
+    rows = db.session.execute(stmt).all()
+    source_ids = own_source_ids(user.id) if any(row[3] not in (None, CANVAS) for row in rows) else {}
+    for course_id, submitters, some_user, source in rows:
         if source not in (None, CANVAS):
-            # The user's Canvas id means nothing in Classroom or Schoology: one submitter
-            # is the user (a student sees only their own work), several make a class.
-            if submitters == 1:
-                result[course_id] = some_user
-            elif submitters == 0:
+            # The user's Canvas id means nothing in Classroom or Schoology. When the source
+            # named whose credentials these are (Schoology's users/me), only that id is the
+            # user's; otherwise one submitter is the user (a student's token sees only their
+            # own work). Several submitters make a class.
+            own_source_id = source_ids.get(source)
+            if submitters == 0:
                 result[course_id] = None
+            elif submitters == 1 and (own_source_id is None or some_user == own_source_id):
+                result[course_id] = some_user
         elif own_id is not None:
             if submitters == 0 or (submitters == 1 and some_user == own_id):
                 result[course_id] = own_id
         elif submitters == 1:
             result[course_id] = some_user
     return result
+
+
+def own_source_ids(user_id: int) -> dict[str, int]:
+    """system -> the user's own id in that system as the rows carry it (derived_id), for the
+    connections whose pull named it (``own_user_id`` in the connection's state)."""
+    out = {}
+    for system, state_json in db.session.execute(
+            select(UserConnection.system, UserConnection.state_json).where(UserConnection.user_id == user_id)):
+        try:
+            own = json.loads(state_json).get("own_user_id") if state_json else None
+        except (ValueError, AttributeError):
+            own = None
+        if own not in (None, ""):
+            out[system] = derived_id(system, str(own))
+    return out
 
 
 # --- Upcoming ---------------------------------------------------------------------------
@@ -295,10 +316,12 @@ def course_grades(user, course_filter=None) -> dict[int, CourseGrade]:
         entry.graded += int(graded or 0)
 
     own_id = own_canvas_id(user)
+    # Another source's ids are not Canvas ids: there the id the source named (own_source_ids),
+    # else a lone submitter, is the user.
+    source_ids = own_source_ids(user.id) if any(c[3] not in (None, CANVAS) for c in courses) else {}
     return {
-        # Another source's ids are not Canvas ids: there a lone submitter is the user.
         cid: _grade_from_totals(totals.get(cid, {}), weights.get(cid, {}), bool(weighted),
-                                own_id if source in (None, CANVAS) else None)
+                                own_id if source in (None, CANVAS) else source_ids.get(source))
         .with_canvas_score(own_score)
         for cid, weighted, own_score, source in courses
     }
