@@ -20,8 +20,7 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models import raw_codec
-from app.models.types import LongBlob, UTCDateTime, utcnow
+from app.models.types import RawJsonMixin, UTCDateTime, utcnow
 
 
 CANVAS, CLASSROOM, SCHOOLOGY = "canvas", "classroom", "schoology"
@@ -62,24 +61,16 @@ class SourceMixin:
         return self.external_id if self.external_id is not None else str(getattr(self, self.CANVAS_ID))
 
 
-class SyncedMixin:
-    """Bookkeeping every synced row carries (see DESIGN.md, Storage)."""
+class SyncedMixin(RawJsonMixin):
+    """Bookkeeping every synced row carries (see DESIGN.md, Storage).
 
-    # The object's JSON as Canvas sent it (minus fields recomputed on every read), compressed:
-    # see app/models/raw_codec.py. Read and write it through `raw_json`.
-    raw_deflate: Mapped[bytes | None] = mapped_column(LongBlob)
+    `raw_json` is the object's JSON as Canvas sent it, minus fields recomputed on every read.
+    """
+
     content_hash: Mapped[str | None] = mapped_column(String(40))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def raw_json(self) -> str | None:
-        return raw_codec.unpack(self.raw_deflate)
-
-    @raw_json.setter
-    def raw_json(self, text: str | bytes | None) -> None:
-        self.raw_deflate = raw_codec.pack(text)
 
 
 class Term(SourceMixin, SyncedMixin, db.Model):

@@ -13,11 +13,11 @@ from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.extensions import db
-from app.models import raw_codec
-from app.models.types import LongBlob, UTCDateTime, utcnow
+from app.models.types import RawJsonMixin, UTCDateTime, utcnow
 
 
-class ClassroomUsage(db.Model):
+class ClassroomUsage(RawJsonMixin, db.Model):
+    # raw_json: the report as Google sent it, compressed like the Canvas rows' raw JSON.
     __tablename__ = "classroom_usage"
     __table_args__ = (
         UniqueConstraint("user_id", "user_email", "as_of_date"),
@@ -35,14 +35,4 @@ class ClassroomUsage(db.Model):
     courses_created: Mapped[int | None] = mapped_column(Integer)
     last_interaction_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The report as Google sent it, compressed like the Canvas rows' raw JSON.
-    raw_deflate: Mapped[bytes | None] = mapped_column(LongBlob)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    @property
-    def raw_json(self) -> str | None:
-        return raw_codec.unpack(self.raw_deflate)
-
-    @raw_json.setter
-    def raw_json(self, text: str | bytes | None) -> None:
-        self.raw_deflate = raw_codec.pack(text)

@@ -5,7 +5,10 @@ from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, LargeBinary, Text
 from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from app.models import raw_codec
 
 
 def utcnow() -> datetime:
@@ -40,3 +43,17 @@ class UTCDateTime(TypeDecorator):
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql").with_variant(mysql.LONGTEXT(), "mariadb")
 # Compressed raw JSON (app/models/raw_codec.py); MariaDB's BLOB stops at 64 KB.
 LongBlob = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql").with_variant(mysql.LONGBLOB(), "mariadb")
+
+
+class RawJsonMixin:
+    """A row's raw API JSON, compressed (app/models/raw_codec.py); read and write it through `raw_json`."""
+
+    raw_deflate: Mapped[bytes | None] = mapped_column(LongBlob)
+
+    @property
+    def raw_json(self) -> str | None:
+        return raw_codec.unpack(self.raw_deflate)
+
+    @raw_json.setter
+    def raw_json(self, text: str | bytes | None) -> None:
+        self.raw_deflate = raw_codec.pack(text)
