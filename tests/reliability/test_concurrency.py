@@ -81,7 +81,9 @@ def test_twenty_sync_button_presses_make_one_run(app, make_canvas_sandbox):
 
 @pytest.mark.timeout(120)
 def test_twenty_service_calls_in_threads_make_one_run(app, make_canvas_sandbox):
-    sb = make_canvas_sandbox(latency_ms=20)
+    # Enough latency that the first sync outlasts the slowest thread's start on a loaded machine:
+    # a call arriving after the run finished would rightly start a second one.
+    sb = make_canvas_sandbox(latency_ms=150)
     user_id = make_canvas_user(sb).id
     db.session.remove()
 

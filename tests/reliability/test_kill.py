@@ -82,7 +82,7 @@ def test_sigkill_at_random_points_then_rerun_converges(app, make_canvas_sandbox,
     proc = start_sync(ref.email, env)
     started_at = None
     while proc.poll() is None:
-        if started_at is None and run_status(ref.id) is not None:
+        if started_at is None and run_status(ref.id) not in (None, SyncRun.QUEUED):
             started_at = time.monotonic()
         time.sleep(0.02)
     out = proc.stdout.read()
@@ -101,10 +101,11 @@ def test_sigkill_at_random_points_then_rerun_converges(app, make_canvas_sandbox,
         deadline = time.monotonic() + 30
         if trial % 5 == 0:  # during start-up (imports, app, lock)
             time.sleep(rng.uniform(0.1, startup_s + 0.2))
-        else:  # once the run row exists, somewhere within a sync's duration
-            while run_status(user.id) is None and proc.poll() is None and time.monotonic() < deadline:
+        else:  # once the run is running (not merely queued), somewhere within a sync's duration
+            while run_status(user.id) in (None, SyncRun.QUEUED) and proc.poll() is None \
+                    and time.monotonic() < deadline:
                 time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, sync_s))
+            time.sleep(rng.uniform(0.0, 0.5 * sync_s))  # the first half: courses are written near the end
         was_running = proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
