@@ -26,8 +26,10 @@ demo: install
 	$(BIN)/flask --app run db upgrade
 	$(BIN)/python run.py --demo
 
+# Two workers, whole files each (a file's servers and fixtures stay in one process); TEST_WORKERS=0 runs serially.
+TEST_WORKERS ?= 2
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 # Production-style serving: gunicorn with several workers, plus the one scheduler
 # (`make scheduler`) and queue workers (`make worker`, or Celery) as their own processes.
