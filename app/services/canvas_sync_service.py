@@ -14,20 +14,29 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, true, update
+from sqlalchemy import true, update
 from sqlalchemy.orm import Session
 
-from app.models import Assignment, Course, Submission, SyncBookmark, SyncRun, User
+from app.models import Course, Submission, SyncBookmark, SyncRun, User
 from app.models.types import utcnow
-from app.services import sync_runs
+from app.services import canvas_bookmarks, sync_runs
 from app.services.canvas_api_service import CanvasAPIService
-from app.services.canvas_errors import CanvasAPIError, Forbidden, InsufficientScope, InvalidToken, Unauthorized
+from app.services.canvas_bookmarks import _course_name, _Known, can_sync_incrementally
+from app.services.canvas_errors import CanvasAPIError, InsufficientScope, InvalidToken, Unauthorized
+from app.services.canvas_fetch import (
+    ASSIGNMENTS_PER_STREAM,
+    MAX_SUBMISSION_STREAMS,
+    PAGES_IN_FLIGHT,
+    CourseData,
+    CourseFetcher,
+    bounded_map,
+    list_courses,
+)
 from app.services.canvas_streams import (
     ASSIGNMENTS,
     COURSES,
@@ -39,76 +48,24 @@ from app.services.canvas_streams import (
     assignment_row,
     course_row,
     group_row,
-    raw_and_hash,
-    submission_values,
     term_row,
 )
 from app.services.page_stream import PageStream
-from app.services.stream_writer import EntityCounts, mark_deleted, write_pages, write_stream
-from app.services.upsert import prepared_upsert, upsert
+from app.services.stream_writer import mark_deleted, write_pages, write_stream
+from app.services.sync_result import ENTITIES, SyncResult
+from app.services.upsert import prepared_upsert
 
 log = logging.getLogger(__name__)
 
-ENTITIES = ("terms", "courses", "grade_categories", "assignments", "submissions")
+__all__ = [  # the service, and names kept importable from here after the split
+    "ASSIGNMENTS_PER_STREAM", "ENTITIES", "MAX_SUBMISSION_STREAMS", "PAGES_IN_FLIGHT", "SINCE_OVERLAP",
+    "CanvasSyncService", "CourseData", "SyncResult", "_Known", "_course_name", "can_sync_incrementally",
+    "create_canvas_sync_service",
+]
+
 # Canvas's *_since filters compare Canvas's clock with ours: re-read a margin.
 SINCE_OVERLAP = timedelta(minutes=5)
-# A full sync walks bookmark pages one at a time per stream: split a course's
-# submissions by assignment into streams of ~ASSIGNMENTS_PER_STREAM so that the courses
-# in flight keep the throttle's ~11 request slots busy (benchmark: 4 streams of 25
-# left half the slots idle; 6 of 8 kept ~5 busy, 12 of 4 ~8: see NOTES, issue 9).
-ASSIGNMENTS_PER_STREAM = 4
-MAX_SUBMISSION_STREAMS = 12
-# Pages of a course waiting for the writer (each ~100 submissions) before its fetchers
-# wait: deep enough that the courses after the one being written keep fetching (8 left
-# the writer waiting 9 of 12 s), bounded so memory does not grow with course size.
-PAGES_IN_FLIGHT = 32
 FATAL_ERRORS = (InvalidToken, InsufficientScope)
-
-
-@dataclass
-class SyncResult:
-    run_id: int | None
-    status: str
-    kind: str
-    counts: dict[str, EntityCounts] = field(default_factory=lambda: {e: EntityCounts() for e in ENTITIES})
-    requests: int = 0
-    retries: int = 0
-    throttles: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    course_errors: list[dict] = field(default_factory=list)
-    # Courses Canvas no longer lets the user open (restricted stubs, "unauthorized" answers):
-    # kept as last synced, not fetched, not failures.
-    inaccessible: list[dict] = field(default_factory=list)
-    error: str | None = None
-    error_kind: str | None = None
-    joined: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status == SyncRun.SUCCEEDED
-
-    def as_dict(self) -> dict:
-        return {
-            **{entity: self.counts[entity].as_dict() for entity in ENTITIES},
-            "requests": self.requests, "retries": self.retries, "throttles": self.throttles, "bytes": self.bytes,
-            "seconds": round(self.seconds, 3), "course_errors": self.course_errors, "error_kind": self.error_kind,
-            "inaccessible_courses": self.inaccessible,
-        }
-
-    def summary(self) -> str:
-        parts = [f"{e}: +{c.created} ~{c.updated} ={c.unchanged} -{c.deleted}" for e, c in self.counts.items()]
-        closed = f"; {len(self.inaccessible)} no longer open in Canvas" if self.inaccessible else ""
-        return (f"{self.kind} sync {self.status} in {self.seconds:.1f}s; {'; '.join(parts)}{closed}; "
-                f"requests={self.requests} retries={self.retries} throttles={self.throttles}")
-
-
-@dataclass
-class CourseData:
-    course: dict
-    groups: list[dict]
-    submissions: Iterable[list[dict]]  # pages, a PageStream while fetching goes on
-    complete_submissions: bool
 
 
 class CanvasSyncService:
@@ -132,7 +89,7 @@ class CanvasSyncService:
 
         `run` is a run already started (and holding the user's lock) by a runner.
         """
-        kind = "incremental" if use_incremental and self._has_bookmark() else "full"
+        kind = "incremental" if use_incremental and can_sync_incrementally(self.session, self.user) else "full"
         return self._run(kind, trigger, only_course=None, run=run)
 
     def sync_course_data(self, course_id: int, *, trigger: str = "shell", run: SyncRun | None = None) -> SyncResult:
@@ -201,34 +158,33 @@ class CanvasSyncService:
 
     def _sync(self, run: SyncRun, result: SyncResult, *, incremental: bool, only_course: int | None) -> None:
         now = utcnow()
-        # Submission rows are built into driver parameters by the fetching threads (_submission_pages).
+        # Submission rows are built into driver parameters by the fetching threads (CourseFetcher).
         self._submissions = prepared_upsert(self.session.get_bind().dialect, Submission, SUBMISSION_COLUMNS,
                                             SUBMISSIONS.key, ("first_seen_at",), SUBMISSION_OPEN_COLUMNS)
-        self._now = now
         if self.user.canvas_user_id is None:
             self.user.canvas_user_id = self.api.get_self().get("id")
-        known = {cid: _Known(local_id, name, deleted_at, state) for cid, local_id, name, deleted_at, state in
-                 self.session.execute(select(Course.canvas_course_id, Course.id, Course.name, Course.deleted_at,
-                                             Course.access_state).where(*COURSES.scope(self.user.id)))}
+        known = canvas_bookmarks.known_courses(self.session, self.user.id)
         if only_course is not None:
             try:
                 listed = [self.api.get_course(only_course, include_scores=True)]
             except Unauthorized:
                 listed = [{"id": only_course, "access_restricted_by_date": True}]
         else:
-            listed = self._list_courses()
+            listed = list_courses(self.api)
         # A bare stub: Canvas lists the course but the user may not open it (concluded or
         # date-restricted). Its last copy stays as it is, flagged; nothing inside is fetched.
         courses = [c for c in listed if not c.get("access_restricted_by_date")]
         for stub in (c for c in listed if c.get("access_restricted_by_date")):
             self._course_inaccessible(result, stub, known, Course.RESTRICTED, now)
         term_ids = self._write_terms(courses, result, now)
-        bookmarks = self._course_bookmarks() if incremental else {}
+        bookmarks = canvas_bookmarks.course_bookmarks(self.session, self.user.id) if incremental else {}
         run.progress_total = len(courses)
         self.session.commit()
         self._notify(run)
 
-        known_assignments = self._assignment_hashes() if incremental else {}
+        known_assignments = canvas_bookmarks.assignment_hashes(self.session, self.user.id) if incremental else {}
+        fetcher = CourseFetcher(self.api, self._submissions, now, stream_workers=self.stream_workers,
+                                page_streams=self._page_streams)
 
         def since_for(course: dict) -> datetime | None:
             """The course's own bookmark, or None (a full fetch) when it has none or last failed."""
@@ -239,11 +195,11 @@ class CanvasSyncService:
 
         def fetch(course: dict) -> CourseData:
             since = since_for(course)
-            return self._fetch_course(course, since, known_assignments.get(course["id"], {}) if since else {})
+            return fetcher.fetch_course(course, since, known_assignments.get(course["id"], {}) if since else {})
 
         done = 0
         with ThreadPoolExecutor(self.course_workers, thread_name_prefix="canvas-course") as pool:
-            for course, outcome in _bounded_map(pool, fetch, courses, window=self.course_workers + 1):
+            for course, outcome in bounded_map(pool, fetch, courses, window=self.course_workers + 1):
                 done += 1
                 name = _course_name(course, known)
                 t_write = time.monotonic()
@@ -256,7 +212,7 @@ class CanvasSyncService:
                 else:
                     try:
                         self._write_course(outcome, result, term_ids, now)
-                        self._course_synced(course, known, run.started_at, now)
+                        canvas_bookmarks.course_synced(self.session, self.user.id, course, known, run.started_at, now)
                     except FATAL_ERRORS:
                         raise  # from a submissions page: the token is bad for every course
                     except Unauthorized:  # the enrollment ended while its pages were read
@@ -280,44 +236,10 @@ class CanvasSyncService:
             gone = [cid for cid, local in known.items() if cid not in seen and local.deleted_at is None]
             result.counts["courses"].deleted += mark_deleted(self.session, COURSES, self.user.id, gone, now=now)
             # The course list was read completely: its own bookmark moves, whatever the courses did.
-            self._set_bookmark(SyncBookmark.COURSE_LIST, "", run.started_at, now)
+            canvas_bookmarks.set_bookmark(self.session, self.user.id, SyncBookmark.COURSE_LIST, "", run.started_at, now)
             self.session.commit()
 
-    # -- bookmarks and course states (calling thread) --------------------------------
-
-    def _has_bookmark(self) -> bool:
-        return can_sync_incrementally(self.session, self.user)
-
-    def _course_bookmarks(self) -> dict[int, datetime]:
-        """{canvas course id: bookmark} of the courses whose next fetch may be incremental."""
-        out = {}
-        for key, value in self.session.execute(
-            select(SyncBookmark.partition_key, SyncBookmark.value).where(
-                SyncBookmark.user_id == self.user.id, SyncBookmark.stream == SyncBookmark.COURSE,
-                SyncBookmark.needs_full.is_(False), SyncBookmark.value.is_not(None))
-        ):
-            if key.isdigit():
-                out[int(key)] = value
-        return out
-
-    def _set_bookmark(self, stream: str, partition: str, value: datetime, now: datetime) -> None:
-        upsert(self.session, SyncBookmark, [{"user_id": self.user.id, "stream": stream, "partition_key": partition,
-                                             "value": value, "needs_full": False, "updated_at": now}],
-               key=("user_id", "stream", "partition_key"))
-
-    def _needs_full(self, canvas_course_id: int) -> None:
-        """The course's next fetch is full; its bookmark value stays where it was."""
-        self.session.execute(
-            update(SyncBookmark).where(SyncBookmark.user_id == self.user.id, SyncBookmark.stream == SyncBookmark.COURSE,
-                                       SyncBookmark.partition_key == str(canvas_course_id))
-            .values(needs_full=True, updated_at=utcnow()))
-
-    def _course_synced(self, course: dict, known: dict, started_at: datetime, now: datetime) -> None:
-        self._set_bookmark(SyncBookmark.COURSE, str(course["id"]), started_at, now)
-        local = known.get(course["id"])
-        if local is not None and local.access_state is not None:  # open again
-            self.session.execute(update(Course).where(Course.id == local.id)
-                                 .values(access_state=None, inaccessible_since=None))
+    # -- course states (calling thread) ------------------------------------------------
 
     def _course_inaccessible(self, result: SyncResult, course: dict, known: dict, state: str,
                              now: datetime) -> None:
@@ -329,91 +251,7 @@ class CanvasSyncService:
         result.inaccessible.append({"course_id": cid, "course": _course_name(course, known), "state": state})
         if local is None:
             return  # never synced: there is no copy to keep
-        self.session.execute(update(Course).where(Course.id == local.id).values(access_state=state, deleted_at=None))
-        self.session.execute(update(Course).where(Course.id == local.id, Course.inaccessible_since.is_(None))
-                             .values(inaccessible_since=now))
-        # When Canvas opens it again, it is fetched in full (what changed meanwhile is unknown).
-        self._needs_full(cid)
-
-    # -- fetching (worker threads; no database access here) --------------------------
-
-    def _list_courses(self) -> list[dict]:
-        """Current courses and concluded ones (Canvas leaves concluded out by default).
-
-        A full course object wins over a restricted stub of the same id. total_scores puts
-        a student's own current score on their enrollment (nothing for a teacher)."""
-        courses: dict[int, dict] = {}
-        for state in (None, "completed"):
-            for course in self.api.get_courses(include_term=True, enrollment_state=state, include_scores=True):
-                if course["id"] not in courses or courses[course["id"]].get("access_restricted_by_date"):
-                    courses[course["id"]] = course
-        return list(courses.values())
-
-    def _assignment_hashes(self) -> dict[int, dict[int, str]]:
-        by_course: dict[int, dict[int, str]] = {}
-        for course_id, assignment_id, digest in self.session.execute(
-            select(Course.canvas_course_id, Assignment.canvas_assignment_id, Assignment.content_hash)
-            .join(Course, Assignment.course_id == Course.id)
-            .where(*COURSES.scope(self.user.id), Assignment.deleted_at.is_(None))
-        ):
-            by_course.setdefault(course_id, {})[assignment_id] = digest
-        return by_course
-
-    def _fetch_course(self, course: dict, since: datetime | None, known_assignments: dict[int, str]) -> CourseData:
-        course_id = course["id"]
-        groups = self.api.get_assignment_groups(course_id, include_assignments=True)
-        assignments = [a for g in groups for a in g.get("assignments") or []]
-        # Only published assignments have submissions in the bulk endpoint, and Canvas
-        # answers 403 "invalid assignment ids requested" when assignment_ids[] names
-        # an unpublished one: split by published ids only.
-        assignment_ids = [a["id"] for a in assignments if a.get("published", True)]
-        if not assignment_ids:
-            return CourseData(course, groups, [], complete_submissions=True)
-        # Without needs_grading_count the caller may not manage grades (a student, an
-        # observer): Canvas lists only the submissions they may see, a few per assignment.
-        # Read them whole in one call: complete (deletions seen), no *_since needed, and
-        # no change can hide behind an assignment JSON that does not move on a submission.
-        own_view = not any("needs_grading_count" in a for a in assignments)
-        if own_view:
-            calls = [{}]
-        elif since is not None:
-            # Canvas ANDs graded_since and submitted_since, so "either changed" takes
-            # two calls. New submissions show in the assignments' needs_grading_count /
-            # has_submitted_submissions, so the second call is made only when an
-            # assignment changed (or when Canvas does not send those fields).
-            calls = [dict(graded_since=since)]
-            if _may_have_new_submissions(assignments, known_assignments):
-                calls.append(dict(submitted_since=since))
-        else:
-            # One bulk call walks bookmark pages one at a time; split it by assignment
-            # so no course's chain of sequential pages dominates the run.
-            n = min(MAX_SUBMISSION_STREAMS, max(1, len(assignment_ids) // ASSIGNMENTS_PER_STREAM))
-            calls = [dict(assignment_ids=assignment_ids[i::n]) if n > 1 else {} for i in range(n)]
-        # The pages go to the writer as they arrive (PageStream): the course's data is
-        # never whole in memory. The threads end when their call does or the writer closes.
-        pages = PageStream(producers=len(calls), max_pages=PAGES_IN_FLIGHT)
-        self._page_streams.append(pages)
-        pool = ThreadPoolExecutor(min(self.stream_workers, len(calls)), thread_name_prefix="canvas-stream")
-        for call in calls:
-            pool.submit(pages.feed, lambda call=call: self._submission_pages(course_id, call))
-        pool.shutdown(wait=False)
-        return CourseData(course, groups, pages, complete_submissions=since is None or own_view)
-
-    def _submission_pages(self, course_id: int, call: dict):
-        pages = self.api.iter_submission_pages(course_id, **call)
-        try:
-            first = next(pages, None)
-        except Forbidden:
-            # A student may not list everyone's submissions: fall back to their own.
-            pages = self.api.iter_submission_pages(course_id, student_ids=None, **call)
-            first = next(pages, None)
-        if first is not None:
-            # Each page goes as driver parameters: hashing, compressing and converting (a
-            # row's whole cost but the upsert) run here, in parallel, not on the writer's thread.
-            params, now = self._submissions.params, self._now
-            yield [params(submission_values(sub, now=now)) for sub in first]
-            for page in pages:
-                yield [params(submission_values(sub, now=now)) for sub in page]
+        canvas_bookmarks.mark_inaccessible(self.session, self.user.id, local, cid, state, now)
 
     # -- writing (calling thread, one transaction per course) ------------------------
 
@@ -467,70 +305,11 @@ class CanvasSyncService:
         result.course_errors.append({"course_id": course.get("id"), "course": _course_name(course, known),
                                      "error": message})
         # Its rows were rolled back and its bookmark did not move; the next run fetches it fully.
-        self._needs_full(course.get("id"))
+        canvas_bookmarks.needs_full(self.session, self.user.id, course.get("id"))
 
     def _notify(self, run: SyncRun) -> None:
         if self.on_progress:
             self.on_progress(run)
-
-
-@dataclass(frozen=True)
-class _Known:
-    """A course as the database has it before the run."""
-
-    id: int
-    name: str
-    deleted_at: datetime | None
-    access_state: str | None
-
-
-def _course_name(course: dict, known: dict) -> str:
-    """Canvas's name, else the name we kept, else the id (a stub carries no name)."""
-    if course.get("name"):
-        return str(course["name"])
-    local = known.get(course.get("id"))
-    return local.name if local is not None else f"course {course.get('id')}"
-
-
-def _may_have_new_submissions(assignments: list[dict], known: dict[int, str]) -> bool:
-    for assignment in assignments:
-        if "needs_grading_count" not in assignment and "has_submitted_submissions" not in assignment:
-            return True
-        if known.get(assignment["id"]) != raw_and_hash(assignment)[1]:
-            return True
-    return False
-
-
-def _bounded_map(pool: ThreadPoolExecutor, fn, items: list, *, window: int):
-    """Yield (item, result or exception) as they finish, keeping at most `window` in flight.
-
-    The window bounds memory: fetched courses wait for the writer, not pile up.
-    """
-    pending: dict[Future, dict] = {}
-    queue = iter(items)
-    for item in queue:
-        pending[pool.submit(fn, item)] = item
-        if len(pending) >= window:
-            break
-    while pending:
-        finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for future in finished:
-            item = pending.pop(future)
-            nxt = next(queue, None)
-            if nxt is not None:
-                pending[pool.submit(fn, nxt)] = nxt
-            try:
-                yield item, future.result()
-            except Exception as exc:  # handed to the writer, which decides
-                yield item, exc
-
-
-def can_sync_incrementally(session: Session, user: User) -> bool:
-    """An incremental run needs the course list synced once (or a sync from before bookmarks)."""
-    if user.last_synced_canvas is not None:
-        return True
-    return session.scalar(select(func.count()).select_from(SyncBookmark).where(
-        SyncBookmark.user_id == user.id, SyncBookmark.stream == SyncBookmark.COURSE_LIST)) > 0
 
 
 def create_canvas_sync_service(user: User, *, session: Session | None = None, **kwargs) -> CanvasSyncService:
