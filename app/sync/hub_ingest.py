@@ -1,0 +1,323 @@
+"""The hub's inbound half (a mixin of Hub, app/sync/hub.py): ingesting changes, pulls and webhooks.
+
+A change is written locally, its version vector bumped and deliveries queued, in one
+transaction; concurrent versions go to the resolver.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.models import DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent
+from app.models.types import utcnow
+from app.sync.conflicts import Version
+from app.sync.connectors.base import Change, Connector, WebhookRejected
+from app.sync.errors import PermanentError, TransientError
+from app.sync.hub_model import (ENTITY_TYPES, SNAPSHOT, TOPIC, IngestResult, _model, _parse_hub_ref, content,
+                                entity_fields)
+from app.sync.sanitize import sanitize_html
+from app.sync.versions import Order, VersionVector
+
+log = logging.getLogger("app.sync.hub")  # the hub's one logger, as before the split
+
+
+class IngestMixin:
+    def ingest(self, change: Change, *, operation_id: int | None = None) -> IngestResult:
+        """Write one inbound change locally and queue it for the other systems (one transaction)."""
+        if change.entity_type not in ENTITY_TYPES:
+            return IngestResult("ignored", change.entity_type, reason="not a discussion")
+        with self.atomic():
+            return self._ingest(change, operation_id)
+
+    def _ingest(self, change: Change, operation_id: int | None) -> IngestResult:
+        entity_type, origin = change.entity_type, change.origin
+        deleted = change.action == Change.DELETE or bool(change.data.get("deleted"))
+        mapping = self._mapping(origin, entity_type, change.external_id)
+        if change.data.get("partial"):
+            if mapping is None:
+                return IngestResult("ignored", entity_type, reason="a partial change of an entity not synced yet")
+            change = self._fill_partial(change, mapping)
+        if mapping is None:
+            local, already_mapped = self._by_hub_ref(change)
+            if already_mapped:  # a second copy of ours there (a create raced): never spread it further
+                return IngestResult("ignored", entity_type, local.id, reason="a second copy of a synced entity")
+            if local is None:
+                return self._create_from(change, deleted, operation_id)
+            # Our own entity, created there by a delivery whose result we never recorded.
+            mapping = HubEntityMap(entity_type=entity_type, local_id=local.id, system=origin,
+                                   external_id=str(change.external_id), synced_vector_json="{}")
+            self.session.add(mapping)
+        elif self._same_as_synced(mapping, change, deleted):
+            return IngestResult("unchanged", entity_type, mapping.local_id)
+        local = self.session.get(_model(entity_type), mapping.local_id)
+        vector = self.vector(entity_type, local.id)
+        synced = VersionVector(mapping.synced_vector)
+        remote_vector = synced.increment(origin)
+        incoming = self._incoming_fields(change)
+        if deleted:
+            return self._delete_from(change, local, mapping, vector.merge(remote_vector), operation_id)
+        if content(entity_type, incoming) == content(entity_type, entity_fields(entity_type, local)) \
+                and local.deleted_at is None:
+            # Same content already here (our own write, transformed by the target; or the same edit twice).
+            self._remember(mapping, change, vector.merge(synced))
+            return IngestResult("unchanged", entity_type, local.id)
+        order = remote_vector.compare(vector)
+        if order is Order.AFTER:
+            new_vector = vector.merge(remote_vector)
+            before = entity_fields(entity_type, local)
+            self._write(entity_type, local, incoming, origin, change.updated_at)
+            self._set_vector(entity_type, local.id, new_vector)
+            self._remember(mapping, change, new_vector)
+            targets = self._queue_deliveries(entity_type, local, exclude=origin)
+            self._log("ingest", origin, entity_type, local.id,
+                      {"updated": {"before": content(entity_type, before), "after": content(entity_type, incoming)},
+                       "vector": new_vector.as_dict(), "queued_for": targets}, operation_id)
+            return IngestResult("updated", entity_type, local.id, tuple(targets))
+        return self._resolve(change, local, mapping, vector, remote_vector, incoming, operation_id)
+
+    def _create_from(self, change: Change, deleted: bool, operation_id: int | None) -> IngestResult:
+        entity_type, origin = change.entity_type, change.origin
+        if deleted:
+            return IngestResult("ignored", entity_type, reason="deleted before the hub saw it")
+        incoming = self._incoming_fields(change)
+        now = utcnow()
+        created_at = change.data.get("created_at") or change.updated_at or now
+        if entity_type == TOPIC:
+            link = self.session.scalar(select(HubCourseLink).where(
+                HubCourseLink.system == origin, HubCourseLink.container_id == str(change.parent_external_id)))
+            if link is None:
+                return IngestResult("ignored", entity_type, reason="not in a linked course")
+            local = DiscussionTopic(course_id=link.course_id, title=incoming["title"], body_html=incoming["body_html"],
+                                    author_name=incoming.get("author_name"), origin_system=origin,
+                                    updated_by_system=origin, created_at=created_at,
+                                    updated_at=change.updated_at or now)
+        else:
+            topic_map = self._mapping(origin, TOPIC, str(change.parent_external_id))
+            if topic_map is None:
+                return IngestResult("ignored", entity_type, reason="its topic is not synced")
+            local = DiscussionPost(topic_id=topic_map.local_id, body_html=incoming["body_html"],
+                                   author_name=incoming.get("author_name"), origin_system=origin,
+                                   updated_by_system=origin, created_at=created_at,
+                                   updated_at=change.updated_at or now)
+        self.session.add(local)
+        self.session.flush()
+        vector = VersionVector().increment(origin)
+        self._set_vector(entity_type, local.id, vector)
+        mapping = HubEntityMap(entity_type=entity_type, local_id=local.id, system=origin,
+                               external_id=str(change.external_id))
+        self.session.add(mapping)
+        self._remember(mapping, change, vector)
+        targets = self._queue_deliveries(entity_type, local, exclude=origin)
+        self._log("ingest", origin, entity_type, local.id,
+                  {"created": content(entity_type, incoming), "vector": vector.as_dict(), "queued_for": targets},
+                  operation_id)
+        return IngestResult("created", entity_type, local.id, tuple(targets))
+
+    def _delete_from(self, change: Change, local, mapping: HubEntityMap, new_vector: VersionVector,
+                     operation_id: int | None) -> IngestResult:
+        entity_type = change.entity_type
+        self._remember(mapping, change, new_vector)
+        if local.deleted_at is not None:
+            return IngestResult("unchanged", entity_type, local.id)
+        local.deleted_at = change.updated_at or utcnow()
+        local.updated_by_system = change.origin
+        self._set_vector(entity_type, local.id, new_vector)
+        targets = self._queue_deliveries(entity_type, local, exclude=change.origin)
+        self._log("ingest", change.origin, entity_type, local.id, {"deleted": True, "queued_for": targets},
+                  operation_id)
+        return IngestResult("updated", entity_type, local.id, tuple(targets))
+
+    def _resolve(self, change: Change, local, mapping: HubEntityMap, vector: VersionVector,
+                 remote_vector: VersionVector, incoming: dict, operation_id: int | None) -> IngestResult:
+        """Concurrent versions: the configured strategy decides, the decision is recorded."""
+        entity_type, origin = change.entity_type, change.origin
+        with self.session.begin_nested():
+            local_version = Version(local.updated_by_system, content(entity_type, entity_fields(entity_type, local)),
+                                    local.updated_at)
+            remote_version = Version(origin, content(entity_type, incoming), change.updated_at or utcnow())
+            base = self._base(entity_type, mapping)
+            resolution = self.resolver.resolve(entity_type, local_version, remote_version, base)
+            conflict = self.resolver.record(self.session, entity_type, local.id, local_version, remote_version,
+                                            base, resolution)
+            new_vector = vector.merge(remote_vector)
+            writer = resolution.winner or "hub"
+            self._write(entity_type, local, {**resolution.fields, "author_name": local.author_name}, writer,
+                        max(local_version.updated_at or utcnow(), remote_version.updated_at))
+            self._set_vector(entity_type, local.id, new_vector)
+            self._remember(mapping, change, remote_vector)  # the origin holds its own version
+            # Every system, the origin too: the result may differ from what each holds
+            # (a system already holding it is not written to, see deliver).
+            targets = self._queue_deliveries(entity_type, local, exclude=None)
+        self._log("resolve", origin, entity_type, local.id,
+                  {"conflict_id": conflict.id, "rule": resolution.rule, "winner": resolution.winner,
+                   "result": resolution.fields, "vector": new_vector.as_dict(), "queued_for": targets}, operation_id)
+        log.info("event=hub_conflict entity=%s:%s rule=%s winner=%s", entity_type, local.id, resolution.rule,
+                 resolution.winner)
+        return IngestResult("conflict", entity_type, local.id, tuple(targets))
+
+    def _by_hub_ref(self, change: Change) -> tuple[Any, bool]:
+        """(the local entity the change's hub reference names or None, whether it is mapped there already)."""
+        parsed = _parse_hub_ref(change.data.get("hub_ref"))
+        if parsed is None or parsed[0] != change.entity_type:
+            return None, False
+        local = self.session.get(_model(parsed[0]), parsed[1])
+        if local is None:
+            return None, False
+        return local, self._mapping_for(parsed[0], parsed[1], change.origin) is not None
+
+    @staticmethod
+    def _fill_partial(change: Change, mapping: HubEntityMap) -> Change:
+        """Fields a partial change lacks are what the system held when the hub last synced with it."""
+        known = {"body_html": mapping.last_body or "", "title": mapping.last_title or "",
+                 "version": mapping.last_version}
+        given = set(change.data.get("fields") or ())
+        data = {**known, **{k: v for k, v in change.data.items() if k in given or k not in known}}
+        data.pop("partial", None)
+        return replace(change, data=data)
+
+    @staticmethod
+    def _incoming_fields(change: Change) -> dict[str, Any]:
+        data = change.data
+        out = {"body_html": sanitize_html(data.get("body_html")), "author_name": data.get("author_name")}
+        if change.entity_type == TOPIC:
+            out["title"] = (data.get("title") or "").strip()[:500] or "Untitled"
+        return out
+
+    @staticmethod
+    def _same_as_synced(mapping: HubEntityMap, change: Change, deleted: bool) -> bool:
+        """The system still holds what the hub last synced with it: an echo, or nothing new."""
+        if deleted or mapping.last_deleted:
+            return deleted == mapping.last_deleted
+        if mapping.last_body is None or (change.data.get("body_html") or "") != mapping.last_body:
+            return False
+        return change.entity_type != TOPIC or (change.data.get("title") or "") == (mapping.last_title or "")
+
+    @staticmethod
+    def _base(entity_type: str, mapping: HubEntityMap) -> dict | None:
+        if mapping.last_body is None:
+            return None
+        base = {"body_html": sanitize_html(mapping.last_body)}
+        if entity_type == TOPIC:
+            base["title"] = mapping.last_title or ""
+        return base
+
+    def _remember(self, mapping: HubEntityMap, change: Change, vector: VersionVector) -> None:
+        """What this system now holds, as it reported it, and the local version it reflects."""
+        data = change.data
+        mapping.last_version = None if data.get("version") is None else str(data["version"])[:64]
+        mapping.last_body = data.get("body_html") or ""
+        if change.entity_type == TOPIC:
+            mapping.last_title = (data.get("title") or "")[:500]
+        mapping.last_deleted = change.action == Change.DELETE or bool(data.get("deleted"))
+        mapping.synced_vector_json = vector.to_json()
+        mapping.synced_at = utcnow()
+
+    @staticmethod
+    def _write(entity_type: str, local, fields: Mapping[str, Any], writer: str, when: datetime | None) -> None:
+        if entity_type == TOPIC and "title" in fields:
+            local.title = fields["title"]
+        local.body_html = fields.get("body_html") or ""
+        local.updated_by_system = writer
+        local.updated_at = when or utcnow()
+        local.deleted_at = None
+
+    # -- pulling and pushes ----------------------------------------------------------------
+
+    def pull(self, system: str, *, user_id: int | None = None, since: datetime | None = None,
+             operation_id: int | None = None) -> dict[str, int]:
+        """Poll one system (as one scope) and ingest what it reports; counts by outcome."""
+        counts: dict[str, int] = {}
+        connector = self.connectors.get(system, user_id)
+        for change in connector.pull(since):
+            if change.entity_type == SNAPSHOT:
+                results = [self.ingest(gone, operation_id=operation_id) for gone in self._missing(change)]
+            else:
+                results = [self.ingest(change, operation_id=operation_id)]
+            for result in results:
+                counts[result.status] = counts.get(result.status, 0) + 1
+        return counts
+
+    def _missing(self, snapshot: Change) -> list[Change]:
+        """Deletions a complete listing reveals: mapped topics of that container it no longer holds.
+
+        A mapping written after the listing started (a delivery meanwhile) is not judged by it.
+        """
+        if TOPIC not in (snapshot.data.get("entity_types") or []):
+            return []
+        listed = set(snapshot.data.get("external_ids") or [])
+        link = self.session.scalar(select(HubCourseLink).where(HubCourseLink.system == snapshot.origin,
+                                                               HubCourseLink.container_id == snapshot.external_id))
+        if link is None:
+            return []
+        stmt = (select(HubEntityMap).join(DiscussionTopic, DiscussionTopic.id == HubEntityMap.local_id)
+                .where(HubEntityMap.system == snapshot.origin, HubEntityMap.entity_type == TOPIC,
+                       HubEntityMap.last_deleted.is_(False), DiscussionTopic.course_id == link.course_id))
+        if snapshot.updated_at is not None:
+            stmt = stmt.where(HubEntityMap.synced_at < snapshot.updated_at)
+        gone = [Change(origin=snapshot.origin, entity_type=TOPIC, external_id=m.external_id, action=Change.DELETE,
+                       parent_external_id=snapshot.external_id, updated_at=snapshot.updated_at,
+                       data={"deleted": True})
+                for m in self.session.scalars(stmt) if m.external_id not in listed]
+        self.session.commit()
+        return gone
+
+    def receive_webhook(self, system: str, headers: Mapping[str, str], body: bytes) -> dict[str, int]:
+        """A verified push: each event applied once (its id recorded in the same transaction).
+
+        Raises WebhookRejected (nothing applied) when the connector cannot verify it.
+        """
+        try:
+            connector = self.connectors.get(system, None)
+        except PermanentError as exc:  # e.g. Discourse not set up here: refuse the push, apply nothing
+            raise WebhookRejected(exc.message, status=503) from None
+        changes = self._complete(connector, connector.parse_webhook(dict(headers), body))
+        counts: dict[str, int] = {}
+        with self.atomic():
+            fresh = []
+            for event_id in dict.fromkeys(c.event_id for c in changes if c.event_id):
+                try:
+                    with self.session.begin_nested():
+                        self.session.add(HubWebhookEvent(system=system, event_id=str(event_id)[:255],
+                                                         received_at=utcnow()))
+                        self.session.flush()
+                    fresh.append(event_id)
+                except IntegrityError:
+                    pass  # seen before: a replay
+            for change in changes:
+                if change.event_id and change.event_id not in fresh:
+                    status = "replayed"
+                elif change.entity_type in ENTITY_TYPES:
+                    status = self._ingest(change, None).status
+                else:
+                    status = "ignored"
+                counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    @staticmethod
+    def _complete(connector: Connector, changes: list[Change]) -> list[Change]:
+        """A partial push (Discourse's topic_edited: a title without the body) becomes the whole topic,
+        read from the system now (before any transaction). If that read fails the push is left to
+        polling rather than applied half: a partial change never blanks a body."""
+        out = []
+        for change in changes:
+            if not change.data.get("partial"):
+                out.append(change)
+                continue
+            fetch = getattr(connector, "fetch_topic", None)
+            try:
+                full = fetch(change.external_id) if fetch is not None and change.entity_type == TOPIC else None
+            except TransientError as exc:
+                log.info("event=hub_partial_push_deferred system=%s id=%s error=%s", change.origin,
+                         change.external_id, exc.message)
+                full = None
+            if full is not None:
+                out.append(replace(full, event_id=change.event_id))
+            elif change.event_id:
+                out.append(change)  # applied field-wise (see _fill_partial)
+        return out

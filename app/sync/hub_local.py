@@ -1,0 +1,111 @@
+"""Local changes from the web UI and course links (a mixin of Hub, app/sync/hub.py).
+
+A local change bumps the "local" writer in the version vector and is queued for every linked system.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy import select
+
+from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink
+from app.models.types import utcnow
+from app.sync.hub_model import LOCAL, POST, TOPIC, _clean_title, content, entity_fields
+from app.sync.sanitize import sanitize_html
+
+
+class LocalChangesMixin:
+    def create_topic(self, course_id: int, title: str, body_html: str, *,
+                     author_name: str | None = None) -> DiscussionTopic:
+        with self.atomic():
+            if self.session.get(Course, course_id) is None:
+                raise ValueError("That course does not exist.")
+            now = utcnow()
+            topic = DiscussionTopic(course_id=course_id, title=_clean_title(title), body_html=sanitize_html(body_html),
+                                    author_name=author_name, origin_system=LOCAL, updated_by_system=LOCAL,
+                                    created_at=now, updated_at=now)
+            self.session.add(topic)
+            self.session.flush()
+            self._local_written(TOPIC, topic, {"created": content(TOPIC, entity_fields(TOPIC, topic))})
+        return topic
+
+    def post_reply(self, topic_id: int, body_html: str, *, author_name: str | None = None) -> DiscussionPost:
+        with self.atomic():
+            topic = self.session.get(DiscussionTopic, topic_id)
+            if topic is None or topic.deleted_at is not None:
+                raise ValueError("That topic does not exist.")
+            body = sanitize_html(body_html)
+            if not body.strip():
+                raise ValueError("Write something before posting.")
+            now = utcnow()
+            post = DiscussionPost(topic_id=topic_id, body_html=body, author_name=author_name, origin_system=LOCAL,
+                                  updated_by_system=LOCAL, created_at=now, updated_at=now)
+            self.session.add(post)
+            self.session.flush()
+            self._local_written(POST, post, {"created": content(POST, entity_fields(POST, post))})
+        return post
+
+    def edit_topic(self, topic_id: int, *, title: str | None = None, body_html: str | None = None) -> DiscussionTopic:
+        with self.atomic():
+            topic = self.session.get(DiscussionTopic, topic_id)
+            if topic is None or topic.deleted_at is not None:
+                raise ValueError("That topic does not exist.")
+            before = content(TOPIC, entity_fields(TOPIC, topic))
+            fields = {"title": _clean_title(title) if title is not None else topic.title,
+                      "body_html": sanitize_html(body_html) if body_html is not None else topic.body_html}
+            if content(TOPIC, fields) != before:
+                self._write(TOPIC, topic, fields, LOCAL, utcnow())
+                self._local_written(TOPIC, topic, {"updated": {"before": before, "after": content(TOPIC, fields)}})
+        return topic
+
+    def edit_post(self, post_id: int, body_html: str) -> DiscussionPost:
+        with self.atomic():
+            post = self.session.get(DiscussionPost, post_id)
+            if post is None or post.deleted_at is not None:
+                raise ValueError("That post does not exist.")
+            before = content(POST, entity_fields(POST, post))
+            body = sanitize_html(body_html)
+            if body != post.body_html:
+                self._write(POST, post, {"body_html": body}, LOCAL, utcnow())
+                self._local_written(POST, post, {"updated": {"before": before, "after": {"body_html": body}}})
+        return post
+
+    def _local_written(self, entity_type: str, entity, changes: dict) -> None:
+        vector = self.vector(entity_type, entity.id).increment(LOCAL)
+        self._set_vector(entity_type, entity.id, vector)
+        targets = self._queue_deliveries(entity_type, entity, exclude=None)
+        self._log("local_change", LOCAL, entity_type, entity.id,
+                  {**changes, "vector": vector.as_dict(), "queued_for": targets}, None)
+
+    # -- course links --------------------------------------------------------------------
+
+    def link_course(self, course_id: int, discourse_category_id: int | str, *,
+                    user_id: int | None = None) -> list[HubCourseLink]:
+        """Link a course to a Discourse category (and to itself in Canvas): its topics sync both ways."""
+        return self.link_containers(course_id, {"discourse": str(discourse_category_id)}, user_id=user_id)
+
+    def link_containers(self, course_id: int, containers: Mapping[str, str], *,
+                        user_id: int | None = None) -> list[HubCourseLink]:
+        with self.atomic():
+            course = self.session.get(Course, course_id)
+            if course is None:
+                raise ValueError("That course does not exist.")
+            wanted = {"canvas": str(course.canvas_course_id), **{k: str(v) for k, v in containers.items()}}
+            links = []
+            for system, container in wanted.items():
+                taken = self.session.scalar(select(HubCourseLink).where(
+                    HubCourseLink.system == system, HubCourseLink.container_id == container,
+                    HubCourseLink.course_id != course_id))
+                if taken is not None:
+                    raise ValueError(f"That {system} container is already linked to another course.")
+                link = self._link(course_id, system)
+                if link is None:
+                    link = HubCourseLink(course_id=course_id, system=system, container_id=container,
+                                         created_by_user_id=user_id, created_at=utcnow())
+                    self.session.add(link)
+                elif link.container_id != container:
+                    link.container_id = container
+                links.append(link)
+            self.session.flush()
+            self._log("link_course", None, None, None, {"course_id": course_id, "containers": wanted}, None)
+        return links
