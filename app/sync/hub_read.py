@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
 
-from app.models import DiscussionTopic, HubConflict, HubCourseLink
+from app.models import DiscussionTopic, HubConflict, HubCourseLink, HubEntityMap, HubVersionVector
 from app.sync.hub_model import HUB_DELIVERY, POST, TOPIC, Op, ThreadPost, ThreadTopic
 from app.sync.versions import VersionVector
 
@@ -19,16 +18,19 @@ class ReadMixin:
             select(HubCourseLink).where(HubCourseLink.course_id == course_id).order_by(HubCourseLink.system))]
         topics = list(self.session.scalars(select(DiscussionTopic).where(DiscussionTopic.course_id == course_id)
                                            .order_by(DiscussionTopic.created_at, DiscussionTopic.id)))
+        posts_of = {t.id: sorted(t.posts, key=lambda p: (p.created_at, p.id)) for t in topics}
+        reached = self._reached({TOPIC: [t.id for t in topics],
+                                 POST: [p.id for posts in posts_of.values() for p in posts]}, systems)
         out = []
         for topic in topics:
             posts = [ThreadPost(id=p.id, body_html=p.body_html, author_name=p.author_name,
                                 origin_system=p.origin_system, created_at=p.created_at, updated_at=p.updated_at,
-                                deleted=p.deleted_at is not None, reached=self._reached(POST, p.id, systems))
-                     for p in sorted(topic.posts, key=lambda p: (p.created_at, p.id))]
+                                deleted=p.deleted_at is not None, reached=reached[(POST, p.id)])
+                     for p in posts_of[topic.id]]
             out.append(ThreadTopic(id=topic.id, body_html=topic.body_html, author_name=topic.author_name,
                                    origin_system=topic.origin_system, created_at=topic.created_at,
                                    updated_at=topic.updated_at, deleted=topic.deleted_at is not None,
-                                   reached=self._reached(TOPIC, topic.id, systems), title=topic.title, posts=posts))
+                                   reached=reached[(TOPIC, topic.id)], title=topic.title, posts=posts))
         return out
 
     def conflicts(self, *, limit: int = 50, entity_type: str | None = None,
@@ -45,16 +47,37 @@ class ReadMixin:
                  "base": json.loads(row.base_json) if row.base_json else None,
                  "result": json.loads(row.result_json)} for row in self.session.scalars(stmt)]
 
-    def _reached(self, entity_type: str, local_id: int, systems: Iterable[str]) -> dict[str, str]:
-        vector = self.vector(entity_type, local_id)
-        out = {}
-        for system in systems:
-            mapping = self._mapping_for(entity_type, local_id, system)
-            if mapping is not None and VersionVector(mapping.synced_vector).dominates(vector):
-                out[system] = "synced"
+    def _reached(self, ids_by_type: dict[str, list[int]], systems: list[str]) -> dict[tuple[str, int], dict[str, str]]:
+        """Per entity and linked system: synced, pending or failed. Three queries per entity type for the
+        whole thread (vectors, mappings, deliveries), not three per entity and system."""
+        vectors: dict[tuple[str, int], VersionVector] = {}
+        synced: dict[tuple[str, int, str], VersionVector] = {}
+        last_delivery: dict[tuple[str, int, str], str] = {}
+        for entity_type, ids in ids_by_type.items():
+            if not ids or not systems:
                 continue
-            last = self.session.scalar(select(Op.status).where(
-                Op.kind == HUB_DELIVERY, Op.entity_type == entity_type, Op.entity_id == str(local_id),
-                Op.target_system == system).order_by(Op.id.desc()).limit(1))
-            out[system] = "failed" if last == Op.FAILED else "pending"
+            for row in self.session.scalars(select(HubVersionVector).where(
+                    HubVersionVector.entity_type == entity_type, HubVersionVector.local_id.in_(ids))):
+                vectors[(entity_type, row.local_id)] = VersionVector.from_json(row.vector_json)
+            for row in self.session.scalars(select(HubEntityMap).where(
+                    HubEntityMap.entity_type == entity_type, HubEntityMap.local_id.in_(ids),
+                    HubEntityMap.system.in_(systems))):
+                synced[(entity_type, row.local_id, row.system)] = VersionVector(row.synced_vector)
+            for entity_id, target, status in self.session.execute(select(Op.entity_id, Op.target_system, Op.status).where(
+                    Op.kind == HUB_DELIVERY, Op.entity_type == entity_type,
+                    Op.entity_id.in_([str(i) for i in ids]), Op.target_system.in_(systems)).order_by(Op.id)):
+                last_delivery[(entity_type, int(entity_id), target)] = status  # in id order: the latest wins
+        out: dict[tuple[str, int], dict[str, str]] = {}
+        for entity_type, ids in ids_by_type.items():
+            for local_id in ids:
+                vector = vectors.get((entity_type, local_id), VersionVector.from_json(None))
+                states = {}
+                for system in systems:
+                    mapped = synced.get((entity_type, local_id, system))
+                    if mapped is not None and mapped.dominates(vector):
+                        states[system] = "synced"
+                    else:
+                        failed = last_delivery.get((entity_type, local_id, system)) == Op.FAILED
+                        states[system] = "failed" if failed else "pending"
+                out[(entity_type, local_id)] = states
         return out
