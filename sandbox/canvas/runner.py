@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -41,6 +42,9 @@ class RequestLogEntry:
         return asdict(self)
 
 
+HOLD_MAX_S = 120.0
+
+
 class CanvasSandbox(LoopbackSandbox):
     """A Canvas LMS stand-in on 127.0.0.1. See ``sandbox/canvas/__init__.py`` for the full API."""
 
@@ -73,6 +77,11 @@ class CanvasSandbox(LoopbackSandbox):
         self.throttle = Throttle(enabled=throttle, status=throttle_status)
         self.faults = FaultInjector(faults, seed if fault_seed is None else fault_seed,
                                     fault_kinds, fault_slow_s)
+        # Requests under this path wait until release(): a test can hold one course's fetch open.
+        self._hold_prefix: str | None = None
+        self._released = threading.Event()
+        self._released.set()
+        self.held: list[str] = []
 
     # ------------------------------------------------------------------ lifecycle
     server_class = SandboxHTTPServer
@@ -106,6 +115,16 @@ class CanvasSandbox(LoopbackSandbox):
 
     def set_latency(self, ms: float) -> None:
         self.latency_ms = max(0.0, float(ms))
+
+    def hold(self, path_prefix: str) -> None:
+        """Make API requests whose path starts with `path_prefix` wait (at most HOLD_MAX_S) until release()."""
+        self._released.clear()
+        self._hold_prefix = path_prefix
+        self.held = []
+
+    def release(self) -> None:
+        self._hold_prefix = None
+        self._released.set()
 
     # ------------------------------------------------------------- change simulation
     def rename_course(self, course_id: int, new_name: str) -> dict:
@@ -269,6 +288,10 @@ class CanvasSandbox(LoopbackSandbox):
                 out_headers = [("Content-Type", "text/plain; charset=utf-8"), ("X-Request-Cost", "0"),
                                ("X-Rate-Limit-Remaining", "0.0")]
                 return
+            hold = self._hold_prefix
+            if hold is not None and path.startswith(hold):
+                self.held.append(path)
+                self._released.wait(HOLD_MAX_S)
             work_start = time.perf_counter()
             fault = None
             error = self._authenticate(headers, query, path, method) if path.startswith("/api/") else None

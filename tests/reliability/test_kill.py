@@ -2,8 +2,13 @@
 
 Each trial starts `flask --app run canvas sync --email E` in a subprocess (the real CLI, the
 real database file/server, the sandbox Canvas of this test process with some latency), kills
-it after a random delay, checks what the kill left behind (no half-written course, no
-duplicate), then re-runs the CLI to completion and compares with a clean run.
+it at a point chosen by observed progress, checks what the kill left behind (no half-written
+course, no duplicate), then re-runs the CLI to completion and compares with a clean run.
+
+Kills are placed by what the database shows, never by a delay (a delay measured on an idle
+machine lands after the end on a loaded one): a start-up kill lands once the run row exists;
+a mid-sync kill once a random number of courses is committed, while the sandbox holds one
+course's requests open, so the sync cannot have finished when the signal arrives.
 
 The killed process leaves its per-user lock row behind. The re-run must not wait out the
 lock's 10-minute TTL: the owner string names this host and the dead pid, so the lock is
@@ -50,6 +55,18 @@ def run_status(user_id: int) -> str | None:
                             {"u": user_id}).scalar()
 
 
+def wait_for(condition, proc: subprocess.Popen, what: str, timeout: float = 60.0):
+    """Poll `condition()` until it is truthy (its value) or the process ended or the deadline passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        assert proc.poll() is None, f"the sync ended before {what}: {proc.stdout.read()[-2000:]}"
+        time.sleep(0.01)
+    raise AssertionError(f"no {what} within {timeout} s")
+
+
 def per_course_counts(user_id: int) -> dict[int, tuple[int, int]]:
     """{canvas course id: (live assignments, live submissions)} of the user's courses."""
     db.session.rollback()
@@ -78,37 +95,36 @@ def test_sigkill_at_random_points_then_rerun_converges(app, make_canvas_sandbox,
     rng = random.Random(20261123)
 
     ref = make_canvas_user(sb, email="ref@example.com")
-    t0 = time.monotonic()
     proc = start_sync(ref.email, env)
-    started_at = None
-    while proc.poll() is None:
-        if started_at is None and run_status(ref.id) not in (None, SyncRun.QUEUED):
-            started_at = time.monotonic()
-        time.sleep(0.02)
-    out = proc.stdout.read()
+    out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    startup_s, sync_s = (started_at or t0) - t0, time.monotonic() - (started_at or t0)
     db.session.rollback()
     expected = snapshot(ref.id)
     complete = per_course_counts(ref.id)
     assert len(complete) == DATA["courses"] and all(s > 0 for _, s in complete.values())
 
-    print(f"start-up {startup_s:.2f}s, sync {sync_s:.2f}s")
-    mid_sync_kills = taken_over = 0
+    held_course = min(sb.data.courses)
+    mid_sync_kills = taken_over = mid_sync_trials = 0
     for trial in range(TRIALS[backend]):
         user = make_canvas_user(sb, email=f"killed{trial}@example.com")
+        at_start_up = trial % 5 == 0
+        if not at_start_up:  # its requests wait: whatever else is committed, this course cannot be
+            sb.hold(f"/api/v1/courses/{held_course}/")
         proc = start_sync(user.email, env)
-        deadline = time.monotonic() + 30
-        if trial % 5 == 0:  # during start-up (imports, app, lock)
-            time.sleep(rng.uniform(0.1, startup_s + 0.2))
-        else:  # once the run is running (not merely queued), somewhere within a sync's duration
-            while run_status(user.id) in (None, SyncRun.QUEUED) and proc.poll() is None \
-                    and time.monotonic() < deadline:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.5 * sync_s))  # the first half: courses are written near the end
-        was_running = proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        try:
+            if at_start_up:  # the CLI is up and took the lock; nothing of the sync is written yet
+                wait_for(lambda: run_status(user.id), proc, "a sync run row")
+            else:
+                mid_sync_trials += 1
+                committed = rng.randint(1, DATA["courses"] - 1)
+                wait_for(lambda: len(per_course_counts(user.id)) >= committed and sb.held, proc,
+                         f"{committed} committed course(s)")
+            was_running = proc.poll() is None
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        finally:
+            sb.release()
+            proc.kill()
         proc.stdout.close()
 
         # What the kill left: whole courses only, no duplicates, maybe a stale lock.
@@ -116,7 +132,8 @@ def test_sigkill_at_random_points_then_rerun_converges(app, make_canvas_sandbox,
         for cid, counts in partial.items():
             assert counts == complete[cid], f"trial {trial}: course {cid} half-written {counts} != {complete[cid]}"
         assert duplicates() == 0
-        if was_running and run_status(user.id) == SyncRun.RUNNING and len(partial) < len(complete):
+        if not at_start_up and was_running and run_status(user.id) == SyncRun.RUNNING \
+                and len(partial) < len(complete):
             mid_sync_kills += 1
 
         rerun_started = time.monotonic()
@@ -143,6 +160,6 @@ def test_sigkill_at_random_points_then_rerun_converges(app, make_canvas_sandbox,
             taken_over += 1
         assert db.session.scalar(select(func.count()).select_from(SyncLock).where(SyncLock.user_id == user.id)) == 0
 
-    # the random delays must really have hit syncs in the middle
-    assert mid_sync_kills >= TRIALS[backend] // 2, mid_sync_kills
+    # every mid-sync kill really hit a sync in the middle
+    assert mid_sync_kills == mid_sync_trials, (mid_sync_kills, mid_sync_trials)
     assert taken_over >= mid_sync_kills  # each of those left a lock the re-run took over at once
