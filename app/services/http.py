@@ -517,8 +517,7 @@ class HttpClient:
         # Plain prefix tests on the hot path: every URL we build starts with one of these.
         self._prefixes = tuple(o + "/" for o in self.origins)
         self.policy = policy or _session_policy(session)
-        for origin in self.origins:
-            self._check_policy(origin)
+        self._origins_checked = False  # on the first request, so building a client never raises
         transport = _session_retry(session)
         self.stats = stats or getattr(transport, "stats", None) or RequestStats()
         self.read_timeout, self.connect_timeout = timeout, connect_timeout
@@ -559,6 +558,10 @@ class HttpClient:
     def request(self, method: str, url: str, *, what: str | None = None, **kwargs) -> requests.Response:
         """Send, retrying what can be retried; the response has its body read (bounded) and
         a status below 300, or the system's error is raised."""
+        if not self._origins_checked:
+            for origin in self.origins:
+                self._check_policy(origin)
+            self._origins_checked = True
         if not url.startswith(self._prefixes):
             self.check_link(url, "address")
         deadline = time.monotonic() + self.deadline_s
