@@ -127,6 +127,10 @@ class CanvasAPIService:
             params["enrollment_state"] = enrollment_state
         return self._get_list("courses", params)
 
+    def get_course_page(self, per_page: int = 1) -> list[dict]:
+        """The first page of the course list only: proof the token may list courses."""
+        return self._expect(self._get_json("courses", {"per_page": per_page}), list)
+
     def get_course(self, course_id: int, include_term: bool = True, include_scores: bool = False) -> dict:
         includes = (["term"] if include_term else []) + (["total_scores"] if include_scores else [])
         params = {"include[]": includes} if includes else None
