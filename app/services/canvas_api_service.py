@@ -26,6 +26,7 @@ from app.services.canvas_errors import (
     InsufficientScope,
     InvalidToken,
     NotFound,
+    RunTimeExceeded,
     Throttled,
     Unauthorized,
 )
@@ -44,7 +45,7 @@ from app.services.pagination import LinkHeaderPaginator, PaginationError, known_
 
 __all__ = [
     "BadResponse", "CanvasAPIError", "CanvasAPIService", "CanvasUnavailable", "Forbidden",
-    "InsufficientScope", "InvalidToken", "NotFound", "Throttled", "Unauthorized",
+    "InsufficientScope", "InvalidToken", "NotFound", "RunTimeExceeded", "Throttled", "Unauthorized",
 ]
 
 log = logging.getLogger(__name__)
@@ -368,5 +369,5 @@ def _iso(value) -> str:
 
 CANVAS_ERRORS = SystemErrors(
     name="Canvas", base=CanvasAPIError, unavailable=CanvasUnavailable, throttled=Throttled, bad_response=BadResponse,
-    error_for=_error_for,
+    error_for=_error_for, over_time=RunTimeExceeded,
 )

@@ -59,3 +59,12 @@ class CanvasUnavailable(CanvasAPIError):
 
 class BadResponse(CanvasAPIError):
     kind = "bad_response"
+
+
+class RunTimeExceeded(CanvasAPIError):
+    """The sync's time limit (SYNC_MAX_RUN_SECONDS) passed: no more requests for this run."""
+
+    kind = "run_time"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message, status=status, refusal="run_time")

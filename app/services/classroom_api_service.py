@@ -4,9 +4,9 @@ Requests go through the shared client (app/services/http.py): it retries connect
 errors and 5xx and waits out Google's 429 RESOURCE_EXHAUSTED with exponential backoff
 (Google sends no Retry-After, so the backoff is ours), counted in the run's stats, and
 never follows a redirect off the Classroom and Reports hosts. What is left when the
-retries run out becomes one of the plain-words errors below. Lists are iterators that follow ``nextPageToken`` one page at
-a time, so a caller that has seen enough (courseWork by ``updateTime desc``) stops
-before the next request.
+retries run out becomes one of the plain-words errors below. Lists are iterators that
+follow ``nextPageToken`` one page at a time (`PageTokenPaginator`), so a caller that has
+seen enough (courseWork by ``updateTime desc``) stops before the next request.
 """
 from __future__ import annotations
 

@@ -90,9 +90,17 @@ class SystemErrors:
     throttled: Callable[..., ApiError]
     bad_response: Callable[..., ApiError]
     error_for: Callable[[requests.Response], ApiError]
+    over_time: Callable[..., ApiError] | None = None
 
     def refused(self, message: str, refusal: str) -> ApiError:
         return self.base(message, retriable=False, refusal=refusal)
+
+    def run_over(self, limit_s: float) -> ApiError:
+        message = (f"The sync ran longer than its limit ({limit_s:g} s) and was stopped; "
+                   "the next run starts normally.")
+        if self.over_time is not None:
+            return self.over_time(message)
+        return self.refused(message, "run_time")
 
 
 def excerpt(text: str | bytes | None, limit: int = 200) -> str:
@@ -274,11 +282,21 @@ def origin_of(url: str) -> str:
 
 @dataclass
 class RequestStats:
+    """One run's requests, for its summary, and the run's time limit (every client of the
+    run shares this object, so past `run_deadline` none of them sends another request)."""
+
     requests: int = 0
     retries: int = 0
     throttles: int = 0
     bytes: int = 0
+    run_deadline: float | None = field(default=None, repr=False, compare=False)
+    run_limit_s: float | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def limit_run(self, seconds: float | None) -> None:
+        """From now, the run may take `seconds` (None or 0: no limit)."""
+        self.run_limit_s = seconds or None
+        self.run_deadline = time.monotonic() + seconds if seconds else None
 
     def add(self, *, requests: int = 0, retries: int = 0, throttles: int = 0, bytes: int = 0) -> None:
         with self._lock:
@@ -565,6 +583,11 @@ class HttpClient:
         if not url.startswith(self._prefixes):
             self.check_link(url, "address")
         deadline = time.monotonic() + self.deadline_s
+        run_deadline = self.stats.run_deadline
+        if run_deadline is not None:
+            if time.monotonic() >= run_deadline:
+                raise self.errors.run_over(self.stats.run_limit_s or 0)
+            deadline = min(deadline, run_deadline)
         retries = throttles = redirects = 0
         what = what or url_path(url)
         while True:
@@ -635,7 +658,7 @@ class HttpClient:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._too_long(what)
+                raise self._out_of_time(what)
             timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
             self.throttle.acquire()
             left = None
@@ -665,11 +688,13 @@ class HttpClient:
                 continue
             except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
                 if time.monotonic() >= deadline:
-                    raise self._too_long(what) from None
+                    raise self._out_of_time(what) from None
                 raise self.errors.unavailable(f"{self.errors.name} did not answer in time ({what}).") from None
             except requests.exceptions.RetryError:
                 raise self.errors.unavailable(f"{self.errors.name} kept failing for {what}; try again later.") from None
             except requests.exceptions.ConnectionError:
+                if time.monotonic() >= deadline:  # urllib3's read retries ran into the deadline
+                    raise self._out_of_time(what) from None
                 raise self.errors.unavailable(
                     f"Could not reach {self.errors.name} at {urlsplit(url).netloc}.") from None
             finally:
@@ -687,7 +712,7 @@ class HttpClient:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._too_long(what)
+                raise self._out_of_time(what)
             if remaining < self.read_timeout:  # one read may not wait past the deadline either
                 sock = getattr(getattr(raw, "connection", None), "sock", None)
                 if sock is not None:
@@ -708,6 +733,12 @@ class HttpClient:
         mb = self.max_body_bytes // (1024 * 1024)
         return self.errors.refused(f"{self.errors.name}'s answer for {what} was too large (over {mb} MB); "
                                    "stopped reading it.", "too_large")
+
+    def _out_of_time(self, what: str) -> ApiError:
+        run_deadline = self.stats.run_deadline
+        if run_deadline is not None and time.monotonic() >= run_deadline:
+            return self.errors.run_over(self.stats.run_limit_s or 0)
+        return self._too_long(what)
 
     def _too_long(self, what: str) -> ApiError:
         error = self.errors.unavailable(f"{self.errors.name} took too long to answer {what} "
