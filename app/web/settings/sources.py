@@ -62,6 +62,17 @@ def _checked_url(raw: str, system: str, default: str) -> str:
                                  allow_hosts=EgressPolicy.from_config(config).allow_hosts)
 
 
+def _checked_save(connection: UserConnection | None, system: str, form, field, base_url: str, credentials: dict,
+                  hint_from: str):
+    """Save only credentials the system accepted just now; else say why on `field`."""
+    try:
+        check_credentials(system, base_url, credentials)
+    except CredentialsRefused as exc:
+        field.errors.append(f"{exc} Nothing was saved.")
+        return render_settings(forms={system: form}), 400
+    return _save(connection, system, base_url, credentials, hint_from=hint_from)
+
+
 def _save(connection: UserConnection | None, system: str, base_url: str, credentials: dict, hint_from: str):
     if connection is None:
         connection = UserConnection(user_id=current_user.id, system=system)
@@ -96,13 +107,8 @@ def save_classroom():
             form.token.errors.append("Paste a Google Classroom access token.")
             return render_settings(forms={CLASSROOM: form}), 400
         token = connection.credentials.get("access_token", "")
-    credentials = {"access_token": token, "token_kind": form.token_kind.data}
-    try:
-        check_credentials(CLASSROOM, base_url, credentials)
-    except CredentialsRefused as exc:
-        form.token.errors.append(f"{exc} Nothing was saved.")
-        return render_settings(forms={CLASSROOM: form}), 400
-    return _save(connection, CLASSROOM, base_url, credentials, hint_from="access_token")
+    return _checked_save(connection, CLASSROOM, form, form.token, base_url,
+                         {"access_token": token, "token_kind": form.token_kind.data}, hint_from="access_token")
 
 
 @bp.route("/schoology", methods=["POST"])
@@ -123,13 +129,8 @@ def save_schoology():
         field = form.consumer_key if not key else form.consumer_secret
         field.errors.append("Enter the consumer key and secret from Schoology (your profile → API Credentials).")
         return render_settings(forms={SCHOOLOGY: form}), 400
-    credentials = {"consumer_key": key, "consumer_secret": secret}
-    try:
-        check_credentials(SCHOOLOGY, base_url, credentials)
-    except CredentialsRefused as exc:
-        form.consumer_secret.errors.append(f"{exc} Nothing was saved.")
-        return render_settings(forms={SCHOOLOGY: form}), 400
-    return _save(connection, SCHOOLOGY, base_url, credentials, hint_from="consumer_secret")
+    return _checked_save(connection, SCHOOLOGY, form, form.consumer_secret, base_url,
+                         {"consumer_key": key, "consumer_secret": secret}, hint_from="consumer_secret")
 
 
 def _own_connection(system: str) -> UserConnection:
