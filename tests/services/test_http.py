@@ -1,8 +1,10 @@
+import io
 import ipaddress
 import time
 
 import pytest
 import requests
+import urllib3
 from werkzeug import Response
 
 from app.services.http import (
@@ -196,3 +198,32 @@ def test_session_reads_proxy_environment_once_per_host(monkeypatch):
     explicit = session.merge_environment_settings("http://canvas.example/x", {"http": "http://other.invalid"},
                                                   None, None, None)
     assert explicit["proxies"]["http"] == "http://other.invalid"  # explicit settings bypass the cache
+
+
+class CannedAdapter(requests.adapters.BaseAdapter):
+    """Answers every request with one canned response (for an https origin no test server has)."""
+
+    def __init__(self, status: int, headers: dict):
+        super().__init__()
+        self.status, self.headers, self.sent = status, headers, []
+
+    def send(self, request, **kwargs):
+        self.sent.append(request.url)
+        raw = urllib3.HTTPResponse(body=io.BytesIO(b""), headers=self.headers, status=self.status,
+                                   preload_content=False)
+        response = requests.adapters.HTTPAdapter().build_response(request, raw)
+        return response
+
+    def close(self):
+        return None
+
+
+def test_a_redirect_from_https_to_http_is_never_followed():
+    session = build_session(policy=EgressPolicy())
+    canned = CannedAdapter(302, {"Location": "http://canvas.example/api/v1/users/self", "Content-Length": "0"})
+    session.mount("https://", canned)
+    client = HttpClient(session, _demo_errors(), ["https://canvas.example"])
+    with pytest.raises(DemoError) as caught:
+        client.request("GET", "https://canvas.example/api/v1/users/self")
+    assert caught.value.refusal == "redirect" and "from https to plain http" in caught.value.message
+    assert canned.sent == ["https://canvas.example/api/v1/users/self"]
