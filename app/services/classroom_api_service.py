@@ -112,7 +112,7 @@ class ClassroomAPIService:
         self._auth = {"Authorization": f"Bearer {token}"}
         self.http = HttpClient(session, CLASSROOM_ERRORS, [self.classroom_url, self.reports_url], stats=stats,
                                timeout=timeout, connect_timeout=connect_timeout, deadline_s=deadline_s,
-                               max_body_bytes=max_body_bytes, is_throttled=_is_quota)
+                               max_body_bytes=max_body_bytes)
         self.stats = self.http.stats
 
     # -- Classroom -----------------------------------------------------------------
@@ -186,10 +186,6 @@ class ClassroomAPIService:
         if not isinstance(body, dict):
             raise BadResponse(f"Google sent {type(body).__name__} where an object was expected ({url_path(url)}).")
         return body
-
-
-def _is_quota(response: requests.Response) -> bool:
-    return response.status_code == 429
 
 
 def _error_for(response: requests.Response) -> ClassroomAPIError:

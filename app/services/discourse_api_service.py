@@ -40,7 +40,6 @@ class DiscourseAPIError(ApiError):
 
 
 class InvalidApiKey(DiscourseAPIError):
-
     def __init__(self, status: int | None = 403):
         super().__init__("Discourse rejected the API key or the API username; check both in the settings.",
                          status=status)
