@@ -12,7 +12,10 @@ import psutil
 import pytest
 
 from app.services.canvas_api_service import BadResponse, CanvasAPIError, CanvasAPIService
-from app.services.http import EgressPolicy
+from app.services.classroom_api_service import ClassroomAPIService
+from app.services.discourse_api_service import DiscourseAPIService
+from app.services.http import ApiError, EgressPolicy, build_session
+from app.services.schoology_api_service import SchoologyAPIService
 
 TOKEN = "hostile-test-token-0123456789"
 # Production rules, with the hostile server's name allowed as an operator would allow a host.
@@ -150,3 +153,34 @@ def test_an_allowed_internal_host_is_reached(hostile_upstream):
     with CanvasAPIService(hostile_upstream.internal_url, TOKEN, policy=allowed) as api:
         assert api.get_self()["id"] == 1
     assert len(hostile_upstream.internal_requests) == 1
+
+
+def _every_client(upstream, mode: str):
+    """Each system's client pointed at the hostile server, and its first call."""
+    session = build_session(policy=PRODUCTION, total_retries=1)
+    base = upstream.base_url(mode)
+    classroom = ClassroomAPIService(session, TOKEN, classroom_url=base, reports_url=base)
+    schoology = SchoologyAPIService(session, "key", "secret", api_url=base, max_attempts=2)
+    discourse = DiscourseAPIService(base, "api-key-0123", session=session, max_retries=1)
+
+    def canvas_self():
+        with canvas(upstream, mode) as api:
+            return api.get_self()
+
+    return {
+        "canvas": canvas_self,
+        "classroom": lambda: list(classroom.iter_courses()),
+        "schoology": lambda: schoology.get_me(),
+        "discourse": lambda: discourse.categories(),
+    }
+
+
+@pytest.mark.parametrize("system", ["canvas", "classroom", "schoology", "discourse"])
+@pytest.mark.parametrize("mode, refusal", [("redirect-loopback", "redirect"), ("huge", "too_large")])
+def test_every_client_refuses_the_same_way(hostile_upstream, system, mode, refusal):
+    with PeakRSS() as rss, pytest.raises(ApiError) as caught:
+        _every_client(hostile_upstream, mode)[system]()
+    assert caught.value.refusal == refusal and not caught.value.retriable
+    assert "INTERNAL" not in caught.value.message
+    assert hostile_upstream.internal_requests == []
+    assert rss.growth < 50 * MB
