@@ -42,6 +42,16 @@ class Config:
     # Canvas URLs pointing at private/loopback hosts are refused unless allowed (SSRF).
     ALLOW_PRIVATE_CANVAS_URLS = _env_bool("ALLOW_PRIVATE_CANVAS_URLS", True)
     REQUIRE_HTTPS_CANVAS_URLS = _env_bool("REQUIRE_HTTPS_CANVAS_URLS", False)
+    # The outbound policy (app/services/http.py) applies the two rules above to every call
+    # to a user-supplied address, on the address each socket connects to. Internal hosts
+    # an operator trusts are named here (comma-separated), and then may be private and http.
+    OUTBOUND_ALLOW_HOSTS = os.environ.get("OUTBOUND_ALLOW_HOSTS", "")
+    # Bounds of every outbound request: connect plus all reads, the body read, pages per list.
+    OUTBOUND_DEADLINE_S = float(os.environ.get("OUTBOUND_DEADLINE_S", "120"))
+    OUTBOUND_MAX_BODY_BYTES = _env_int("OUTBOUND_MAX_BODY_BYTES", 24 * 1024 * 1024)
+    OUTBOUND_MAX_PAGES = _env_int("OUTBOUND_MAX_PAGES", 2000)
+    # A sync that runs longer than this fails in plain words and releases its lock.
+    SYNC_MAX_RUN_SECONDS = float(os.environ.get("SYNC_MAX_RUN_SECONDS", "3600"))
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

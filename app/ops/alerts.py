@@ -13,23 +13,42 @@ evaluation, so an outage of the receiver does not lose the alert.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import SyncAlert, SyncOperation, SyncRun, User
 from app.models.types import utcnow
-from app.services.http import build_session
+from app.services.http import ApiError, HttpClient, SystemErrors, build_session, default_policy
 from app.sync.queue import due_condition
 
 log = logging.getLogger(__name__)
 Alert = SyncAlert
+
+
+class WebhookError(ApiError):
+    system = "The alert webhook"
+
+
+class WebhookUnavailable(WebhookError):
+    retriable = True
+
+
+WEBHOOK_ERRORS = SystemErrors(
+    name="The alert webhook", base=WebhookError, unavailable=WebhookUnavailable,
+    throttled=lambda status=None: WebhookUnavailable("The alert webhook kept throttling.", status=status),
+    bad_response=WebhookError,
+    error_for=lambda response: WebhookError(f"The alert webhook refused the alert ({response.status_code}).",
+                                            status=response.status_code),
+)
 
 
 @dataclass(frozen=True)
@@ -127,9 +146,15 @@ class Notifier:
                 "details": alert.details}
 
     def _webhook(self, alert: SyncAlert, state: str) -> None:
-        with build_session(total_retries=2) as http:
-            response = http.post(self.webhook_url, json=self.payload(alert, state), timeout=10)
-            response.raise_for_status()
+        # The operator configured this address, so its host is allowed even when internal;
+        # redirects elsewhere are still refused and the answer is bounded like any other.
+        host = (urlsplit(self.webhook_url).hostname or "").lower()
+        base = default_policy()
+        policy = dataclasses.replace(base, allow_hosts=base.allow_hosts | {host})
+        with build_session(total_retries=2, policy=policy) as session:
+            client = HttpClient(session, WEBHOOK_ERRORS, [self.webhook_url], timeout=10, connect_timeout=5,
+                                deadline_s=20, max_body_bytes=1024 * 1024, max_retries=2)
+            client.request("POST", self.webhook_url, json=self.payload(alert, state), what="the alert webhook")
 
     def _email(self, alert: SyncAlert, state: str) -> None:
         message = EmailMessage()

@@ -1,9 +1,10 @@
-"""CanvasAPIService: typed calls to the Canvas REST API over one pooled session.
+"""CanvasAPIService: typed calls to the Canvas REST API over the shared client (app/services/http.py).
 
-Transport retries (connection errors, 5xx) are urllib3's (see app/services/http.py).
-Canvas throttling is handled here because only the body text tells a throttling 403
-from a permission 403: we pause every thread of the run, wait and retry, and never
-report it as a permission error.
+The shared client sends, retries 5xx, bounds time and size and keeps to the configured
+origin. What is Canvas's own is here: only the body text tells a throttling 403 from a
+permission 403, so `_is_throttle` tells the client which answers to wait out (every
+thread of the run pauses through the leaky-bucket mirror), and `_error_for` maps the
+rest to typed errors.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
@@ -26,22 +26,31 @@ from app.services.canvas_errors import (
     InsufficientScope,
     InvalidToken,
     NotFound,
+    RunTimeExceeded,
     Throttled,
     Unauthorized,
 )
-from app.services.http import LeakyBucketThrottle, RequestStats, backoff_delay, build_session
-from app.services.pagination import NextLinkPaginator, known_page_urls
+from app.services.http import (
+    EgressPolicy,
+    HttpClient,
+    LeakyBucketThrottle,
+    RequestStats,
+    SystemErrors,
+    backoff_delay,
+    build_session,
+    excerpt,
+    url_path,
+)
+from app.services.pagination import LinkHeaderPaginator, PaginationError, known_page_urls, max_pages_setting
 
 __all__ = [
     "BadResponse", "CanvasAPIError", "CanvasAPIService", "CanvasUnavailable", "Forbidden",
-    "InsufficientScope", "InvalidToken", "NotFound", "Throttled", "Unauthorized",
+    "InsufficientScope", "InvalidToken", "NotFound", "RunTimeExceeded", "Throttled", "Unauthorized",
 ]
 
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_TEXT = "rate limit exceeded"
-# Transport faults urllib3 cannot retry because they happen while reading the body.
-BODY_ERRORS = (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
 
 
 class CanvasAPIService:
@@ -58,25 +67,32 @@ class CanvasAPIService:
         page_workers: int = 5,
         max_concurrency: int = 12,
         backoff_factor: float = 0.5,
+        deadline_s: float | None = None,
+        max_body_bytes: int | None = None,
+        max_pages: int | None = None,
+        policy: EgressPolicy | None = None,
         stats: RequestStats | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/v1/"
         self.per_page = per_page
-        self.timeout = (connect_timeout, timeout)
         self.max_retries = max_retries
-        self.max_throttle_waits = max_throttle_waits
+        self.max_pages = max_pages_setting(max_pages)
         self.backoff_factor = backoff_factor
         self.stats = stats or RequestStats()
         # An HTTP header carries only visible ASCII: a pasted token with other characters
         # (found by fuzzing the settings form) could not even be sent; Canvas tokens never have them.
         self._token_sendable = bool(token) and token.isascii() and token.isprintable() and " " not in token
         self.throttle = LeakyBucketThrottle(max_concurrency=max_concurrency)
-        # 429 is left out of urllib3's list: like 403 it may be Canvas throttling, handled below.
         self.session = build_session(
-            stats=self.stats, total_retries=max_retries, retry_statuses=(500, 502, 503, 504),
-            backoff_factor=backoff_factor,
-            headers={"Authorization": f"Bearer {token}"},
+            stats=self.stats, total_retries=max_retries, backoff_factor=backoff_factor, policy=policy,
+            headers={"Authorization": f"Bearer {token}"} if self._token_sendable else None,
+        )
+        self.http = HttpClient(
+            self.session, CANVAS_ERRORS, [self.base_url], stats=self.stats, timeout=timeout,
+            connect_timeout=connect_timeout, deadline_s=deadline_s, max_body_bytes=max_body_bytes,
+            max_retries=max_retries, max_throttle_waits=max_throttle_waits, backoff_factor=backoff_factor,
+            throttle=self.throttle, rate_limit_header="X-Rate-Limit-Remaining", is_throttled=_is_throttle,
         )
         self._page_pool = ThreadPoolExecutor(max_workers=page_workers, thread_name_prefix="canvas-page")
 
@@ -111,6 +127,10 @@ class CanvasAPIService:
         if enrollment_state:
             params["enrollment_state"] = enrollment_state
         return self._get_list("courses", params)
+
+    def get_course_page(self, per_page: int = 1) -> list[dict]:
+        """The first page of the course list only: proof the token may list courses."""
+        return self._expect(self._get_json("courses", {"per_page": per_page}), list)
 
     def get_course(self, course_id: int, include_term: bool = True, include_scores: bool = False) -> dict:
         includes = (["term"] if include_term else []) + (["total_scores"] if include_scores else [])
@@ -156,6 +176,46 @@ class CanvasAPIService:
             params["assignment_ids[]"] = [str(a) for a in assignment_ids]
         return self._iter_pages(f"courses/{course_id}/students/submissions", params)
 
+    # -- discussions (endpoints of canvas-lms discussion_topics_api_controller.rb) ---------
+
+    def get_discussion_topics(self, course_id: int | str) -> list[dict]:
+        return self._get_list(f"courses/{course_id}/discussion_topics", {})
+
+    def get_discussion_topic(self, course_id: int | str, topic_id: int | str) -> dict:
+        return self._expect(self._get_json(f"courses/{course_id}/discussion_topics/{topic_id}"), dict)
+
+    def create_discussion_topic(self, course_id: int | str, title: str, message: str, *,
+                                published: bool = True) -> dict:
+        return self._send("POST", f"courses/{course_id}/discussion_topics",
+                          {"title": title, "message": message, "published": published})
+
+    def update_discussion_topic(self, course_id: int | str, topic_id: int | str, **fields) -> dict:
+        return self._send("PUT", f"courses/{course_id}/discussion_topics/{topic_id}", fields)
+
+    def delete_discussion_topic(self, course_id: int | str, topic_id: int | str) -> None:
+        self._request("DELETE", self._url(f"courses/{course_id}/discussion_topics/{topic_id}"))
+
+    def get_discussion_entries(self, course_id: int | str, topic_id: int | str) -> list[dict]:
+        return self._get_list(f"courses/{course_id}/discussion_topics/{topic_id}/entries", {})
+
+    def get_discussion_replies(self, course_id: int | str, topic_id: int | str, entry_id: int | str) -> list[dict]:
+        return self._get_list(f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}/replies", {})
+
+    def get_discussion_entry_list(self, course_id: int | str, topic_id: int | str, ids: list) -> list[dict]:
+        return self._expect(self._get_json(f"courses/{course_id}/discussion_topics/{topic_id}/entry_list",
+                                           {"ids[]": [str(i) for i in ids]}), list)
+
+    def create_discussion_entry(self, course_id: int | str, topic_id: int | str, message: str) -> dict:
+        return self._send("POST", f"courses/{course_id}/discussion_topics/{topic_id}/entries", {"message": message})
+
+    def update_discussion_entry(self, course_id: int | str, topic_id: int | str, entry_id: int | str,
+                                message: str) -> dict:
+        return self._send("PUT", f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}",
+                          {"message": message})
+
+    def delete_discussion_entry(self, course_id: int | str, topic_id: int | str, entry_id: int | str) -> None:
+        self._request("DELETE", self._url(f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}"))
+
     # -- pagination ----------------------------------------------------------------
 
     def _get_list(self, path: str, params: dict) -> list[dict]:
@@ -165,43 +225,49 @@ class CanvasAPIService:
         params = {**params, "per_page": self.per_page}
         response, first = self._get(self._url(path), params)
         yield self._expect(first, list)
-        rest = known_page_urls(response)
-        if rest is not None:
-            # Numbered pages with a known last page: fetch them concurrently, keep the order.
-            for page in self._page_pool.map(lambda url: self._get(url)[1], rest):
-                yield self._expect(page, list)
-            return
-        paginator = NextLinkPaginator(response.url)
-        paginator.advance(response)
-        while paginator.has_more:
-            response, page = self._get(paginator.next_url)
-            yield self._expect(page, list)
+        paginator = LinkHeaderPaginator(response.url, check_link=self.http.check_link, max_pages=self.max_pages)
+        try:
+            rest = known_page_urls(response)
+            if rest is not None:
+                # Numbered pages with a known last page: fetch them concurrently, keep the order.
+                paginator.skip(len(rest))
+                for url in rest:
+                    self.http.check_link(url, "last page link")
+                for page in self._page_pool.map(lambda url: self._get(url)[1], rest):
+                    yield self._expect(page, list)
+                return
             paginator.advance(response)
+            while paginator.has_more:
+                response, page = self._get(paginator.next_url)
+                yield self._expect(page, list)
+                paginator.advance(response)
+        except PaginationError as exc:
+            raise _pages_error(exc, path) from None
 
     # -- one request ---------------------------------------------------------------
 
     def _url(self, path: str) -> str:
-        return urljoin(self.api_url, path)
+        return self.api_url + path
 
     def _get_json(self, path: str, params: dict | None = None):
         return self._get(self._url(path), params)[1]
 
     def _get(self, url: str, params: dict | None = None) -> tuple[requests.Response, Any]:
-        """GET a URL and decode it; transient body faults (truncated, malformed) are retried."""
+        """GET a URL and decode it; a malformed body (truncated by a proxy, say) is fetched again."""
         for attempt in range(1, self.max_retries + 2):
             response = self._request("GET", url, params=params)
             try:
                 # orjson decodes the bytes directly (no text decode first) and is several times
                 # faster than json; its JSONDecodeError is a ValueError, handled as before.
                 return response, orjson.loads(response.content)
-            except (ValueError, *BODY_ERRORS) as exc:
+            except ValueError as exc:
                 if attempt > self.max_retries:
                     raise BadResponse(
-                        f"Canvas sent an unreadable response for {_path(url)} ({type(exc).__name__}).",
+                        f"Canvas sent an unreadable response for {_api_path(url)} ({type(exc).__name__}).",
                         status=response.status_code,
                     ) from None
                 self.stats.add(retries=1)
-                log.warning("event=canvas_bad_body path=%s attempt=%d", _path(url), attempt)
+                log.warning("event=canvas_bad_body path=%s attempt=%d", _api_path(url), attempt)
                 time.sleep(backoff_delay(attempt, base=self.backoff_factor / 4, cap=2.0))
         raise AssertionError("unreachable")
 
@@ -210,57 +276,28 @@ class CanvasAPIService:
         try:
             return self._expect(response.json(), dict)
         except ValueError:
-            raise BadResponse(f"Canvas sent an unreadable response for {_path(response.url)}.") from None
+            raise BadResponse(f"Canvas sent an unreadable response for {_api_path(response.url)}.") from None
 
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:
         if not self._token_sendable:
             raise InvalidToken("invalid", status=None)
-        throttle_waits = 0
-        body_faults = 0
-        while True:
-            self.throttle.acquire()
-            remaining = None
-            try:
-                self.stats.add(requests=1)
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-                _ = response.content  # read the body inside the throttle slot
-                remaining = _float(response.headers.get("X-Rate-Limit-Remaining"))
-            except BODY_ERRORS:
-                body_faults += 1
-                if method not in ("GET", "HEAD"):  # a write may have happened: resending could do it twice
-                    raise CanvasUnavailable(f"Canvas cut off its answer to a {method} on {_path(url)}.") from None
-                if body_faults > self.max_retries:
-                    raise CanvasUnavailable(f"Canvas kept dropping the connection while sending {_path(url)}.") from None
-                self.stats.add(retries=1)
-                continue
-            except requests.exceptions.RetryError:
-                raise CanvasUnavailable(f"Canvas kept failing for {_path(url)}; try again later.") from None
-            except requests.exceptions.Timeout:
-                raise CanvasUnavailable(f"Canvas did not answer in time ({_path(url)}).") from None
-            except requests.exceptions.ConnectionError:
-                raise CanvasUnavailable(f"Could not reach Canvas at {urlsplit(self.base_url).netloc}.") from None
-            finally:
-                self.throttle.release(remaining)
-            self.stats.add(bytes=len(response.content))
-
-            if response.status_code < 400:
-                return response
-            if _is_throttle(response):
-                throttle_waits += 1
-                self.stats.add(throttles=1)
-                if throttle_waits > self.max_throttle_waits:
-                    raise Throttled(status=response.status_code)
-                delay = backoff_delay(throttle_waits, base=self.backoff_factor, cap=30.0, retry_after=response.headers.get("Retry-After"))
-                log.info("event=canvas_throttled path=%s status=%d wait_s=%.2f", _path(url), response.status_code, delay)
-                self.throttle.throttled(delay)
-                continue
-            raise _error_for(response)
+        return self.http.request(method, url, what=_api_path(url), **kwargs)
 
     @staticmethod
     def _expect(value, kind: type):
         if not isinstance(value, kind):
             raise BadResponse(f"Canvas sent {type(value).__name__} where a {kind.__name__} was expected.")
         return value
+
+
+def _api_path(url: str) -> str:
+    return url_path(url, "/api/v1/")
+
+
+def _pages_error(exc: PaginationError, path: str) -> BadResponse:
+    if exc.reason == "loop":
+        return BadResponse(f"Canvas's pages of {path} loop back on themselves; stopped.")
+    return BadResponse(f"Canvas kept sending pages of {path} (more than {exc.pages}); stopped.")
 
 
 def _is_throttle(response: requests.Response) -> bool:
@@ -279,15 +316,17 @@ def _error_for(response: requests.Response) -> CanvasAPIError:
     if "insufficient scope" in lowered:
         return InsufficientScope(status=status)
     if status in (401, 403) and _is_unauthorized_action(response):
-        return Unauthorized(f"Canvas says this account may no longer open this ({_path(response.url)}).",
+        return Unauthorized(f"Canvas says this account may no longer open this ({_api_path(response.url)}).",
                             status=status)
     if status in (401, 403):
-        return Forbidden(f"Canvas says this account may not do that ({_path(response.url)}).", status=status)
+        return Forbidden(f"Canvas says this account may not do that ({_api_path(response.url)}).", status=status)
     if status == 404:
-        return NotFound(f"Canvas has no {_path(response.url)} (it may have been deleted).", status=status)
+        return NotFound(f"Canvas has no {_api_path(response.url)} (it may have been deleted).", status=status)
     if status >= 500:
         return CanvasUnavailable(f"Canvas had an internal error ({status}); try again later.", status=status)
-    return CanvasAPIError(f"Canvas refused the request ({status}: {message[:200]}).", status=status)
+    log.info("event=canvas_refused status=%d path=%s detail=%r", status, _api_path(response.url), excerpt(message))
+    return CanvasAPIError(f"Canvas refused the request for {_api_path(response.url)} ({status}).", status=status,
+                          retriable=status == 429 or status >= 500)
 
 
 def _is_unauthorized_action(response: requests.Response) -> bool:
@@ -309,7 +348,7 @@ def _first_error_message(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text[:200]
+        return excerpt(response.text)
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         return str(errors[0].get("message", ""))
@@ -320,22 +359,15 @@ def _first_error_message(response: requests.Response) -> str:
     return ""
 
 
-def _path(url: str) -> str:
-    """The API path of a URL, without the query string (which could carry a token)."""
-    path = urlsplit(url).path
-    return path.split("/api/v1/", 1)[-1] or path
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _iso(value) -> str:
     if isinstance(value, str):
         return value
     from datetime import timezone
 
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+CANVAS_ERRORS = SystemErrors(
+    name="Canvas", base=CanvasAPIError, unavailable=CanvasUnavailable, throttled=Throttled, bad_response=BadResponse,
+    error_for=_error_for, over_time=RunTimeExceeded,
+)

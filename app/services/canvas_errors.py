@@ -1,14 +1,12 @@
 """Typed Canvas errors. Every message is plain words, safe to show a user, and never holds a token."""
 from __future__ import annotations
 
+from app.services.http import ApiError
 
-class CanvasAPIError(Exception):
+
+class CanvasAPIError(ApiError):
+    system = "Canvas"
     kind = "other"
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class InvalidToken(CanvasAPIError):
@@ -22,8 +20,10 @@ class InvalidToken(CanvasAPIError):
 class InsufficientScope(CanvasAPIError):
     kind = "invalid_token"
 
-    def __init__(self, status: int | None = 401):
-        super().__init__("The Canvas access token lacks the scopes Canvas Flow needs.", status=status)
+    def __init__(self, status: int | None = 401, *, missing: str | None = None):
+        self.missing = missing
+        needs = f" (it needs {missing})" if missing else ""
+        super().__init__(f"The Canvas access token lacks the scopes Canvas Flow needs{needs}.", status=status)
 
 
 class Forbidden(CanvasAPIError):
@@ -46,6 +46,7 @@ class NotFound(CanvasAPIError):
 
 class Throttled(CanvasAPIError):
     kind = "throttled"
+    retriable = True
 
     def __init__(self, status: int | None = None):
         super().__init__("Canvas is busy and kept asking us to slow down; we will retry later.", status=status)
@@ -53,7 +54,17 @@ class Throttled(CanvasAPIError):
 
 class CanvasUnavailable(CanvasAPIError):
     kind = "unreachable"
+    retriable = True
 
 
 class BadResponse(CanvasAPIError):
     kind = "bad_response"
+
+
+class RunTimeExceeded(CanvasAPIError):
+    """The sync's time limit (SYNC_MAX_RUN_SECONDS) passed: no more requests for this run."""
+
+    kind = "run_time"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message, status=status, refusal="run_time")

@@ -27,7 +27,7 @@ from app.models.types import utcnow
 from app.services import canvas_bookmarks, sync_runs
 from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_bookmarks import _course_name, _Known, can_sync_incrementally
-from app.services.canvas_errors import CanvasAPIError, InsufficientScope, InvalidToken, Unauthorized
+from app.services.canvas_errors import CanvasAPIError, InsufficientScope, InvalidToken, RunTimeExceeded, Unauthorized
 from app.services.canvas_fetch import (
     ASSIGNMENTS_PER_STREAM,
     MAX_SUBMISSION_STREAMS,
@@ -65,13 +65,16 @@ __all__ = [  # the service, and names kept importable from here after the split
 
 # Canvas's *_since filters compare Canvas's clock with ours: re-read a margin.
 SINCE_OVERLAP = timedelta(minutes=5)
-FATAL_ERRORS = (InvalidToken, InsufficientScope)
+# Errors that end the whole run at once (every course would meet them).
+FATAL_ERRORS = (InvalidToken, InsufficientScope, RunTimeExceeded)
 
 
 class CanvasSyncService:
     def __init__(self, session: Session, api: CanvasAPIService, user: User, *, course_workers: int = 4,
-                 stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None):
+                 stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None,
+                 max_run_s: float | None = None):
         self.session = session
+        self.max_run_s = max_run_s
         self.api = api
         self.user = user
         self.course_workers = course_workers
@@ -109,6 +112,7 @@ class CanvasSyncService:
             return SyncResult(run_id=run.id, status=run.status, kind=run.kind, joined=True)
         result = SyncResult(run_id=run.id, status=SyncRun.RUNNING, kind=kind)
         t0 = time.monotonic()
+        self.api.stats.limit_run(self.max_run_s)
         log.info("event=sync_start user_id=%s run_id=%s kind=%s trigger=%s", self.user.id, run.id, kind, trigger)
         try:
             try:
@@ -320,4 +324,5 @@ def create_canvas_sync_service(user: User, *, session: Session | None = None, **
     api = CanvasAPIService.for_user(user, timeout=config["CANVAS_TIMEOUT_S"], max_retries=config["CANVAS_MAX_RETRIES"],
                                     per_page=config["CANVAS_PER_PAGE"])
     kwargs.setdefault("course_workers", config["SYNC_COURSE_WORKERS"])
+    kwargs.setdefault("max_run_s", config.get("SYNC_MAX_RUN_SECONDS"))
     return CanvasSyncService(session or db.session, api, user, **kwargs)

@@ -1,11 +1,12 @@
 """ClassroomAPIService: Google Classroom v1 and Admin Reports v1 (usage) over one pooled session.
 
-The session comes from app/services/http.py: it retries connection errors, 5xx and
-Google's 429 RESOURCE_EXHAUSTED with exponential backoff (Google sends no Retry-After,
-so the backoff is ours). What is left when the retries run out becomes one of the
-plain-words errors below. Lists are iterators that follow ``nextPageToken`` one page at
-a time, so a caller that has seen enough (courseWork by ``updateTime desc``) stops
-before the next request.
+Requests go through the shared client (app/services/http.py): it retries connection
+errors and 5xx and waits out Google's 429 RESOURCE_EXHAUSTED with exponential backoff
+(Google sends no Retry-After, so the backoff is ours), counted in the run's stats, and
+never follows a redirect off the Classroom and Reports hosts. What is left when the
+retries run out becomes one of the plain-words errors below. Lists are iterators that
+follow ``nextPageToken`` one page at a time (`PageTokenPaginator`), so a caller that has
+seen enough (courseWork by ``updateTime desc``) stops before the next request.
 """
 from __future__ import annotations
 
@@ -13,11 +14,20 @@ import logging
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
-from app.services.http import RequestStats, build_session
+from app.services.http import (
+    ApiError,
+    HttpClient,
+    RequestStats,
+    SystemErrors,
+    build_session,
+    excerpt,
+    url_path,
+)
+from app.services.pagination import PageTokenPaginator, PaginationError, max_pages_setting
 
 log = logging.getLogger(__name__)
 
@@ -25,58 +35,54 @@ CLASSROOM_URL = "https://classroom.googleapis.com"
 REPORTS_URL = "https://admin.googleapis.com"
 USAGE_PARAMETERS = ("classroom:timestamp_last_interaction", "classroom:num_posts_created",
                     "classroom:num_courses_created", "classroom:role", "accounts:last_login_time")
-MAX_PAGES = 10_000
 NOT_YET_AVAILABLE = "is not yet available"
 
 
-class ClassroomAPIError(Exception):
+class ClassroomAPIError(ApiError):
     """Every message is plain words, safe to show a user, and never holds the token."""
 
-    permanent = False
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    system = "Google"
 
 
 class InvalidCredentials(ClassroomAPIError):
-    permanent = True
-
     def __init__(self, status: int | None = 401):
         super().__init__("Google Classroom rejected the access token (it is invalid or has expired); "
                          "connect Google Classroom again.", status=status)
 
 
 class PermissionDenied(ClassroomAPIError):
-    permanent = True
+    pass
 
 
 class NotFound(ClassroomAPIError):
-    permanent = True
+    pass
 
 
 class BadRequest(ClassroomAPIError):
-    permanent = True
+    """Google refused the request (400); `detail` is Google's own words, for matching, never shown raw."""
+
+    def __init__(self, message: str, *, status: int | None = 400, detail: str = ""):
+        super().__init__(message, status=status)
+        self.detail = detail
 
 
 class BadResponse(ClassroomAPIError):
-    permanent = True
+    pass
 
 
 class QuotaExhausted(ClassroomAPIError):
+    retriable = True
+
     def __init__(self, status: int | None = 429):
         super().__init__("Google kept saying the request quota is used up; we will try again later.", status=status)
 
 
 class ClassroomUnavailable(ClassroomAPIError):
-    pass
+    retriable = True
 
 
 class UsageNotYetAvailable(ClassroomAPIError):
     """Google has no usage data for that date yet (reports lag a few days): not an error, stop there."""
-
-    permanent = True
 
     def __init__(self, day: date, message: str):
         super().__init__(f"Google has no Classroom usage data for {day.isoformat()} yet ({message}).", status=400)
@@ -85,23 +91,29 @@ class UsageNotYetAvailable(ClassroomAPIError):
 
 def build_classroom_session(*, stats: RequestStats | None = None, total_retries: int = 5,
                             backoff_factor: float = 0.5) -> requests.Session:
-    """The shared policy (pool, retries on 429/5xx with backoff); the token goes on each client."""
+    """The shared policy (pool, connection retries, the backoff the client uses for 429/5xx);
+    the token goes on each client."""
     return build_session(stats=stats, total_retries=total_retries, backoff_factor=backoff_factor)
 
 
 class ClassroomAPIService:
     def __init__(self, session: requests.Session, token: str, *, classroom_url: str = CLASSROOM_URL,
                  reports_url: str = REPORTS_URL, page_size: int = 100, timeout: float = 30.0,
-                 connect_timeout: float = 5.0, stats: RequestStats | None = None):
+                 connect_timeout: float = 5.0, deadline_s: float | None = None,
+                 max_body_bytes: int | None = None, max_pages: int | None = None,
+                 stats: RequestStats | None = None):
         self.session = session
         self.classroom_url = classroom_url.rstrip("/")
         self.reports_url = reports_url.rstrip("/")
         self.page_size = page_size
-        self.timeout = (connect_timeout, timeout)
-        self.stats = stats or RequestStats()
+        self.max_pages = max_pages_setting(max_pages)
         # An HTTP header carries only visible ASCII; such a token could never be valid.
         self._token_sendable = bool(token) and token.isascii() and token.isprintable() and " " not in token
         self._auth = {"Authorization": f"Bearer {token}"}
+        self.http = HttpClient(session, CLASSROOM_ERRORS, [self.classroom_url, self.reports_url], stats=stats,
+                               timeout=timeout, connect_timeout=connect_timeout, deadline_s=deadline_s,
+                               max_body_bytes=max_body_bytes)
+        self.stats = self.http.stats
 
     # -- Classroom -----------------------------------------------------------------
 
@@ -138,8 +150,8 @@ class ClassroomAPIService:
         try:
             yield from self._items(url, params, "usageReports", size_param="maxResults", page_size=1000)
         except BadRequest as exc:
-            if NOT_YET_AVAILABLE in exc.message:
-                raise UsageNotYetAvailable(day, exc.message) from None
+            if NOT_YET_AVAILABLE in exc.detail:
+                raise UsageNotYetAvailable(day, NOT_YET_AVAILABLE) from None
             raise
 
     # -- paging and requests -------------------------------------------------------
@@ -147,50 +159,39 @@ class ClassroomAPIService:
     def _items(self, url: str, params: dict, key: str, *, size_param: str = "pageSize",
                page_size: int | None = None) -> Iterator[dict[str, Any]]:
         params = {**params, size_param: page_size or self.page_size}
-        seen: set[str] = set()
-        for _ in range(MAX_PAGES):
+        paginator = PageTokenPaginator(max_pages=self.max_pages)
+        while paginator.has_more:
+            if paginator.token:
+                params = {**params, "pageToken": paginator.token}
             page = self._get(url, params)
             items = page.get(key, [])
             if not isinstance(items, list):
                 raise BadResponse(f"Google sent {type(items).__name__} where a list of {key} was expected.")
             yield from items
-            token = page.get("nextPageToken")
-            if not token:  # absent or empty at the end
-                return
-            if token in seen:
-                raise BadResponse(f"Google repeated a page token while listing {key}.")
-            seen.add(token)
-            params = {**params, "pageToken": token}
-        raise BadResponse(f"Google kept sending pages of {key} past {MAX_PAGES}.")
+            try:
+                paginator.advance(page)
+            except PaginationError as exc:
+                if exc.reason == "loop":
+                    raise BadResponse(f"Google repeated a page token while listing {key}.") from None
+                raise BadResponse(f"Google kept sending pages of {key} past {exc.pages}; stopped.") from None
 
     def _get(self, url: str, params: dict) -> dict:
         if not self._token_sendable:
             raise InvalidCredentials(status=None)
-        self.stats.add(requests=1)
-        try:
-            response = self.session.get(url, params=params, headers=self._auth, timeout=self.timeout)
-        except requests.exceptions.RetryError:
-            raise ClassroomUnavailable(f"Google kept failing for {_path(url)}; try again later.") from None
-        except requests.exceptions.Timeout:
-            raise ClassroomUnavailable(f"Google did not answer in time ({_path(url)}).") from None
-        except requests.exceptions.ConnectionError:
-            raise ClassroomUnavailable(f"Could not reach Google at {urlsplit(url).netloc}.") from None
-        self.stats.add(bytes=len(response.content))
-        if response.status_code >= 400:
-            raise _error_for(response)
+        response = self.http.request("GET", url, params=params, headers=self._auth)
         try:
             body = response.json()
         except ValueError:
-            raise BadResponse(f"Google sent an unreadable response for {_path(url)}.") from None
+            raise BadResponse(f"Google sent an unreadable response for {url_path(url)}.") from None
         if not isinstance(body, dict):
-            raise BadResponse(f"Google sent {type(body).__name__} where an object was expected ({_path(url)}).")
+            raise BadResponse(f"Google sent {type(body).__name__} where an object was expected ({url_path(url)}).")
         return body
 
 
 def _error_for(response: requests.Response) -> ClassroomAPIError:
     status = response.status_code
     message, state = _google_error(response)
-    where = _path(response.url)
+    where = url_path(response.url)
     if status == 401:
         return InvalidCredentials(status=status)
     if status == 429 or state == "RESOURCE_EXHAUSTED":
@@ -199,12 +200,14 @@ def _error_for(response: requests.Response) -> ClassroomAPIError:
         return PermissionDenied("Google refused the Classroom usage report: it needs a Google Workspace "
                                 "administrator's access (scope admin.reports.usage.readonly).", status=status)
     if status == 403:
-        return PermissionDenied(f"Google says this account may not read {where} ({message[:200]}).", status=status)
+        log.info("event=classroom_refused status=%d path=%s detail=%r", status, where, excerpt(message))
+        return PermissionDenied(f"Google says this account may not read {where}.", status=status)
     if status == 404:
         return NotFound(f"Google Classroom has no {where} (it may have been deleted).", status=status)
     if status >= 500:
         return ClassroomUnavailable(f"Google had an internal error ({status}); try again later.", status=status)
-    return BadRequest(f"Google refused the request for {where} ({status}: {message[:200]}).", status=status)
+    log.info("event=classroom_refused status=%d path=%s detail=%r", status, where, excerpt(message))
+    return BadRequest(f"Google refused the request for {where} ({status}).", status=status, detail=message)
 
 
 def _google_error(response: requests.Response) -> tuple[str, str]:
@@ -212,9 +215,9 @@ def _google_error(response: requests.Response) -> tuple[str, str]:
     try:
         error = response.json().get("error")
     except (ValueError, AttributeError):
-        return response.text[:200], ""
+        return excerpt(response.text), ""
     if not isinstance(error, dict):
-        return str(error or "")[:200], ""
+        return excerpt(str(error or "")), ""
     return str(error.get("message", "")), str(error.get("status", ""))
 
 
@@ -222,6 +225,7 @@ def _seg(value: str) -> str:
     return quote(str(value), safe="-")
 
 
-def _path(url: str) -> str:
-    """The API path without the query string."""
-    return urlsplit(url).path
+CLASSROOM_ERRORS = SystemErrors(
+    name="Google", base=ClassroomAPIError, unavailable=ClassroomUnavailable,
+    throttled=lambda status=None: QuotaExhausted(status=status), bad_response=BadResponse, error_for=_error_for,
+)

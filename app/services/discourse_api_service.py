@@ -1,65 +1,60 @@
-"""DiscourseAPIService: typed calls to the Discourse API over one pooled session (app/services/http.py).
+"""DiscourseAPIService: typed calls to the Discourse API over the shared client (app/services/http.py).
 
-Transport retries (connection errors, 5xx) for reads are urllib3's. Throttling is handled
-here: Discourse answers 429 with `Retry-After` and `extras.wait_seconds`; every thread
-using this client pauses that long and the request is sent again, so throttling slows
-us down and never fails a call (up to `max_throttle_waits`). A 429 is refused before
-Discourse does anything, so re-sending a throttled write is safe; other writes are
-never re-sent here (the caller makes them idempotent: `external_id`, `original_text`).
+The shared client retries reads on 5xx and waits out 429s: Discourse sends `Retry-After`
+and `extras.wait_seconds` (`_wait_seconds` tells the client which); every thread using
+this client pauses that long and the request is sent again, so throttling slows us down
+and never fails a call (up to `max_throttle_waits`). A 429 is refused before Discourse
+does anything, so re-sending a throttled write is safe; other writes are never re-sent
+(the caller makes them idempotent: `external_id`, `original_text`).
 
 Errors are typed and in plain words; none ever holds the API key.
 """
 from __future__ import annotations
 
 import logging
-import random
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import requests
 
-from app.services.http import CountingRetry, RequestStats, build_session
+from app.services.http import (
+    ApiError,
+    EgressPolicy,
+    HttpClient,
+    PauseThrottle,
+    RequestStats,
+    SystemErrors,
+    build_session,
+    excerpt,
+    url_path,
+)
+from app.services.pagination import PageNumberPaginator, PaginationError, max_pages_setting
 
 log = logging.getLogger(__name__)
 
 POST_IDS_PER_REQUEST = 20  # TopicView's chunk size; Discourse serves post_ids[] in chunks like this
-MAX_PAGES = 1000
 
 
-class DiscourseAPIError(Exception):
-    """Base: `permanent` says whether retrying can help."""
-
-    permanent = False
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class DiscourseAPIError(ApiError):
+    system = "Discourse"
 
 
 class InvalidApiKey(DiscourseAPIError):
-    permanent = True
-
     def __init__(self, status: int | None = 403):
         super().__init__("Discourse rejected the API key or the API username; check both in the settings.",
                          status=status)
 
 
 class Forbidden(DiscourseAPIError):
-    permanent = True
+    pass
 
 
 class NotFound(DiscourseAPIError):
-    permanent = True
+    pass
 
 
 class Rejected(DiscourseAPIError):
     """Discourse refused the content (422: too short, duplicate external_id, ...)."""
-
-    permanent = True
 
     def __init__(self, message: str, *, status: int | None = 422, errors: list[str] | None = None):
         super().__init__(message, status=status)
@@ -69,38 +64,26 @@ class Rejected(DiscourseAPIError):
 class EditConflict(DiscourseAPIError):
     """409: the post changed since `original_text`; `current` is the post as Discourse now has it."""
 
+    retriable = True
+
     def __init__(self, current: dict | None):
         super().__init__("The Discourse post was edited by someone else since we last synced it.", status=409)
         self.current = current
 
 
 class Throttled(DiscourseAPIError):
+    retriable = True
+
     def __init__(self, status: int | None = 429):
         super().__init__("Discourse kept asking us to slow down; we will try again later.", status=status)
 
 
 class DiscourseUnavailable(DiscourseAPIError):
-    pass
+    retriable = True
 
 
 class BadResponse(DiscourseAPIError):
     pass
-
-
-class _LeaveThrottlingToUs(CountingRetry):
-    """urllib3 would otherwise sleep out a 429's Retry-After by itself (uncounted, unbounded,
-    GET only) before we ever saw it; only 413/503 keep that treatment."""
-
-    RETRY_AFTER_STATUS_CODES = frozenset({413, 503})
-
-
-def _own_429s(session: requests.Session) -> None:
-    for adapter in session.adapters.values():
-        retry = getattr(adapter, "max_retries", None)
-        if isinstance(retry, CountingRetry):
-            clone = retry.new()
-            clone.__class__ = _LeaveThrottlingToUs  # same fields; new() keeps the class from here on
-            adapter.max_retries = clone
 
 
 class DiscourseAPIService:
@@ -116,27 +99,34 @@ class DiscourseAPIService:
         max_throttle_waits: int = 8,
         max_wait_s: float = 120.0,
         backoff_factor: float = 0.5,
+        deadline_s: float | None = None,
+        max_body_bytes: int | None = None,
+        max_pages: int | None = None,
+        policy: EgressPolicy | None = None,
         stats: RequestStats | None = None,
         session: requests.Session | None = None,
     ):
         self.base_url = base_url.rstrip("/") + "/"
-        self.timeout = (connect_timeout, timeout)
-        self.max_throttle_waits = max_throttle_waits
-        self.max_wait_s = max_wait_s
+        self.max_pages = max_pages_setting(max_pages)
         self.stats = stats or RequestStats()
         # A key with characters an HTTP header cannot carry could never be sent: treat it as invalid.
         self._key_sendable = bool(api_key) and api_key.isascii() and api_key.isprintable() and " " not in api_key
-        # 429 is left out of urllib3's list: we wait it out here, for writes too.
-        self.session = session or build_session(
-            stats=self.stats, total_retries=max_retries, retry_statuses=(500, 502, 503, 504),
-            backoff_factor=backoff_factor,
-        )
-        _own_429s(self.session)
+        self.session = session or build_session(stats=self.stats, total_retries=max_retries,
+                                                backoff_factor=backoff_factor, policy=policy)
         if self._key_sendable:
             self.session.headers.update({"Api-Key": api_key, "Api-Username": api_username})
-        self._pause_lock = threading.Lock()
-        self._paused_until = 0.0
-        self.throttle_waits = 0  # total 429s waited out, for tests and run summaries
+        self.pause = PauseThrottle()
+        self.http = HttpClient(
+            self.session, DISCOURSE_ERRORS, [self.base_url], stats=self.stats, timeout=timeout,
+            connect_timeout=connect_timeout, deadline_s=deadline_s, max_body_bytes=max_body_bytes,
+            max_retries=max_retries, max_throttle_waits=max_throttle_waits, backoff_factor=backoff_factor,
+            backoff_max=max_wait_s, throttle=self.pause, throttle_wait=_wait_seconds,
+        )
+
+    @property
+    def throttle_waits(self) -> int:
+        """Total 429s waited out, for tests and run summaries."""
+        return self.stats.throttles
 
     def close(self) -> None:
         self.session.close()
@@ -173,12 +163,13 @@ class DiscourseAPIService:
 
     def _iter_topic_list(self, path: str, per_page: int | None, extra: dict | None = None) -> Iterator[dict]:
         seen: set[int] = set()
-        for page in range(MAX_PAGES):
+        paginator = PageNumberPaginator(max_pages=self.max_pages)
+        while paginator.has_more:
             params: dict[str, Any] = dict(extra or {})
             if per_page:
                 params["per_page"] = per_page
-            if page:
-                params["page"] = page
+            if paginator.page:
+                params["page"] = paginator.page
             topic_list = self._dig(self._json("GET", path, params=params), "topic_list", kind=dict)
             topics = topic_list.get("topics") or []
             for topic in topics:
@@ -186,9 +177,10 @@ class DiscourseAPIService:
                 if topic.get("id") not in seen:
                     seen.add(topic.get("id"))
                     yield topic
-            if not topics or not topic_list.get("more_topics_url"):
-                return
-        raise BadResponse(f"Discourse kept sending pages of {path} (more than {MAX_PAGES}).")
+            try:
+                paginator.advance(topics, bool(topic_list.get("more_topics_url")))
+            except PaginationError as exc:
+                raise BadResponse(f"Discourse kept sending pages of {path} (more than {exc.pages}); stopped.") from None
 
     # -- topics and posts -------------------------------------------------------------
 
@@ -285,54 +277,13 @@ class DiscourseAPIService:
         try:
             return response.json()
         except ValueError:
-            raise BadResponse(f"Discourse sent an unreadable response for {_path(response.url)}.",
+            raise BadResponse(f"Discourse sent an unreadable response for {url_path(response.url)}.",
                               status=response.status_code) from None
 
     def _request(self, method: str, path: str, **kwargs) -> requests.Response:
         if not self._key_sendable:
             raise InvalidApiKey(status=None)
-        url = urljoin(self.base_url, path)
-        waits = 0
-        while True:
-            self._wait_if_paused()
-            try:
-                self.stats.add(requests=1)
-                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
-                _ = response.content
-            except requests.exceptions.RetryError:
-                raise DiscourseUnavailable(f"Discourse kept failing for {_path(url)}; try again later.") from None
-            except requests.exceptions.Timeout:
-                raise DiscourseUnavailable(f"Discourse did not answer in time ({_path(url)}).") from None
-            except requests.exceptions.ConnectionError:
-                raise DiscourseUnavailable(
-                    f"Could not reach Discourse at {urlsplit(self.base_url).netloc} ({_path(url)}).") from None
-            self.stats.add(bytes=len(response.content))
-            if response.status_code < 400:
-                return response
-            if response.status_code == 429:
-                waits += 1
-                self.stats.add(throttles=1)
-                if waits > self.max_throttle_waits:
-                    raise Throttled()
-                delay = min(self.max_wait_s, _wait_seconds(response)) + random.uniform(0, 0.05)
-                log.info("event=discourse_throttled path=%s wait_s=%.2f", _path(url), delay)
-                self._pause(delay)
-                continue
-            raise _error_for(response)
-
-    def _pause(self, seconds: float) -> None:
-        with self._pause_lock:
-            self.throttle_waits += 1
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    def _wait_if_paused(self) -> None:
-        # Other threads may extend the pause while we sleep; each extension is at most max_wait_s.
-        for _ in range(self.max_throttle_waits + 2):
-            with self._pause_lock:
-                remaining = self._paused_until - time.monotonic()
-            if remaining <= 0:
-                return
-            time.sleep(min(remaining, self.max_wait_s))
+        return self.http.request(method, self.base_url + path, **kwargs)
 
     @staticmethod
     def _expect(value, kind: type):
@@ -376,7 +327,7 @@ def _errors(response: requests.Response) -> tuple[list[str], str | None]:
 def _error_for(response: requests.Response) -> DiscourseAPIError:
     status = response.status_code
     errors, error_type = _errors(response)
-    path = _path(response.url)
+    path = url_path(response.url)
     if status == 403 and (error_type == "not_logged_in" or any("API username or key" in e for e in errors)):
         return InvalidApiKey(status)
     if status == 403:
@@ -386,13 +337,14 @@ def _error_for(response: requests.Response) -> DiscourseAPIError:
     if status == 409:
         return EditConflict(None)
     if status in (400, 422):
-        detail = "; ".join(errors)[:300] or "no reason given"
+        detail = excerpt("; ".join(errors), 300) or "no reason given"
         return Rejected(f"Discourse refused the content ({detail}).", status=status, errors=errors)
     if status >= 500:
         return DiscourseUnavailable(f"Discourse had an internal error ({status}); try again later.", status=status)
     return DiscourseAPIError(f"Discourse refused the request ({status}) for {path}.", status=status)
 
 
-def _path(url: str) -> str:
-    """The path of a URL without its query string."""
-    return urlsplit(url).path or url
+DISCOURSE_ERRORS = SystemErrors(
+    name="Discourse", base=DiscourseAPIError, unavailable=DiscourseUnavailable,
+    throttled=lambda status=None: Throttled(status), bad_response=BadResponse, error_for=_error_for,
+)

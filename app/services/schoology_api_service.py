@@ -1,15 +1,14 @@
 """SchoologyAPIService: typed, paged reads of Schoology's REST API v1 (two-legged OAuth 1.0a).
 
 Signing is requests-oauthlib's `OAuth1` (consumer key and secret, no token, realm
-"Schoology API", HMAC-SHA1 by default or PLAINTEXT), applied per request on a session
-from app/services/http.py.
+"Schoology API", HMAC-SHA1 by default or PLAINTEXT), applied per request through the
+shared client (app/services/http.py).
 
-Why status retries (429/5xx) live here and not in urllib3: urllib3 resends the very same
-signed request, and Schoology refuses a second use of a nonce ("Duplicate timestamp/nonce
-combination, possible replay attack"). Each attempt here goes back through requests, so
-it is signed afresh. Use `SchoologyAPIService.build_session()` (transport retries only);
-a session that also retries statuses still works, since a replay refused as a duplicate
-is re-signed once. For the same reason redirects (users/me answers 303) are followed here.
+Schoology refuses a second use of a nonce ("Duplicate timestamp/nonce combination,
+possible replay attack"), so nothing may resend a signed request as it was: the shared
+client's status retries and redirects (users/me answers 303) each go back through
+requests and are signed afresh, and a session whose transport replays anyway is
+re-signed once when Schoology says so.
 
 Paging: `start`/`limit`, following `links.next` as Schoology gives it, but only on the
 configured API host and scheme (the docs' samples show `http://` links from an https API;
@@ -29,7 +28,17 @@ import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 from requests_oauthlib import OAuth1
 
-from app.services.http import RequestStats, backoff_delay, build_session
+from app.services.http import (
+    ApiError,
+    EgressPolicy,
+    HttpClient,
+    PauseThrottle,
+    RequestStats,
+    SystemErrors,
+    build_session,
+    url_path,
+)
+from app.services.pagination import NextLinkPaginator, PaginationError, max_pages_setting
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +46,13 @@ DEFAULT_API_URL = "https://api.schoology.com/v1"
 REALM = "Schoology API"
 MAX_LIMIT = 200  # believed to be Schoology's cap (unconfirmed); larger limits are clamped
 DUPLICATE_NONCE = "Duplicate timestamp/nonce"
-REDIRECTS = (301, 302, 303, 307, 308)
-MAX_REDIRECTS = 5
 
 
 # -- errors: plain words, safe to show a user, never holding the secret -----------------------
 
-class SchoologyAPIError(Exception):
+class SchoologyAPIError(ApiError):
+    system = "Schoology"
     kind = "other"
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 class InvalidCredentials(SchoologyAPIError):
@@ -66,10 +69,16 @@ class NotFound(SchoologyAPIError):
 
 class Throttled(SchoologyAPIError):
     kind = "throttled"
+    retriable = True
 
 
 class Unavailable(SchoologyAPIError):
     kind = "unreachable"
+    retriable = True
+
+
+class ReplayRefused(InvalidCredentials):
+    """Schoology saw this signature before: a transport resent our request as it was."""
 
 
 class BadResponse(SchoologyAPIError):
@@ -263,7 +272,7 @@ class SchoologyAPIService:
         backoff_factor: float = 0.5,
         backoff_max: float = 30.0,
         max_request_s: float = 300.0,
-        max_pages: int = 10_000,
+        max_pages: int | None = None,
         stats: RequestStats | None = None,
         sleep=time.sleep,
     ):
@@ -276,20 +285,23 @@ class SchoologyAPIService:
         split = urlsplit(self.api_url)
         self._scheme, self._netloc = split.scheme, split.netloc.lower()
         self.page_size = max(1, min(MAX_LIMIT, int(page_size)))
-        self.timeout = (connect_timeout, timeout)
-        self.max_attempts = max(1, max_attempts)
-        self.backoff_factor, self.backoff_max = backoff_factor, backoff_max
-        self.max_request_s, self.max_pages = max_request_s, max_pages
-        self.stats = stats or RequestStats()
-        self._sleep = sleep
+        self.max_pages = max_pages_setting(max_pages)
         # Two-legged: no resource-owner token. Schoology accepts the token left out.
-        self._auth = OAuth1(consumer_key, consumer_secret, signature_method=signature_method,
-                            signature_type="AUTH_HEADER", realm=REALM)
+        auth = OAuth1(consumer_key, consumer_secret, signature_method=signature_method,
+                      signature_type="AUTH_HEADER", realm=REALM)
+        attempts = max(1, max_attempts)
+        self.http = HttpClient(session, SCHOOLOGY_ERRORS, [self.api_url], stats=stats, timeout=timeout,
+                               connect_timeout=connect_timeout, deadline_s=max_request_s,
+                               max_retries=attempts - 1, max_throttle_waits=attempts - 1,
+                               backoff_factor=backoff_factor, backoff_max=backoff_max, auth=auth,
+                               throttle=PauseThrottle(sleep=sleep), sleep=sleep)
+        self.stats = self.http.stats
 
     @staticmethod
-    def build_session(stats: RequestStats | None = None, **kwargs) -> requests.Session:
-        """A pooled session retrying only connection errors: status retries must re-sign (above)."""
-        return build_session(stats=stats, retry_statuses=(), **kwargs)
+    def build_session(stats: RequestStats | None = None, policy: EgressPolicy | None = None,
+                      **kwargs) -> requests.Session:
+        """A pooled session retrying connection errors only (status retries are the client's, re-signed)."""
+        return build_session(stats=stats, policy=policy, **kwargs)
 
     # -- typed calls -------------------------------------------------------------------------
 
@@ -332,21 +344,21 @@ class SchoologyAPIService:
     # -- paging --------------------------------------------------------------------------------
 
     def _iter(self, path: str, key: str, params: dict | None = None) -> Iterator[dict]:
-        url: str | None = f"{self.api_url}/{path}"
         query: dict | None = {**(params or {}), "start": 0, "limit": self.page_size}
-        seen: set[str] = set()
-        for _ in range(self.max_pages):
-            data = self._get(url, query)
+        paginator = NextLinkPaginator(f"{self.api_url}/{path}", check_link=self._same_origin,
+                                      max_pages=self.max_pages)
+        while paginator.has_more:
+            data = self._get(paginator.next_url, query)
             rows = self._rows(data, key, path)
             yield from rows
-            nxt = (data.get("links") or {}).get("next") if isinstance(data.get("links"), dict) else None
-            if not nxt or not rows:
-                return
-            url, query = self._same_origin(nxt, f"next page of {path}"), None
-            if url in seen:  # a next link pointing back at a page already read
-                raise BadResponse(f"Schoology's pages of {path} loop back on themselves.")
-            seen.add(url)
-        raise BadResponse(f"Schoology returned more than {self.max_pages} pages of {path}.")
+            links = data.get("links")
+            query = None
+            try:
+                paginator.advance(links.get("next") if isinstance(links, dict) else None, len(rows))
+            except PaginationError as exc:
+                if exc.reason == "loop":  # a next link pointing back at a page already read
+                    raise BadResponse(f"Schoology's pages of {path} loop back on themselves.") from None
+                raise BadResponse(f"Schoology returned more than {exc.pages} pages of {path}.") from None
 
     @staticmethod
     def _rows(data: Any, key: str, path: str) -> list[dict]:
@@ -367,70 +379,54 @@ class SchoologyAPIService:
             raise BadResponse(f"Schoology's {what} points at another host; not following it.")
         return urlunsplit((self._scheme, self._netloc, split.path, split.query, ""))
 
-    # -- one request: fresh signature per attempt, backoff on 429/5xx, plain-words errors ---------
+    # -- one request: the shared client, signed afresh on every attempt -----------------------------
 
     def _get(self, url: str, params: dict | None = None) -> Any:
-        deadline = time.monotonic() + self.max_request_s
-        attempt = redirects = 0
-        replay_resigned = False
-        while True:
-            try:
-                resp = self.session.get(url, params=params, auth=self._auth, timeout=self.timeout,
-                                        allow_redirects=False)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise Unavailable(f"Could not reach Schoology at {self._netloc} ({type(exc).__name__}).") from None
-            self.stats.add(requests=1, bytes=len(resp.content))
-            status = resp.status_code
-            if status in REDIRECTS and resp.headers.get("Location") and redirects < MAX_REDIRECTS:
-                redirects += 1
-                target = requests.compat.urljoin(url, resp.headers["Location"])
-                url, params = self._same_origin(target, f"redirect from {urlsplit(url).path}"), None
-                continue
-            if status == 401 and DUPLICATE_NONCE in resp.text and not replay_resigned:
-                replay_resigned = True  # a transport-level replay of our last signature: sign again
-                continue
-            if status == 429 or status >= 500:
-                attempt += 1
-                wait = backoff_delay(attempt, base=self.backoff_factor, cap=self.backoff_max,
-                                     retry_after=resp.headers.get("Retry-After"))
-                if attempt >= self.max_attempts or time.monotonic() + wait > deadline:
-                    raise self._gave_up(status)
-                self.stats.add(retries=1, throttles=1 if status == 429 else 0)
-                log.info("schoology_retry status=%s attempt=%s wait_s=%.2f", status, attempt, wait)
-                self._sleep(wait)
-                continue
-            if status >= 400:
-                raise self._error(status, resp.text, urlsplit(url).path)
-            try:
-                return resp.json()
-            except ValueError:
-                raise BadResponse(f"Schoology answered {urlsplit(url).path} with something other than JSON.",
-                                  status=status) from None
+        try:
+            resp = self.http.request("GET", url, params=params)
+        except ReplayRefused:  # a transport-level replay of our last signature: sign again, once
+            resp = self.http.request("GET", url, params=params)
+        try:
+            return resp.json()
+        except ValueError:
+            raise BadResponse(f"Schoology answered {url_path(url)} with something other than JSON.",
+                              status=resp.status_code) from None
 
-    @staticmethod
-    def _gave_up(status: int) -> SchoologyAPIError:
-        if status == 429:
-            return Throttled("Schoology kept asking us to slow down (429); we will retry later.", status=429)
+
+def _error_for(response: requests.Response) -> SchoologyAPIError:
+    status, path = response.status_code, url_path(response.url)
+    # The refusal text is oauth-php's; it holds the signature base string, so it is read, not echoed.
+    if status == 401:
+        text = response.text.lower()
+        # A signature refusal quotes the base string, which names every oauth_ field: test it first.
+        signature = "verification of signature failed" in text
+        if not signature and DUPLICATE_NONCE.lower() in text:
+            return ReplayRefused("Schoology refused a replayed request signature.", status=401)
+        if not signature and "timestamp is out of sequence" in text:
+            return InvalidCredentials("Schoology refused the request's timestamp: check this server's clock "
+                                      "(it must be within a few minutes of the real time).", status=401)
+        if not signature and ("does not exist or is not enabled" in text or "missing oauth_consumer_key" in text):
+            return InvalidCredentials("Schoology does not know this consumer key: check the consumer key "
+                                      "and secret.", status=401)
+        return InvalidCredentials("Schoology refused the OAuth signature: check the consumer key and secret.",
+                                  status=401)
+    if status == 403:
+        return Forbidden(f"This Schoology API key may not read {path} (403): ask a Schoology administrator "
+                         "for access.", status=403)
+    if status == 404:
+        return NotFound(f"Schoology has no {path} (404).", status=404)
+    if status == 429:
+        return _throttled(status)
+    if status >= 500:
         return Unavailable(f"Schoology kept failing ({status}); we will retry later.", status=status)
+    return SchoologyAPIError(f"Schoology refused {path} ({status}).", status=status)
 
-    @staticmethod
-    def _error(status: int, body: str, path: str) -> SchoologyAPIError:
-        # The refusal text is oauth-php's; it holds the signature base string, so it is read, not echoed.
-        if status == 401:
-            text = body.lower()
-            # A signature refusal quotes the base string, which names every oauth_ field: test it first.
-            signature = "verification of signature failed" in text
-            if not signature and "timestamp is out of sequence" in text:
-                return InvalidCredentials("Schoology refused the request's timestamp: check this server's clock "
-                                          "(it must be within a few minutes of the real time).", status=401)
-            if not signature and ("does not exist or is not enabled" in text or "missing oauth_consumer_key" in text):
-                return InvalidCredentials("Schoology does not know this consumer key: check the consumer key "
-                                          "and secret.", status=401)
-            return InvalidCredentials("Schoology refused the OAuth signature: check the consumer key and secret.",
-                                      status=401)
-        if status == 403:
-            return Forbidden(f"This Schoology API key may not read {path} (403): ask a Schoology administrator "
-                             "for access.", status=403)
-        if status == 404:
-            return NotFound(f"Schoology has no {path} (404).", status=404)
-        return SchoologyAPIError(f"Schoology refused {path} ({status}).", status=status)
+
+def _throttled(status: int | None = 429) -> Throttled:
+    return Throttled("Schoology kept asking us to slow down (429); we will retry later.", status=429)
+
+
+SCHOOLOGY_ERRORS = SystemErrors(
+    name="Schoology", base=SchoologyAPIError, unavailable=Unavailable, throttled=_throttled,
+    bad_response=BadResponse, error_for=_error_for,
+)

@@ -10,7 +10,7 @@ import json
 
 import requests
 
-from app.services.canvas_errors import BadResponse, CanvasAPIError, InsufficientScope, InvalidToken, NotFound
+from app.services.http import ApiError
 
 
 class OperationError(Exception):
@@ -42,9 +42,7 @@ class ConflictError(TransientError):
         self.current = current
 
 
-PERMANENT_TYPES: tuple[type[BaseException], ...] = (
-    InvalidToken, InsufficientScope, NotFound, BadResponse, KeyError, ValueError, TypeError, json.JSONDecodeError,
-)
+PERMANENT_TYPES: tuple[type[BaseException], ...] = (KeyError, ValueError, TypeError, json.JSONDecodeError)
 TRANSIENT_TYPES: tuple[type[BaseException], ...] = (requests.ConnectionError, requests.Timeout, ConnectionError,
                                                     TimeoutError)
 
@@ -53,11 +51,11 @@ def classify(exc: BaseException) -> str:
     """'permanent' or 'transient' for any exception a handler let through."""
     if isinstance(exc, OperationError):
         return exc.error_class
+    if isinstance(exc, ApiError):  # every external system's errors say whether a retry can help
+        return "transient" if exc.retriable else "permanent"
     if isinstance(exc, TRANSIENT_TYPES):
         return "transient"
     if isinstance(exc, PERMANENT_TYPES):
-        return "permanent"
-    if isinstance(exc, CanvasAPIError) and exc.status is not None and 400 <= exc.status < 500 and exc.status != 429:
         return "permanent"
     return "transient"
 

@@ -105,8 +105,9 @@ class CanvasSandbox(LoopbackSandbox):
         """
         self.faults.configure(rate, self.data.seed if seed is None else seed, kinds, slow_s, path_prefix)
 
-    def set_throttle(self, enabled: bool, status: int | None = None) -> None:
+    def set_throttle(self, enabled: bool, status: int | None = None, retry_after: float | None = None) -> None:
         self.throttle.enabled = bool(enabled)
+        self.throttle.retry_after = retry_after
         if status is not None:
             if status not in (403, 429):
                 raise ValueError("throttle status must be 403 or 429")
@@ -287,6 +288,8 @@ class CanvasSandbox(LoopbackSandbox):
                 out_body = rate_limit_body(status)
                 out_headers = [("Content-Type", "text/plain; charset=utf-8"), ("X-Request-Cost", "0"),
                                ("X-Rate-Limit-Remaining", "0.0")]
+                if self.throttle.retry_after is not None:
+                    out_headers.append(("Retry-After", f"{self.throttle.retry_after:g}"))
                 return
             hold = self._hold_prefix
             if hold is not None and path.startswith(hold):
@@ -397,7 +400,7 @@ class CanvasSandbox(LoopbackSandbox):
             return {"rate": self.faults.rate, "seed": self.faults.seed, "kinds": list(self.faults.kinds),
                     "slow_s": self.faults.slow_s}
         if method == "POST" and op == "/throttle":
-            self.set_throttle(bool(payload.get("enabled", True)), payload.get("status"))
+            self.set_throttle(bool(payload.get("enabled", True)), payload.get("status"), payload.get("retry_after"))
             return {"enabled": self.throttle.enabled, "status": self.throttle.status}
         if method == "POST" and op == "/latency":
             self.set_latency(float(payload.get("ms", 0)))

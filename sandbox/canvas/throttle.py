@@ -68,11 +68,13 @@ class Throttle:
     """One bucket per client identity (the access token, or the peer address without one)."""
 
     def __init__(self, enabled: bool = True, status: int = 403, hwm: float = HIGH_WATER_MARK,
-                 outflow: float = OUTFLOW, up_front: float = UP_FRONT):
+                 outflow: float = OUTFLOW, up_front: float = UP_FRONT, retry_after: float | None = None):
         if status not in (403, 429):
             raise ValueError("throttle status must be 403 or 429")
         self.enabled = enabled
         self.status = status
+        # Canvas itself sends no Retry-After when it throttles; a proxy in front of it may.
+        self.retry_after = retry_after
         self.hwm, self.outflow, self.up_front = hwm, outflow, up_front
         self._buckets: dict[str, LeakyBucket] = {}
         self._lock = threading.Lock()

@@ -104,6 +104,7 @@ class ClassroomSandbox(LoopbackSandbox):
         self.api = ClassroomApi(self.data)
         self.quota = Quota(quota_per_window, quota_window_s)
         self._fail_next = 0  # guarded by _log_lock, like the quota
+        self._fail_retry_after: float | None = None
 
     # lifecycle: LoopbackSandbox; base_url stands in for both https://classroom.googleapis.com
     # and https://admin.googleapis.com
@@ -115,10 +116,12 @@ class ClassroomSandbox(LoopbackSandbox):
         with self._log_lock:
             self.quota = Quota(int(limit), self.quota.window_s if window_s is None else float(window_s))
 
-    def fail_next(self, count: int) -> None:
-        """The next ``count`` API requests answer 429 RESOURCE_EXHAUSTED whatever the quota says."""
+    def fail_next(self, count: int, retry_after: float | None = None) -> None:
+        """The next ``count`` API requests answer 429 RESOURCE_EXHAUSTED whatever the quota says
+        (with ``Retry-After`` when given: Google itself sends none, a proxy in front may)."""
         with self._log_lock:
             self._fail_next = max(0, int(count))
+            self._fail_retry_after = retry_after
 
     def requests(self, path_contains: str = "") -> list[RequestLogEntry]:
         with self._log_lock:
@@ -156,7 +159,10 @@ class ClassroomSandbox(LoopbackSandbox):
                 admitted = not forced and self.quota.admit(token, time.monotonic())
             if not admitted:
                 entry.quota_exceeded = True
-                raise quota_error(service)
+                error = quota_error(service)
+                if forced and self._fail_retry_after is not None:
+                    error.headers.append(("Retry-After", f"{self._fail_retry_after:g}"))
+                raise error
             status, payload = 200, self.api.handle(method, split.path, query)
         except GoogleError as exc:
             status, payload, out_headers = exc.code, exc.body(), list(exc.headers)

@@ -299,3 +299,19 @@ def test_raw_json_is_stored_compressed_without_fields_canvas_recomputes(app, can
     assert raw["id"] == submission.canvas_submission_id and raw["user_id"] == submission.canvas_user_id
     assert "preview_url" not in raw and "seconds_late" not in raw
     assert len(submission.raw_deflate) * 4 < len(submission.raw_json)
+
+
+def test_a_run_past_its_time_limit_fails_in_plain_words_and_the_next_starts(app, make_canvas_sandbox):
+    sb = make_canvas_sandbox(latency_ms=150)
+    user = make_canvas_user(sb)
+    started = time.monotonic()
+    service = fast_service(user)
+    service.max_run_s = 0.5
+    result = service.sync_all_data()
+    assert result.status == SyncRun.FAILED and result.error_kind == "run_time", result.error
+    assert result.error == ("The sync ran longer than its limit (0.5 s) and was stopped; "
+                            "the next run starts normally.")
+    assert time.monotonic() - started < 30  # stopped, not run to the end
+    run = db.session.get(SyncRun, result.run_id)
+    assert run.status == SyncRun.FAILED and run.finished_at is not None  # the user's lock is released
+    assert fast_service(user).sync_all_data().ok  # the next run starts and finishes normally

@@ -55,7 +55,7 @@ def test_quota_still_exhausted_after_retries_is_plain_words(classroom_sandbox):
     classroom_sandbox.fail_next(10)
     with pytest.raises(QuotaExhausted) as caught:
         list(classroom_client(classroom_sandbox, session).iter_courses())
-    assert "quota" in caught.value.message and not caught.value.permanent
+    assert "quota" in caught.value.message and caught.value.retriable
     assert len(classroom_sandbox.requests("/v1/courses")) == 3
 
 
@@ -63,7 +63,7 @@ def test_bad_token_is_permanent_and_in_plain_words(classroom_sandbox, classroom_
     with pytest.raises(InvalidCredentials) as caught:
         list(classroom_client(classroom_sandbox, classroom_session, token="wrong-token").iter_courses())
     assert caught.value.message.startswith("Google Classroom rejected the access token")
-    assert caught.value.permanent and "wrong-token" not in caught.value.message
+    assert not caught.value.retriable and "wrong-token" not in caught.value.message
     with pytest.raises(InvalidCredentials):  # never sent: no header can carry it
         list(classroom_client(classroom_sandbox, classroom_session, token="bad token\u00e9").iter_courses())
     assert len(classroom_sandbox.requests()) == 1

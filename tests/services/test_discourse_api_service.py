@@ -26,7 +26,7 @@ def test_bad_key_is_permanent_in_plain_words_and_never_echoed(discourse_sandbox)
     key = "not-the-key-0123456789"
     with pytest.raises(InvalidApiKey) as caught:
         discourse_api(discourse_sandbox, key).categories()
-    assert caught.value.permanent
+    assert not caught.value.retriable
     assert caught.value.message == "Discourse rejected the API key or the API username; check both in the settings."
     assert key not in str(caught.value)
     with pytest.raises(InvalidApiKey):
@@ -72,7 +72,7 @@ def test_create_find_by_external_id_edit_and_conflict(discourse_client, discours
 def test_validation_and_missing_things_are_typed(discourse_client):
     with pytest.raises(Rejected) as caught:
         discourse_client.update_post(2, "too short")
-    assert caught.value.permanent and "Body is too short" in caught.value.message
+    assert not caught.value.retriable and "Body is too short" in caught.value.message
     with pytest.raises(NotFound):
         discourse_client.post(99999)
     assert discourse_client.latest_revision(2) is None
@@ -107,7 +107,7 @@ def test_throttle_gives_up_after_the_limit_of_waits(make_discourse_sandbox):
     client.post(2)
     with pytest.raises(Throttled) as caught:
         client.post(2)
-    assert not caught.value.permanent
+    assert caught.value.retriable
 
 
 def test_server_errors_on_reads_are_retried_and_writes_are_not(make_discourse_sandbox):
@@ -120,7 +120,7 @@ def test_server_errors_on_reads_are_retried_and_writes_are_not(make_discourse_sa
     sb.clear_log()
     with pytest.raises(DiscourseUnavailable) as caught:
         client.create_post(1, "This write fails on the server side.")
-    assert not caught.value.permanent and len(sb.request_log) == 1
+    assert caught.value.retriable and len(sb.request_log) == 1
 
 
 def test_unreachable_discourse_is_transient(discourse_sandbox):

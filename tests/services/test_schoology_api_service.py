@@ -4,6 +4,8 @@ from __future__ import annotations
 import socket
 
 import pytest
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from app.services.http import build_session
 from app.services.schoology_api_service import (
@@ -100,7 +102,9 @@ def test_a_transport_level_replay_is_re_signed(schoology_sandbox):
     """A session whose urllib3 retries 503 resends the same nonce; the service signs once more."""
     sb = schoology_sandbox
     sb.fail_next(1, status=503)
-    client = client_for(sb, session=build_session(backoff_factor=0))
+    session = build_session(backoff_factor=0)
+    session.mount("http://", HTTPAdapter(max_retries=Retry(total=2, status_forcelist=(503,), backoff_factor=0)))
+    client = client_for(sb, session=session)
     assert len(list(client.iter_courses())) == len(sb.data.courses)
     assert [e.status for e in sb.request_log] == [503, 401, 200]
     assert "Duplicate timestamp/nonce" in sb.request_log[1].refusal

@@ -156,7 +156,8 @@ def test_unknown_host_is_a_plain_error():
 
 
 def test_real_check_against_the_sandbox(fresh_user_client, canvas_sandbox):
-    """One users/self call over HTTP; an expired token is refused in plain words without leaking it."""
+    """users/self, then one page of courses, over HTTP; an expired token is refused in plain words
+    without leaking it (and without the second call)."""
     client, user = fresh_user_client
     canvas_sandbox.clear_log()
     response = save(client, canvas_sandbox.base_url, canvas_sandbox.expired_token)
@@ -165,7 +166,8 @@ def test_real_check_against_the_sandbox(fresh_user_client, canvas_sandbox):
     assert "Canvas rejected the access token" in text and "expired" in text
     assert canvas_sandbox.expired_token not in text
     assert save(client, canvas_sandbox.base_url, canvas_sandbox.token).status_code == 302
-    assert [e.path for e in canvas_sandbox.request_log] == ["/api/v1/users/self", "/api/v1/users/self"]
+    assert [e.path for e in canvas_sandbox.request_log] == ["/api/v1/users/self", "/api/v1/users/self",
+                                                            "/api/v1/courses"]
     db.session.refresh(user)
     assert user.canvas_token == canvas_sandbox.token and user.canvas_base_url == canvas_sandbox.base_url
 

@@ -32,6 +32,14 @@ def queued_not_run(monkeypatch):
     return calls
 
 
+@pytest.fixture(autouse=True)
+def credentials_accepted(monkeypatch):
+    """The save-time call is accepted (it is made for real in tests/web/test_settings_checks.py)."""
+    calls = []
+    monkeypatch.setattr(sources_routes, "check_credentials", lambda *args: calls.append(args))
+    return calls
+
+
 @pytest.fixture
 def me(client, app):
     user = make_user("me@example.edu")

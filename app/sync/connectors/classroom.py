@@ -50,7 +50,7 @@ class ClassroomConnector(Connector):
         try:
             yield from self._pull(since)
         except ClassroomAPIError as exc:
-            error = PermanentError if exc.permanent else TransientError
+            error = PermanentError if not exc.retriable else TransientError
             raise error(exc.message, context={"system": NAME, "status": exc.status}) from None
 
     # -- the pull ------------------------------------------------------------------

@@ -338,7 +338,7 @@ class DiscourseConnector(Connector):
         if isinstance(exc, EditConflict):
             return ConflictError(exc.message, current=(exc.current or {}).get("cooked"))
         context = {"status": exc.status} if exc.status else None
-        return PermanentError(exc.message, context=context) if exc.permanent else TransientError(exc.message,
+        return PermanentError(exc.message, context=context) if not exc.retriable else TransientError(exc.message,
                                                                                                   context=context)
 
     # ------------------------------------------------------------------ webhooks

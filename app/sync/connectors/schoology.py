@@ -28,7 +28,6 @@ import requests
 from app.services.schoology_api_service import (
     DEFAULT_API_URL,
     Assignment,
-    BadResponse,
     Enrollment,
     Forbidden,
     Grade,
@@ -93,10 +92,8 @@ class SchoologyConnector(Connector):
         """Everything in scope (`since` is ignored: Schoology offers nothing incremental)."""
         try:
             yield from self._pull()
-        except (InvalidCredentials, Forbidden, NotFound, BadResponse) as exc:
-            raise PermanentError(exc.message, context={"system": NAME, "status": exc.status}) from None
         except SchoologyAPIError as exc:
-            cls = PermanentError if exc.status and 400 <= exc.status < 500 and exc.status != 429 else TransientError
+            cls = TransientError if exc.retriable else PermanentError
             raise cls(exc.message, context={"system": NAME, "status": exc.status}) from None
         except requests.RequestException as exc:
             raise TransientError(f"Could not reach Schoology ({type(exc).__name__}).",

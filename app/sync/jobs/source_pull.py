@@ -80,8 +80,8 @@ def credentials_for(connection: UserConnection) -> dict:
 
 
 def http_session_for(system: str, stats: RequestStats, config):
-    """Each system's own retry policy: Schoology's OAuth 1 signature must be redone on a
-    retry (its client retries statuses itself), Classroom retries 429/5xx in the transport."""
+    """A session per system (connection retries; status retries and throttling are the shared
+    client's, so Schoology's OAuth 1 signature is redone on each attempt)."""
     if system == SCHOOLOGY:
         from app.services.schoology_api_service import SchoologyAPIService
 
@@ -109,6 +109,7 @@ def pull_connection(connection: UserConnection, *, full: bool = False) -> dict:
              "full" if full else "incremental")
 
     stats = RequestStats()
+    stats.limit_run(config.get("SYNC_MAX_RUN_SECONDS"))
     http = http_session_for(system, stats, config)
     connector = None
     try:

@@ -160,7 +160,7 @@ class ClassroomUsageSync:
                         by_date[day][row["user_email"]] = row  # one row per user and date
                 day += timedelta(days=1)
         except ClassroomAPIError as exc:
-            error = PermanentError if exc.permanent else TransientError
+            error = PermanentError if not exc.retriable else TransientError
             raise error(exc.message, context={"system": "classroom", "status": exc.status}) from None
         if by_date:
             self._replace(by_date)

@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db
+from app.services.http import EgressPolicy
 from app.web.settings import bp
 from app.web.settings.forms import CanvasForm, DisconnectForm
 from app.web.settings.page import render_settings
@@ -13,6 +14,8 @@ from app.web.settings.urls import CanvasURLError, normalize_canvas_url
 
 log = logging.getLogger(__name__)
 VERIFY_TIMEOUT_S = 10.0
+VERIFY_DEADLINE_S = 15.0  # a person is waiting: a slow Canvas is given up on, whatever it sends
+COURSES_SCOPE = "url:GET|/api/v1/courses"
 
 
 class VerificationError(Exception):
@@ -20,14 +23,22 @@ class VerificationError(Exception):
 
 
 def verify_token(base_url: str, token: str) -> dict:
-    """One ``users/self`` call with the candidate token; returns the Canvas user."""
-    from app.services.canvas_api_service import CanvasAPIError, CanvasAPIService
+    """The candidate token against what a sync needs: ``users/self``, then one page of the
+    course list (a developer-key token scoped to users/self only is refused here, with the
+    missing scope named, not at the first sync). Returns the Canvas user."""
+    from app.services.canvas_api_service import CanvasAPIError, CanvasAPIService, InsufficientScope
 
     # A person is waiting on the form: one quick retry at most, not the sync's patience.
     api = CanvasAPIService(base_url, token, timeout=VERIFY_TIMEOUT_S, connect_timeout=5.0, max_retries=1,
-                           backoff_factor=0.2, page_workers=1)
+                           backoff_factor=0.2, page_workers=1, deadline_s=VERIFY_DEADLINE_S)
     try:
-        return api.get_self()
+        me = api.get_self()
+        try:
+            api.get_course_page()
+        except InsufficientScope:
+            raise VerificationError("This Canvas access token may not list your courses, which a sync needs: "
+                                    f"its developer key must include the scope {COURSES_SCOPE}.") from None
+        return me
     except CanvasAPIError as exc:
         raise VerificationError(str(exc)) from exc
     finally:
@@ -53,6 +64,7 @@ def canvas():
                 form.base_url.data,
                 require_https=current_app.config.get("REQUIRE_HTTPS_CANVAS_URLS", False),
                 allow_private=current_app.config.get("ALLOW_PRIVATE_CANVAS_URLS", True),
+                allow_hosts=EgressPolicy.from_config(current_app.config).allow_hosts,
             )
         except CanvasURLError as exc:
             form.base_url.errors.append(str(exc))

@@ -1,10 +1,11 @@
 """Settings: connect Google Classroom and Schoology, pull now, disconnect.
 
 Credentials are encrypted on the user's `user_connection` row and never shown back
-(the page says "ends in ...abcd"). Saving queues a full pull at once (queue kind
-"source_pull"); its outcome appears on this page in plain words. Nothing is checked
-with the system while the person waits: the pull is the check, and a rejected key
-is reported by it ("Schoology refused the OAuth signature ...").
+(the page says "ends in ...abcd"). Before saving, one real call with the candidate
+credentials (Classroom: the first page of courses; Schoology: users/me) tells the person
+at once whether they work ("Schoology refused the OAuth signature ..."), and nothing is
+saved when they do not. Saving then queues a full pull (queue kind "source_pull"); its
+outcome appears on this page in plain words.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from flask_login import current_user
 from app.extensions import db
 from app.models import UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
+from app.services.classroom_api_service import ClassroomAPIService, build_classroom_session
+from app.services.http import ApiError, EgressPolicy
+from app.services.schoology_api_service import SchoologyAPIService
 from app.sync.jobs.source_pull import request_pull
 from app.sync.sources.store import hide_source_courses
 from app.web.settings import bp
@@ -25,13 +29,48 @@ from app.web.settings.urls import CanvasURLError, normalize_service_url
 
 log = logging.getLogger(__name__)
 SYSTEMS = (CLASSROOM, SCHOOLOGY)
+CHECK_TIMEOUT_S = 10.0
+CHECK_DEADLINE_S = 15.0  # a person is waiting on the form
+
+
+class CredentialsRefused(Exception):
+    """The system refused the credentials or could not be reached; str() is safe to show."""
+
+
+def check_credentials(system: str, base_url: str, credentials: dict) -> None:
+    """One real call with the candidate credentials, as a pull would make it."""
+    try:
+        if system == CLASSROOM:
+            with build_classroom_session(total_retries=1, backoff_factor=0.2) as session:
+                client = ClassroomAPIService(session, credentials["access_token"], classroom_url=base_url,
+                                             timeout=CHECK_TIMEOUT_S, deadline_s=CHECK_DEADLINE_S, page_size=1)
+                next(iter(client.iter_courses()), None)
+        else:
+            with SchoologyAPIService.build_session(total_retries=1) as session:
+                SchoologyAPIService(session, credentials["consumer_key"], credentials["consumer_secret"],
+                                    api_url=base_url, timeout=CHECK_TIMEOUT_S, max_request_s=CHECK_DEADLINE_S,
+                                    max_attempts=2, backoff_factor=0.2).get_me()
+    except ApiError as exc:
+        raise CredentialsRefused(exc.message) from None
 
 
 def _checked_url(raw: str, system: str, default: str) -> str:
     config = current_app.config
     return normalize_service_url(raw or default, name=SOURCE_NAMES[system], example=default,
                                  require_https=config.get("REQUIRE_HTTPS_CANVAS_URLS", False),
-                                 allow_private=config.get("ALLOW_PRIVATE_CANVAS_URLS", True))
+                                 allow_private=config.get("ALLOW_PRIVATE_CANVAS_URLS", True),
+                                 allow_hosts=EgressPolicy.from_config(config).allow_hosts)
+
+
+def _checked_save(connection: UserConnection | None, system: str, form, field, base_url: str, credentials: dict,
+                  hint_from: str):
+    """Save only credentials the system accepted just now; else say why on `field`."""
+    try:
+        check_credentials(system, base_url, credentials)
+    except CredentialsRefused as exc:
+        field.errors.append(f"{exc} Nothing was saved.")
+        return render_settings(forms={system: form}), 400
+    return _save(connection, system, base_url, credentials, hint_from=hint_from)
 
 
 def _save(connection: UserConnection | None, system: str, base_url: str, credentials: dict, hint_from: str):
@@ -68,8 +107,8 @@ def save_classroom():
             form.token.errors.append("Paste a Google Classroom access token.")
             return render_settings(forms={CLASSROOM: form}), 400
         token = connection.credentials.get("access_token", "")
-    return _save(connection, CLASSROOM, base_url, {"access_token": token, "token_kind": form.token_kind.data},
-                 hint_from="access_token")
+    return _checked_save(connection, CLASSROOM, form, form.token, base_url,
+                         {"access_token": token, "token_kind": form.token_kind.data}, hint_from="access_token")
 
 
 @bp.route("/schoology", methods=["POST"])
@@ -90,8 +129,8 @@ def save_schoology():
         field = form.consumer_key if not key else form.consumer_secret
         field.errors.append("Enter the consumer key and secret from Schoology (your profile → API Credentials).")
         return render_settings(forms={SCHOOLOGY: form}), 400
-    return _save(connection, SCHOOLOGY, base_url, {"consumer_key": key, "consumer_secret": secret},
-                 hint_from="consumer_secret")
+    return _checked_save(connection, SCHOOLOGY, form, form.consumer_secret, base_url,
+                         {"consumer_key": key, "consumer_secret": secret}, hint_from="consumer_secret")
 
 
 def _own_connection(system: str) -> UserConnection:
