@@ -105,7 +105,6 @@ def logout():
     current_user.end_all_sessions()
     db.session.commit()
     logout_user()
-    session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
 
