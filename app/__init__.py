@@ -39,10 +39,9 @@ def create_app(config: type[Config] | dict | None = None, *, refuse_unsafe: bool
     crypto.init_app(app)
 
     from app import cli, web
-    from app.sync import hub_jobs, runner
+    from app.sync import jobs
 
-    runner.init_app(app)
-    hub_jobs.init_app(app)
+    jobs.init_app(app)
     cli.init_app(app)
     web.init_app(app)
     return app

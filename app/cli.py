@@ -111,7 +111,7 @@ def _queue_syncs(users: list[User], incremental: bool) -> None:
     from flask import current_app
 
     from app.sync.executors import hand_off
-    from app.sync.runner import start_or_join
+    from app.sync.jobs.canvas_sync import start_or_join
 
     started = 0
     for user in users:

@@ -68,7 +68,7 @@ def bench_celery_users(backend: str, args, dbs: Databases, *, workers: int = 2) 
 
     from app.extensions import db
     from app.models import SyncOperation, SyncRun, User
-    from app.sync.runner import start_or_join
+    from app.sync.jobs.canvas_sync import start_or_join
 
     size = {k: getattr(args, k) for k in SIZE_KEYS}
     sandboxes = [CanvasSandbox(**size, seed=args.seed + i, token=f"bench-token-{i}", latency_ms=args.latency_ms,

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SyncOperation, SyncRun
 from app.sync.executors import CeleryExecutor, get_executor
-from app.sync.runner import start_or_join
+from app.sync.jobs.canvas_sync import start_or_join
 from tests.conftest import make_test_app
 from tests.helpers import make_canvas_user, stop_process, snapshot
 from tests.sync.test_workers import ROOT, database_url, worker_env

@@ -4,7 +4,7 @@ Every synced row is keyed by its Canvas id under its owner (a user for terms and
 courses, a course for everything below), so a re-sync upserts instead of duplicating.
 
 The same tables hold courses, assignments and submissions pulled from Google Classroom
-and Schoology (app/sync/source_store.py): `source_system` says where a row came from,
+and Schoology (app/sync/sources/store.py): `source_system` says where a row came from,
 `external_id` holds that system's own id (opaque strings in Classroom), and the
 canvas_*_id columns of such a row hold a stable 63-bit number derived from it
 (`derived_id`), so every key, join and index keeps working unchanged. A user's terms

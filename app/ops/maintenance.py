@@ -27,7 +27,7 @@ from app.models import (Assignment, Course, SyncAlert, SyncDailySummary, SyncLoc
 from app.models import raw_codec
 from app.models.types import utcnow
 from app.services.sync_runs import holder_is_dead
-from app.sync import hub_jobs
+from app.sync.hub.store import purge_history
 
 log = logging.getLogger(__name__)
 Op = SyncOperation
@@ -236,7 +236,7 @@ def run(session: Session, config, *, now: datetime | None = None, repair: bool =
     report = {"purged": purge_operations(session, now, retention) if repair else {},
               "history": compact_history(session, now, retention) if repair else {},
               "checks": [f.__dict__ for f in check_consistency(session, now, repair=repair)],
-              "hub": hub_jobs.purge_history(session, now) if repair else {},
+              "hub": purge_history(session, now) if repair else {},
               "optimized": optimize(session) if analyze else []}
     log.info("event=maintenance_done purged=%s compacted=%s", sum(report["purged"].values()),
              report["history"].get("runs_compacted", 0))

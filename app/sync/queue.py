@@ -25,12 +25,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models import QueuePause, SyncOperation
 from app.models.types import utcnow
 from app.ops import metrics
+from app.sync import executors
 from app.sync.errors import PermanentError, classify, describe
 
 log = logging.getLogger(__name__)
@@ -69,12 +71,17 @@ def default_worker_id() -> str:
 
 # --- handlers ---------------------------------------------------------------------------
 
+def register(kind: str, fn: Handler) -> None:
+    """Name the function that carries out operations of `kind` (app/sync/jobs/ registers every kind)."""
+    _HANDLERS[kind] = fn
+
+
 def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register the function that carries out operations of `kind` (a function of the operation)."""
-    def register(fn: Handler) -> Handler:
-        _HANDLERS[kind] = fn
+    """`register` as a decorator (for one-off kinds, such as a test's)."""
+    def decorate(fn: Handler) -> Handler:
+        register(kind, fn)
         return fn
-    return register
+    return decorate
 
 
 def registered_kinds() -> list[str]:
@@ -112,6 +119,22 @@ def enqueue(session: Session, kind: str, *, entity_type: str | None = None, enti
     else:
         session.flush()
     return op, False
+
+
+def submit(session: Session, kind: str, *, notify: bool = True, **fields) -> tuple[SyncOperation, bool]:
+    """Enqueue (committed) and, when the operation is new and `notify`, wake a worker to run it.
+
+    Takes `enqueue`'s fields; returns (operation, joined). Call it in an app context.
+    """
+    op, joined = enqueue(session, kind, **fields)
+    if notify and not joined:
+        wake()
+    return op, joined
+
+
+def wake(count: int = 1) -> None:
+    """Tell this app's executor that `count` operations are due (best effort: the table is the truth)."""
+    executors.get_executor(current_app._get_current_object()).notify(count)
 
 
 # --- claiming -----------------------------------------------------------------------------

@@ -15,9 +15,9 @@ The leader then queues what is due, by criticality:
 * every SYNC_FULL_PASS_HOURS (24): a full sync, the only way Canvas reveals deletions
   and late/missing flags that moved with time.
 * every SOURCE_PULL_MINUTES (30): a pull of each Google Classroom / Schoology connection
-  (queue kind "source_pull", app/sync/source_pull.py; full once a day, else incremental).
+  (queue kind "source_pull", app/sync/jobs/source_pull.py; full once a day, else incremental).
 * when CLASSROOM_SCHOOL_YEAR_START is set: a Classroom usage run per Classroom connection
-  (queue kind "classroom_usage", app/sync/classroom_usage_pull.py), at each tick while
+  (queue kind "classroom_usage", app/sync/jobs/classroom_usage.py), at each tick while
   catching up, then every CLASSROOM_USAGE_HOURS (24).
 Due times are jittered per user (up to SYNC_SCHEDULE_JITTER of the interval, later,
 never earlier), so users synced together drift apart instead of hitting Canvas at one
@@ -26,11 +26,19 @@ It queues the hub's pulls that are due (HUB_PULL_SECONDS per connector and scope
 Then it re-notifies the executor of queued work that is due (retries after backoff,
 work queued by `canvas sync --queue`, operations of a dead worker), evaluates alerts
 (app/ops/alerts.py) and, once a day, runs maintenance (app/ops/maintenance.py).
+
+These are `PERIODIC_JOBS`, declared as data (name, interval, function) as Redash declares
+its `periodic_job_definitions`: a tick runs each one that is due, in order, each in its own
+try with its own rollback, so one job's failure never stops the others. A job without an
+interval runs at every tick (what it queues is due per user or per scope); one with an
+interval keeps its last run in a `service_heartbeat` row, so a new leader knows it.
 """
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -41,14 +49,15 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.models import ServiceHeartbeat, SyncOperation, SyncRun, User, UserConnection
-from app.ops import alerts, maintenance
-from app.models.types import utcnow
-from app.sync import executors, hub_jobs, leader, queue
-from app.sync.runner import request_sync
 from app.models.canvas import CLASSROOM
-from app.sync.classroom_usage_pull import STATE_KEY as USAGE_STATE_KEY
-from app.sync.classroom_usage_pull import request_usage_pull, usage_configured
-from app.sync.source_pull import request_pull
+from app.models.types import utcnow
+from app.ops import alerts, maintenance
+from app.sync import leader, queue
+from app.sync.jobs.canvas_sync import request_sync
+from app.sync.jobs.classroom_usage import STATE_KEY as USAGE_STATE_KEY
+from app.sync.jobs.classroom_usage import request_usage_pull, usage_configured
+from app.sync.jobs.hub_pull import queue_due_pulls
+from app.sync.jobs.source_pull import request_pull
 
 log = logging.getLogger(__name__)
 
@@ -148,18 +157,13 @@ def due_usage_pulls(session: Session, now: datetime, *, interval: timedelta) -> 
 
 
 def run_due_usage_pulls(app: Flask, now: datetime | None = None) -> list[int]:
-    """Queue the due Classroom usage runs when CLASSROOM_SCHOOL_YEAR_START is set; never stops the tick."""
+    """Queue the due Classroom usage runs when CLASSROOM_SCHOOL_YEAR_START is set."""
     if not usage_configured(app.config):
         return []
     now = now or utcnow()
-    try:
-        due = due_usage_pulls(db.session, now, interval=timedelta(hours=app.config["CLASSROOM_USAGE_HOURS"]))
-        ops = [request_usage_pull(db.session.get(UserConnection, connection_id), notify=False)[0].id
-               for connection_id in due]
-    except Exception:
-        db.session.rollback()
-        log.exception("event=classroom_usage_schedule_failed")
-        return []
+    due = due_usage_pulls(db.session, now, interval=timedelta(hours=app.config["CLASSROOM_USAGE_HOURS"]))
+    ops = [request_usage_pull(db.session.get(UserConnection, connection_id), notify=False)[0].id
+           for connection_id in due]
     log.info("event=classroom_usage_tick due=%d", len(due))
     return ops
 
@@ -170,57 +174,80 @@ def dispatch_due(app: Flask, now: datetime | None = None) -> int:
     count = db.session.scalar(select(func.count()).select_from(SyncOperation).where(queue.due_condition(now))) or 0
     count = min(count, app.config["SYNC_DISPATCH_MAX"])
     if count:
-        executors.get_executor(app).notify(count)
+        queue.wake(count)
     return count
 
 
-def maintain_if_due(app: Flask, now: datetime) -> dict | None:
-    """Daily maintenance (retention, compaction, repairs, statistics); its last run is a heartbeat row."""
-    every = timedelta(hours=app.config["SYNC_MAINTENANCE_HOURS"])
-    last = db.session.get(ServiceHeartbeat, MAINTENANCE)
-    if last is not None and last.beat_at > now - every:
-        return None
-    report = maintenance.run(db.session, app.config, now=now)
-    db.session.merge(ServiceHeartbeat(name=MAINTENANCE, owner=leader.default_owner(), beat_at=now,
-                                      expires_at=now + every))
-    db.session.commit()
-    return report
+def run_maintenance(app: Flask, now: datetime) -> dict:
+    """Daily maintenance: retention, compaction, repairs, statistics."""
+    return maintenance.run(db.session, app.config, now=now)
 
 
-def queue_hub_pulls(app: Flask, now: datetime) -> list[int]:
-    """The hub polls every connector every HUB_PULL_SECONDS (pushes can be lost); its failure never stops the syncs."""
+def evaluate_alerts(app: Flask, now: datetime) -> None:
+    config = app.config
+    alerts.evaluate(db.session, alerts.Thresholds.from_config(config), alerts.Notifier(config), now)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """One thing the scheduler does: `run(app, now)` every `interval(config)` (None: every tick)."""
+
+    name: str
+    run: Callable[[Flask, datetime], object]
+    interval: Callable[[Mapping], timedelta] | None = None
+
+
+PERIODIC_JOBS = (
+    PeriodicJob("canvas_syncs", run_due_syncs),
+    PeriodicJob("source_pulls", run_due_source_pulls),
+    PeriodicJob("classroom_usage", run_due_usage_pulls),
+    PeriodicJob("hub_pulls", queue_due_pulls),
+    PeriodicJob("dispatch_due", dispatch_due),  # after the jobs above: it notifies for what they queued too
+    PeriodicJob("alerts", evaluate_alerts),
+    PeriodicJob(MAINTENANCE, run_maintenance, lambda config: timedelta(hours=config["SYNC_MAINTENANCE_HOURS"])),
+)
+
+
+def run_periodic_job(app: Flask, job: PeriodicJob, now: datetime) -> tuple[bool, object]:
+    """Run one job if it is due, isolated: (ran without error, its result). Its failure is rolled back."""
     try:
-        return hub_jobs.queue_due_pulls(app, now)
+        every = job.interval(app.config) if job.interval is not None else None
+        if every is not None:
+            last = db.session.get(ServiceHeartbeat, job.name)
+            if last is not None and last.beat_at > now - every:
+                return True, None
+        result = job.run(app, now)
+        if every is not None:
+            db.session.merge(ServiceHeartbeat(name=job.name, owner=leader.default_owner(), beat_at=now,
+                                              expires_at=now + every))
+            db.session.commit()
+        return True, result
     except Exception:
         db.session.rollback()
-        log.exception("event=hub_pull_schedule_failed")
-        return []
+        log.exception("event=periodic_job_failed job=%s", job.name)
+        return False, None
 
 
 class Scheduler:
-    """One scheduler: `tick` is the whole job, so tests drive it with a fake clock."""
+    """One scheduler: `tick` runs the periodic jobs that are due, so tests drive it with a fake clock."""
 
-    def __init__(self, app: Flask, *, owner: str | None = None):
+    def __init__(self, app: Flask, *, owner: str | None = None, jobs: tuple[PeriodicJob, ...] = PERIODIC_JOBS):
         self.app = app
+        self.jobs = jobs
         self.owner = owner or leader.default_owner()
         self.ttl = timedelta(seconds=3 * app.config["SYNC_TICK_SECONDS"])
 
     def tick(self, now: datetime | None = None) -> list[int] | None:
-        """Queue due work if this scheduler leads; None when another one does."""
+        """Run the due periodic jobs if this scheduler leads: the Canvas runs started or joined (empty when
+        that job failed); None when another scheduler leads or the database is down."""
         now = now or utcnow()
         with self.app.app_context():
             try:
                 if not leader.hold(db.session, LEADER, self.owner, ttl=self.ttl, now=now):
                     return None
-                runs = run_due_syncs(self.app, now)
-                run_due_source_pulls(self.app, now)
-                run_due_usage_pulls(self.app, now)
-                queue_hub_pulls(self.app, now)
-                dispatch_due(self.app, now)  # notifies the executor of the pulls queued just now too
-                config = self.app.config
-                alerts.evaluate(db.session, alerts.Thresholds.from_config(config), alerts.Notifier(config), now)
-                maintain_if_due(self.app, now)
-                return runs
+                results = {job.name: run_periodic_job(self.app, job, now) for job in self.jobs}
+                ran, runs = results.get("canvas_syncs", (True, []))
+                return (runs or []) if ran else []
             except Exception:  # the database is down: the next tick tries again
                 log.exception("event=schedule_tick_failed")
                 return None

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Course
 from app.sync.connectors.base import Change
-from app.sync.source_store import SourceStore
+from app.sync.sources.store import SourceStore
 from tests.helpers import fast_service, make_canvas_user
 
 

@@ -21,7 +21,7 @@ from app.sync.connectors.canvas import split_marker
 from app.sync.connectors.discourse import MARKER as DISCOURSE_MARKER
 from app.sync.connectors.discourse import hub_ref_in
 from app.sync.hub import HUB_DELIVERY, HUB_PULL, Hub
-from app.sync.hub_jobs import queue_due_pulls
+from app.sync.jobs.hub_pull import queue_due_pulls
 
 SIDE = {"courses": 1, "assignments": 1, "students": 2, "topics_per_course": 0}
 FAST = queue.RetryPolicy(max_attempts=6, backoff_base_s=0.0, backoff_max_s=0.0, lease_s=60)

@@ -17,6 +17,7 @@ from app.sync.connectors.base import Change, ConnectorRegistry, WebhookRejected
 from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, marker, split_marker
 from app.sync.errors import ConflictError
 from app.sync.hub import Hub
+from app.sync.hub.ingest import Ingest
 from tests.helpers import make_canvas_user
 from tests.sync.live_events import keys, sign_event  # noqa: F401 (fixture)
 
@@ -212,14 +213,14 @@ def test_a_push_whose_ingest_fails_can_be_sent_again(app, make_canvas_sandbox, k
     """The event id is recorded in the ingest's own transaction: a failure does not mark it as seen."""
     _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
     token = sign_event(TOPIC_EVENT, keys["good"])
-    original = Hub._create_from
+    original = Ingest._create_from
 
     def broken(self, *args, **kwargs):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(Hub, "_create_from", broken)
+    monkeypatch.setattr(Ingest, "_create_from", broken)
     with pytest.raises(RuntimeError):
         Hub.from_app(db.session).receive_webhook("canvas", {}, token)
     assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 0
-    monkeypatch.setattr(Hub, "_create_from", original)
+    monkeypatch.setattr(Ingest, "_create_from", original)
     assert Hub.from_app(db.session).receive_webhook("canvas", {}, token) == {"created": 1}

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import ClassroomUsage, User
-from app.sync.classroom_usage import ClassroomUsageSync, UsageSettings, usage_row
+from app.sync.sources.classroom_usage import ClassroomUsageSync, UsageSettings, usage_row
 from app.sync.errors import PermanentError
 from tests.fixtures.classroom import classroom_client
 

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import ClassroomUsage, SyncOperation, User, UserConnection
 from app.models.types import utcnow
 from app.sync import queue
-from app.sync.classroom_usage_pull import CLASSROOM_USAGE
+from app.sync.jobs.classroom_usage import CLASSROOM_USAGE
 from app.sync.scheduler import Scheduler, due_usage_pulls, run_due_usage_pulls
 from tests.sync.test_scheduler import RecordingExecutor
 

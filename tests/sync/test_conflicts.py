@@ -1,4 +1,4 @@
-"""Conflict strategies, chosen per entity type, and the conflict record (app/sync/conflicts.py)."""
+"""Conflict strategies, chosen per entity type, and the conflict record (app/sync/hub/conflicts.py)."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HubConflict
-from app.sync.conflicts import ConflictResolver, Version, parse_by_type
+from app.sync.hub.conflicts import ConflictResolver, Version, parse_by_type
 
 EARLY = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
 LATE = datetime(2026, 12, 1, 10, 5, tzinfo=timezone.utc)

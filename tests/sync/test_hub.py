@@ -21,7 +21,7 @@ from app.sync import queue
 from app.sync.connectors.base import ConnectorRegistry
 from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, marker, split_marker
 from app.sync.hub import HUB_DELIVERY, HUB_PULL
-from app.sync.hub_jobs import queue_due_pulls
+from app.sync.jobs.hub_pull import queue_due_pulls
 from tests.sync.hub_env import (FAST, SIDE, STRATEGY_CASES, CanvasSide, check_strategy, make_env, run_chaos)
 from tests.sync.hub_env import config as env_app
 from tests.sync.hub_env import current_topic as _topic
@@ -341,7 +341,7 @@ def test_old_log_rows_and_webhook_ids_are_purged_conflicts_kept(env):
     from datetime import timedelta
 
     from app.models import HubWebhookEvent
-    from app.sync.hub_jobs import purge_history
+    from app.sync.hub.store import purge_history
 
     env.hub().create_topic(env.course_id, "Kept", "<p>k</p>")
     long_ago = utcnow() - timedelta(days=100)

@@ -13,10 +13,11 @@ from app.models.types import utcnow
 from app.sync import queue
 from app.sync.connectors import registry
 from app.sync.connectors.base import Change, Connector, ConnectorRegistry
-from app.sync.connectors.sources import SOURCE_MODULES, create_source_connector, register_source_connectors
+from app.sync.connectors import CONNECTOR_MODULES
+from app.sync.connectors.sources import create_source_connector, register_source_connectors
 from app.sync.errors import PermanentError, TransientError
 from app.sync.scheduler import due_source_pulls, run_due_source_pulls
-from app.sync.source_pull import SOURCE_PULL, request_pull
+from app.sync.jobs.source_pull import SOURCE_PULL, request_pull
 
 TOKEN = "ya29.classroom-secret-token-WXYZ"
 DUE = utcnow() + timedelta(days=2)
@@ -155,7 +156,7 @@ def test_both_source_connectors_register_lazily():
 
 
 def test_a_system_without_a_connector_fails_plainly(app, monkeypatch):
-    monkeypatch.setitem(SOURCE_MODULES, "schoology", "app.sync.connectors.not_installed_here")
+    monkeypatch.setitem(CONNECTOR_MODULES, "schoology", "app.sync.connectors.not_installed_here")
     fresh = ConnectorRegistry()
     with pytest.raises(PermanentError, match="^This installation has no Schoology connector.$"):
         create_source_connector("schoology", {}, None, {}, target=fresh)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Assignment, Course, Submission, SyncOperation, User, UserConnection
 from app.sync import queue
-from app.sync.source_pull import SOURCE_PULL, request_pull
+from app.sync.jobs.source_pull import SOURCE_PULL, request_pull
 
 
 def _connection(system: str, base_url: str, credentials: dict, hint_from: str) -> int:

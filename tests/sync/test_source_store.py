@@ -18,7 +18,7 @@ from app.services.canvas_streams import COURSES, course_row
 from app.services.stream_writer import write_stream
 from app.sync.connectors.base import Change, Connector
 from app.sync.errors import TransientError
-from app.sync.source_store import SourceStore
+from app.sync.sources.store import SourceStore
 
 DUE = datetime(2026, 12, 10, 17, 0, tzinfo=timezone.utc)
 

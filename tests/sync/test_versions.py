@@ -1,9 +1,9 @@
-"""Version vectors: compare, increment, merge (app/sync/versions.py)."""
+"""Version vectors: compare, increment, merge (app/sync/hub/versions.py)."""
 from __future__ import annotations
 
 import pytest
 
-from app.sync.versions import Order, VersionVector
+from app.sync.hub.versions import Order, VersionVector
 
 
 def test_the_design_example_second_is_after_the_first():

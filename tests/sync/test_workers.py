@@ -20,7 +20,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SyncOperation, SyncRun
 from app.sync import queue
-from app.sync.runner import CANVAS_SYNC, start_or_join
+from app.sync.jobs.canvas_sync import CANVAS_SYNC, start_or_join
 from tests.helpers import make_canvas_user, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]

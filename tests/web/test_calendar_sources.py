@@ -9,8 +9,8 @@ from app.extensions import db
 from app.models import SyncOperation, User, UserConnection
 from app.sync import queue
 from app.sync.connectors.base import Change
-from app.sync.source_pull import SOURCE_PULL, request_pull
-from app.sync.source_store import SourceStore
+from app.sync.jobs.source_pull import SOURCE_PULL, request_pull
+from app.sync.sources.store import SourceStore
 from tests.helpers import fast_service, make_canvas_user
 from tests.web.test_calendar import feed_path, parse
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Course
 from app.sync.connectors.base import Change
-from app.sync.source_store import SourceStore
+from app.sync.sources.store import SourceStore
 from tests.web.conftest import add_assignment, add_course, login, make_user, now
 
 ME = 77

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Course, SyncOperation, UserConnection
-from app.sync import source_pull
-from app.sync.source_store import SourceStore
+from app.sync.jobs import source_pull
+from app.sync.sources.store import SourceStore
 from app.sync.connectors.base import Change
 from app.web.settings import sources as sources_routes
 from tests.web.conftest import csrf_token, login, make_user

@@ -16,7 +16,7 @@ COUNTS = {"terms": {"created": 1, "updated": 0, "unchanged": 0, "deleted": 0},
 
 @pytest.fixture
 def fake_runner(monkeypatch, user):
-    """Stands in for app.sync.runner: records requests, returns a running run (or the active one)."""
+    """Stands in for app.sync.jobs.canvas_sync: records requests, returns a running run (or the active one)."""
     calls = []
 
     def start_sync(user_id, *, trigger, incremental):

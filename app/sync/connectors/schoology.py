@@ -83,7 +83,7 @@ class SchoologyConnector(Connector):
         self.previous_hashes = previous_hashes or {}
         self._now = now or (lambda: datetime.now(timezone.utc))
         self.skipped_sections: list[tuple[str, str]] = []  # (section id, why): read-refused, last copy kept
-        # Kept on the connection after a pull (app/sync/source_pull.py): whose key this is, so the
+        # Kept on the connection after a pull (app/sync/jobs/source_pull.py): whose key this is, so the
         # planner can tell the user's own submissions from their students' (a teacher's key sees all).
         self.state: dict = {}
 

@@ -104,10 +104,7 @@ def operation_action(op_id: int, action: str):
     fn, done = ACTIONS[action]
     if fn(db.session, op_id):
         flash(f"Operation {op_id} {done}.", "success")
-        from app.sync.executors import get_executor
-        from flask import current_app
-
-        get_executor(current_app._get_current_object()).notify()
+        queue.wake()
     else:
         flash(f"Operation {op_id} cannot be {done} in its state.", "warning")
     log.info("event=operation_%s admin_id=%s op_id=%s", action, current_user.id, op_id)

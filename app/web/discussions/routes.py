@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, current_app, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink
-from app.sync.executors import get_executor
+from app.sync import queue
 from app.sync.hub import Hub
 from app.web.discussions import bp
 from app.web.discussions.access import LinkRefused, check_may_link
@@ -99,7 +99,7 @@ def _run(course: Course, action, anchor, done: str, *, failed_anchor: str | None
     # The deliveries are queued (same transaction as the write): wake a worker for each linked system.
     links = _links(course.id)
     if links:
-        get_executor(current_app._get_current_object()).notify(len(links))
+        queue.wake(len(links))
     flash(done, "success")
     return _back(course, anchor(result) if callable(anchor) else anchor)
 

@@ -16,8 +16,8 @@ from flask_login import current_user
 from app.extensions import db
 from app.models import UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
-from app.sync.source_pull import request_pull
-from app.sync.source_store import hide_source_courses
+from app.sync.jobs.source_pull import request_pull
+from app.sync.sources.store import hide_source_courses
 from app.web.settings import bp
 from app.web.settings.forms import SourceActionForm
 from app.web.settings.page import classroom_form, connection_of, render_settings, schoology_form

@@ -22,7 +22,7 @@ class SyncForm(FlaskForm):
 
 def start_sync(user_id: int, *, trigger: str, incremental: bool) -> tuple[SyncRun, bool]:
     """Ask the runner for a sync; returns (run, joined) at once, the sync runs elsewhere."""
-    from app.sync.runner import start_or_join
+    from app.sync.jobs.canvas_sync import start_or_join
 
     return start_or_join(user_id, trigger=trigger, incremental=incremental)
 

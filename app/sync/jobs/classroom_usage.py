@@ -2,7 +2,7 @@
 
 The scheduler queues one per Classroom connection once CLASSROOM_SCHOOL_YEAR_START is set
 (scheduler.run_due_usage_pulls). A run is a bounded catch-up: at most
-CLASSROOM_USAGE_WINDOWS_PER_RUN windows (app/sync/classroom_usage.py), so a long gap is
+CLASSROOM_USAGE_WINDOWS_PER_RUN windows (app/sync/sources/classroom_usage.py), so a long gap is
 fetched over several runs; while it is not caught up the next tick queues the next run,
 then one a day (CLASSROOM_USAGE_HOURS) picks up the dates Google published since.
 
@@ -24,8 +24,8 @@ from app.models.canvas import CLASSROOM
 from app.models.types import utcnow
 from app.services.classroom_api_service import ClassroomAPIService, build_classroom_session
 from app.services.http import RequestStats
-from app.sync import executors, queue
-from app.sync.classroom_usage import ClassroomUsageSync, UsageSettings
+from app.sync import queue
+from app.sync.sources.classroom_usage import ClassroomUsageSync, UsageSettings
 from app.sync.errors import OperationError, PermanentError, TransientError, describe
 
 log = logging.getLogger(__name__)
@@ -45,17 +45,13 @@ def usage_configured(config) -> bool:
 def request_usage_pull(connection: UserConnection, *, trigger: str = "schedule",
                        notify: bool = True) -> tuple[SyncOperation, bool]:
     """Queue a usage run of the connection; returns (operation, joined an open one)."""
-    op, joined = queue.enqueue(
+    return queue.submit(
         db.session, CLASSROOM_USAGE, entity_type="user_connection", entity_id=connection.id,
         user_id=connection.user_id, source_system=CLASSROOM, target_system="local",
         payload={"connection_id": connection.id, "trigger": trigger}, dedupe_key=dedupe_key(connection.id),
-        policy=queue.RetryPolicy.from_config(current_app.config))
-    if not joined and notify:
-        executors.get_executor(current_app._get_current_object()).notify()
-    return op, joined
+        policy=queue.RetryPolicy.from_config(current_app.config), notify=notify)
 
 
-@queue.handler(CLASSROOM_USAGE)
 def classroom_usage_operation(op: SyncOperation) -> dict:
     connection = db.session.get(UserConnection, op.payload["connection_id"])
     if connection is None or not connection.connected or connection.system != CLASSROOM:

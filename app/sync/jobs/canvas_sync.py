@@ -2,7 +2,7 @@
 
 A request (button, admin, schedule, CLI with --queue) creates the user's run in state
 "queued", holding the user's lock, and an operation of kind `canvas_sync` naming it; the
-executor is told and a worker carries it out (`canvas_sync_operation`). A second request
+executor is told and a worker carries it out (`canvas_sync_operation`, registered in jobs/__init__.py). A second request
 while the run waits or runs joins it: the lock row is the atomic "one sync per user"
 across web workers and machines, so no queue-level dedupe is needed.
 """
@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app
+from flask import current_app
 
 from app.extensions import db
 from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
 from app.services import sync_runs
 from app.services.canvas_sync_service import can_sync_incrementally, create_canvas_sync_service
-from app.sync import executors, queue
+from app.sync import queue
 
 log = logging.getLogger(__name__)
 
 CANVAS_SYNC = "canvas_sync"
 # A click outranks the scheduler: both wait in one queue.
 PRIORITY = {"button": 10, "admin": 10, "cli": 5}
-
-
-def init_app(app: Flask) -> None:
-    from app.sync import classroom_usage_pull, source_pull  # noqa: F401  (register their queue handlers)
-
-    executors.init_app(app)
 
 
 def request_sync(user_id: int, *, trigger: str = "button", incremental: bool = True) -> SyncRun:
@@ -44,12 +38,10 @@ def start_or_join(user_id: int, *, trigger: str = "button", incremental: bool = 
     kind = "incremental" if incremental and can_sync_incrementally(db.session, user) else "full"
     run, started = sync_runs.start_run(db.session, user_id, trigger=trigger, kind=kind, status=SyncRun.QUEUED)
     if started:
-        queue.enqueue(db.session, CANVAS_SYNC, entity_type="user", entity_id=user_id, user_id=user_id,
-                      source_system="canvas", target_system="local", priority=PRIORITY.get(trigger, 0),
-                      payload={"run_id": run.id, "incremental": incremental},
-                      policy=queue.RetryPolicy.from_config(current_app.config))
-        if notify:
-            executors.get_executor(current_app._get_current_object()).notify()
+        queue.submit(db.session, CANVAS_SYNC, entity_type="user", entity_id=user_id, user_id=user_id,
+                     source_system="canvas", target_system="local", priority=PRIORITY.get(trigger, 0),
+                     payload={"run_id": run.id, "incremental": incremental},
+                     policy=queue.RetryPolicy.from_config(current_app.config), notify=notify)
     return run, not started
 
 
@@ -57,7 +49,6 @@ def get_active_run(user_id: int) -> SyncRun | None:
     return sync_runs.active_run(db.session, user_id)
 
 
-@queue.handler(CANVAS_SYNC)
 def canvas_sync_operation(op: SyncOperation) -> dict:
     """Carry out the queued run named by the operation (also after an earlier worker died)."""
     payload = op.payload

@@ -1,7 +1,7 @@
-"""The hub's inbound half (a mixin of Hub, app/sync/hub.py): ingesting changes, pulls and webhooks.
+"""The hub's inbound half: ingesting changes, pulls and webhooks.
 
 A change is written locally, its version vector bumped and deliveries queued, in one
-transaction; concurrent versions go to the resolver.
+transaction (through the store); concurrent versions go to the resolver.
 """
 from __future__ import annotations
 
@@ -16,29 +16,37 @@ from sqlalchemy.exc import IntegrityError
 
 from app.models import DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent
 from app.models.types import utcnow
-from app.sync.conflicts import Version
 from app.sync.connectors.base import Change, Connector, WebhookRejected
 from app.sync.errors import PermanentError, TransientError
-from app.sync.hub_model import (ENTITY_TYPES, SNAPSHOT, TOPIC, IngestResult, _model, _parse_hub_ref, content,
-                                entity_fields)
+from app.sync.hub.conflicts import ConflictResolver, Version
+from app.sync.hub.connectors import ConnectorProvider
+from app.sync.hub.entities import (ENTITY_TYPES, SNAPSHOT, TOPIC, IngestResult, content, entity_fields, model_for,
+                                   parse_hub_ref)
+from app.sync.hub.store import HubStore
+from app.sync.hub.versions import Order, VersionVector
 from app.sync.sanitize import sanitize_html
-from app.sync.versions import Order, VersionVector
 
-log = logging.getLogger("app.sync.hub")  # the hub's one logger, as before the split
+log = logging.getLogger("app.sync.hub")  # the hub's one logger
 
 
-class IngestMixin:
+class Ingest:
+    def __init__(self, store: HubStore, connectors: ConnectorProvider, resolver: ConflictResolver):
+        self.store = store
+        self.session = store.session
+        self.connectors = connectors
+        self.resolver = resolver
+
     def ingest(self, change: Change, *, operation_id: int | None = None) -> IngestResult:
         """Write one inbound change locally and queue it for the other systems (one transaction)."""
         if change.entity_type not in ENTITY_TYPES:
             return IngestResult("ignored", change.entity_type, reason="not a discussion")
-        with self.atomic():
-            return self._ingest(change, operation_id)
+        with self.store.atomic():
+            return self.ingest_in_transaction(change, operation_id)
 
-    def _ingest(self, change: Change, operation_id: int | None) -> IngestResult:
+    def ingest_in_transaction(self, change: Change, operation_id: int | None) -> IngestResult:
         entity_type, origin = change.entity_type, change.origin
         deleted = change.action == Change.DELETE or bool(change.data.get("deleted"))
-        mapping = self._mapping(origin, entity_type, change.external_id)
+        mapping = self.store.mapping(origin, entity_type, change.external_id)
         if change.data.get("partial"):
             if mapping is None:
                 return IngestResult("ignored", entity_type, reason="a partial change of an entity not synced yet")
@@ -55,8 +63,8 @@ class IngestMixin:
             self.session.add(mapping)
         elif self._same_as_synced(mapping, change, deleted):
             return IngestResult("unchanged", entity_type, mapping.local_id)
-        local = self.session.get(_model(entity_type), mapping.local_id)
-        vector = self.vector(entity_type, local.id)
+        local = self.session.get(model_for(entity_type), mapping.local_id)
+        vector = self.store.vector(entity_type, local.id)
         synced = VersionVector(mapping.synced_vector)
         remote_vector = synced.increment(origin)
         incoming = self._incoming_fields(change)
@@ -71,11 +79,11 @@ class IngestMixin:
         if order is Order.AFTER:
             new_vector = vector.merge(remote_vector)
             before = entity_fields(entity_type, local)
-            self._write(entity_type, local, incoming, origin, change.updated_at)
-            self._set_vector(entity_type, local.id, new_vector)
+            self.store.write(entity_type, local, incoming, origin, change.updated_at)
+            self.store.set_vector(entity_type, local.id, new_vector)
             self._remember(mapping, change, new_vector)
-            targets = self._queue_deliveries(entity_type, local, exclude=origin)
-            self._log("ingest", origin, entity_type, local.id,
+            targets = self.store.queue_deliveries(entity_type, local, exclude=origin)
+            self.store.log("ingest", origin, entity_type, local.id,
                       {"updated": {"before": content(entity_type, before), "after": content(entity_type, incoming)},
                        "vector": new_vector.as_dict(), "queued_for": targets}, operation_id)
             return IngestResult("updated", entity_type, local.id, tuple(targets))
@@ -98,7 +106,7 @@ class IngestMixin:
                                     updated_by_system=origin, created_at=created_at,
                                     updated_at=change.updated_at or now)
         else:
-            topic_map = self._mapping(origin, TOPIC, str(change.parent_external_id))
+            topic_map = self.store.mapping(origin, TOPIC, str(change.parent_external_id))
             if topic_map is None:
                 return IngestResult("ignored", entity_type, reason="its topic is not synced")
             local = DiscussionPost(topic_id=topic_map.local_id, body_html=incoming["body_html"],
@@ -108,13 +116,13 @@ class IngestMixin:
         self.session.add(local)
         self.session.flush()
         vector = VersionVector().increment(origin)
-        self._set_vector(entity_type, local.id, vector)
+        self.store.set_vector(entity_type, local.id, vector)
         mapping = HubEntityMap(entity_type=entity_type, local_id=local.id, system=origin,
                                external_id=str(change.external_id))
         self.session.add(mapping)
         self._remember(mapping, change, vector)
-        targets = self._queue_deliveries(entity_type, local, exclude=origin)
-        self._log("ingest", origin, entity_type, local.id,
+        targets = self.store.queue_deliveries(entity_type, local, exclude=origin)
+        self.store.log("ingest", origin, entity_type, local.id,
                   {"created": content(entity_type, incoming), "vector": vector.as_dict(), "queued_for": targets},
                   operation_id)
         return IngestResult("created", entity_type, local.id, tuple(targets))
@@ -127,9 +135,9 @@ class IngestMixin:
             return IngestResult("unchanged", entity_type, local.id)
         local.deleted_at = change.updated_at or utcnow()
         local.updated_by_system = change.origin
-        self._set_vector(entity_type, local.id, new_vector)
-        targets = self._queue_deliveries(entity_type, local, exclude=change.origin)
-        self._log("ingest", change.origin, entity_type, local.id, {"deleted": True, "queued_for": targets},
+        self.store.set_vector(entity_type, local.id, new_vector)
+        targets = self.store.queue_deliveries(entity_type, local, exclude=change.origin)
+        self.store.log("ingest", change.origin, entity_type, local.id, {"deleted": True, "queued_for": targets},
                   operation_id)
         return IngestResult("updated", entity_type, local.id, tuple(targets))
 
@@ -141,20 +149,20 @@ class IngestMixin:
             local_version = Version(local.updated_by_system, content(entity_type, entity_fields(entity_type, local)),
                                     local.updated_at)
             remote_version = Version(origin, content(entity_type, incoming), change.updated_at or utcnow())
-            base = self._base(entity_type, mapping)
+            base = self.store.held_content(entity_type, mapping)
             resolution = self.resolver.resolve(entity_type, local_version, remote_version, base)
             conflict = self.resolver.record(self.session, entity_type, local.id, local_version, remote_version,
                                             base, resolution)
             new_vector = vector.merge(remote_vector)
             writer = resolution.winner or "hub"
-            self._write(entity_type, local, {**resolution.fields, "author_name": local.author_name}, writer,
+            self.store.write(entity_type, local, {**resolution.fields, "author_name": local.author_name}, writer,
                         max(local_version.updated_at or utcnow(), remote_version.updated_at))
-            self._set_vector(entity_type, local.id, new_vector)
+            self.store.set_vector(entity_type, local.id, new_vector)
             self._remember(mapping, change, remote_vector)  # the origin holds its own version
             # Every system, the origin too: the result may differ from what each holds
             # (a system already holding it is not written to, see deliver).
-            targets = self._queue_deliveries(entity_type, local, exclude=None)
-        self._log("resolve", origin, entity_type, local.id,
+            targets = self.store.queue_deliveries(entity_type, local, exclude=None)
+        self.store.log("resolve", origin, entity_type, local.id,
                   {"conflict_id": conflict.id, "rule": resolution.rule, "winner": resolution.winner,
                    "result": resolution.fields, "vector": new_vector.as_dict(), "queued_for": targets}, operation_id)
         log.info("event=hub_conflict entity=%s:%s rule=%s winner=%s", entity_type, local.id, resolution.rule,
@@ -163,13 +171,13 @@ class IngestMixin:
 
     def _by_hub_ref(self, change: Change) -> tuple[Any, bool]:
         """(the local entity the change's hub reference names or None, whether it is mapped there already)."""
-        parsed = _parse_hub_ref(change.data.get("hub_ref"))
+        parsed = parse_hub_ref(change.data.get("hub_ref"))
         if parsed is None or parsed[0] != change.entity_type:
             return None, False
-        local = self.session.get(_model(parsed[0]), parsed[1])
+        local = self.session.get(model_for(parsed[0]), parsed[1])
         if local is None:
             return None, False
-        return local, self._mapping_for(parsed[0], parsed[1], change.origin) is not None
+        return local, self.store.mapping_for(parsed[0], parsed[1], change.origin) is not None
 
     @staticmethod
     def _fill_partial(change: Change, mapping: HubEntityMap) -> Change:
@@ -198,15 +206,6 @@ class IngestMixin:
             return False
         return change.entity_type != TOPIC or (change.data.get("title") or "") == (mapping.last_title or "")
 
-    @staticmethod
-    def _base(entity_type: str, mapping: HubEntityMap) -> dict | None:
-        if mapping.last_body is None:
-            return None
-        base = {"body_html": sanitize_html(mapping.last_body)}
-        if entity_type == TOPIC:
-            base["title"] = mapping.last_title or ""
-        return base
-
     def _remember(self, mapping: HubEntityMap, change: Change, vector: VersionVector) -> None:
         """What this system now holds, as it reported it, and the local version it reflects."""
         data = change.data
@@ -217,15 +216,6 @@ class IngestMixin:
         mapping.last_deleted = change.action == Change.DELETE or bool(data.get("deleted"))
         mapping.synced_vector_json = vector.to_json()
         mapping.synced_at = utcnow()
-
-    @staticmethod
-    def _write(entity_type: str, local, fields: Mapping[str, Any], writer: str, when: datetime | None) -> None:
-        if entity_type == TOPIC and "title" in fields:
-            local.title = fields["title"]
-        local.body_html = fields.get("body_html") or ""
-        local.updated_by_system = writer
-        local.updated_at = when or utcnow()
-        local.deleted_at = None
 
     # -- pulling and pushes ----------------------------------------------------------------
 
@@ -278,7 +268,7 @@ class IngestMixin:
             raise WebhookRejected(exc.message, status=503) from None
         changes = self._complete(connector, connector.parse_webhook(dict(headers), body))
         counts: dict[str, int] = {}
-        with self.atomic():
+        with self.store.atomic():
             fresh = []
             for event_id in dict.fromkeys(c.event_id for c in changes if c.event_id):
                 try:
@@ -293,7 +283,7 @@ class IngestMixin:
                 if change.event_id and change.event_id not in fresh:
                     status = "replayed"
                 elif change.entity_type in ENTITY_TYPES:
-                    status = self._ingest(change, None).status
+                    status = self.ingest_in_transaction(change, None).status
                 else:
                     status = "ignored"
                 counts[status] = counts.get(status, 0) + 1

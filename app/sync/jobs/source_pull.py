@@ -3,7 +3,7 @@
 A request (Settings' "Pull now", saving a connection, the scheduler) queues one operation
 per connection; a second request while one waits or runs joins it (dedupe key). A worker
 builds the connection's connector over one pooled HTTP session, stores what it yields
-(app/sync/source_store.py) and writes the outcome on the connection row in plain words.
+(app/sync/sources/store.py) and writes the outcome on the connection row in plain words.
 Bad credentials fail the operation at once (PermanentError); throttling or an outage
 is retried with the queue's backoff (TransientError), the courses stored so far kept.
 
@@ -25,10 +25,10 @@ from app.models import SyncOperation, UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
 from app.models.types import utcnow
 from app.services.http import RequestStats, build_session
-from app.sync import executors, queue
+from app.sync import queue
 from app.sync.connectors.sources import create_source_connector
 from app.sync.errors import TRANSIENT_TYPES, OperationError, PermanentError, TransientError, classify, describe
-from app.sync.source_store import SourceStore
+from app.sync.sources.store import SourceStore
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +45,14 @@ def dedupe_key(connection_id: int) -> str:
 def request_pull(connection: UserConnection, *, trigger: str = "button", full: bool = False,
                  notify: bool = True) -> tuple[SyncOperation, bool]:
     """Queue a pull of the connection; returns (operation, joined an open one)."""
-    op, joined = queue.enqueue(
+    return queue.submit(
         db.session, SOURCE_PULL, entity_type="user_connection", entity_id=connection.id, user_id=connection.user_id,
         source_system=connection.system, target_system="local", priority=PRIORITY.get(trigger, 0),
         payload={"connection_id": connection.id, "full": full, "trigger": trigger},
-        dedupe_key=dedupe_key(connection.id), policy=queue.RetryPolicy.from_config(current_app.config))
-    if not joined and notify:
-        executors.get_executor(current_app._get_current_object()).notify()
-    return op, joined
+        dedupe_key=dedupe_key(connection.id), policy=queue.RetryPolicy.from_config(current_app.config),
+        notify=notify)
 
 
-@queue.handler(SOURCE_PULL)
 def source_pull_operation(op: SyncOperation) -> dict:
     payload = op.payload
     connection = db.session.get(UserConnection, payload["connection_id"])

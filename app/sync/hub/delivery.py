@@ -1,4 +1,4 @@
-"""The hub's outbound half (a mixin of Hub, app/sync/hub.py): the hub_delivery handler.
+"""The hub's outbound half: bringing a target system's copy up to date (the hub_delivery job).
 
 `deliver` plans the outbound Change in one transaction, calls the connector between
 transactions, and records the mapping and delivered version in another.
@@ -14,14 +14,17 @@ from app.models import DiscussionPost, HubEntityMap, HubTransaction
 from app.models.types import utcnow
 from app.sync.connectors.base import Change
 from app.sync.errors import ConflictError, TransientError
-from app.sync.hub_model import (HUB_DELIVERY, MAX_CONFLICT_ROUNDS, POST, TOPIC, Op, _model, content, entity_fields,
-                                hub_ref)
+from app.sync.hub.connectors import ConnectorProvider
+from app.sync.hub.entities import (HUB_DELIVERY, MAX_CONFLICT_ROUNDS, POST, TOPIC, Op, content, entity_fields,
+                                   hub_ref, model_for)
+from app.sync.hub.ingest import Ingest
+from app.sync.hub.store import HubStore
+from app.sync.hub.versions import VersionVector
 from app.sync.sanitize import sanitize_html
-from app.sync.versions import VersionVector
 
 
 @dataclass
-class _Plan:
+class DeliveryPlan:
     change: Change | None = None
     vector: VersionVector | None = None
     user_id: int | None = None
@@ -29,17 +32,23 @@ class _Plan:
     needs_topic: int | None = None
 
 
-class DeliveryMixin:
+class Delivery:
+    def __init__(self, store: HubStore, connectors: ConnectorProvider, ingestion: Ingest):
+        self.store = store
+        self.session = store.session
+        self.connectors = connectors
+        self.ingestion = ingestion
+
     def deliver(self, entity_type: str, local_id: int, target: str, *, operation_id: int | None = None) -> dict:
         """Bring the target's copy up to the entity's current version (the hub_delivery handler)."""
         if operation_id is not None:
             self._wait_for_earlier(entity_type, local_id, target, operation_id)
         for _ in range(MAX_CONFLICT_ROUNDS):
-            with self.atomic():
+            with self.store.atomic():
                 plan = self._plan(entity_type, local_id, target, operation_id)
             if plan.needs_topic is not None:  # a reply needs its topic there first
                 first = self.deliver(TOPIC, plan.needs_topic, target, operation_id=operation_id)
-                if "skipped" in first and self._mapping_for(TOPIC, plan.needs_topic, target) is None:
+                if "skipped" in first and self.store.mapping_for(TOPIC, plan.needs_topic, target) is None:
                     return {"skipped": f"its topic was not delivered ({first['skipped']})"}
                 continue
             if plan.skip:
@@ -50,7 +59,7 @@ class DeliveryMixin:
             except ConflictError as exc:
                 self._target_conflict(entity_type, local_id, target, exc, operation_id)
                 continue
-            with self.atomic():
+            with self.store.atomic():
                 self._record_delivery(entity_type, local_id, target, plan, applied, operation_id)
             return {"delivered": applied.external_id, "target": target, "vector": plan.vector.as_dict()}
         raise TransientError(f"{target} kept changing {entity_type} {local_id} while the hub delivered it.")
@@ -73,28 +82,28 @@ class DeliveryMixin:
             raise TransientError(f"Delivery {running} of the same {entity_type} to {target} is still running; "
                                  "this one waits for it.")
 
-    def _plan(self, entity_type: str, local_id: int, target: str, operation_id: int | None) -> _Plan:
-        local = self.session.get(_model(entity_type), local_id)
+    def _plan(self, entity_type: str, local_id: int, target: str, operation_id: int | None) -> DeliveryPlan:
+        local = self.session.get(model_for(entity_type), local_id)
         if local is None:
-            return _Plan(skip="the entity no longer exists")
-        vector = self.vector(entity_type, local_id)
-        mapping = self._mapping_for(entity_type, local_id, target)
+            return DeliveryPlan(skip="the entity no longer exists")
+        vector = self.store.vector(entity_type, local_id)
+        mapping = self.store.mapping_for(entity_type, local_id, target)
         deleted = local.deleted_at is not None
         if mapping is not None and VersionVector(mapping.synced_vector).dominates(vector):
-            return _Plan(skip="already delivered")
+            return DeliveryPlan(skip="already delivered")
         fields = entity_fields(entity_type, local)
         if mapping is not None and mapping.last_deleted == deleted and (
-                deleted or self._base(entity_type, mapping) == content(entity_type, fields)):
+                deleted or self.store.held_content(entity_type, mapping) == content(entity_type, fields)):
             mapping.synced_vector_json = vector.merge(VersionVector(mapping.synced_vector)).to_json()
             mapping.synced_at = utcnow()
-            self._log("deliver", target, entity_type, local_id, {"skipped": "target already holds it"}, operation_id)
-            return _Plan(skip="target already holds it")
+            self.store.log("deliver", target, entity_type, local_id, {"skipped": "target already holds it"}, operation_id)
+            return DeliveryPlan(skip="target already holds it")
         if deleted and mapping is None:
-            return _Plan(skip="deleted before it was delivered")
-        course = self._course_of(entity_type, local)
-        link = self._link(course.id, target)
+            return DeliveryPlan(skip="deleted before it was delivered")
+        course = self.store.course_of(entity_type, local)
+        link = self.store.link(course.id, target)
         if link is None:
-            return _Plan(skip=f"the course is not linked to {target}")
+            return DeliveryPlan(skip=f"the course is not linked to {target}")
         data = {"hub_ref": hub_ref(entity_type, local_id), "body_html": fields["body_html"],
                 "author_name": fields["author_name"], "previous_body": mapping.last_body if mapping else None,
                 "container_external_id": link.container_id}
@@ -103,24 +112,24 @@ class DeliveryMixin:
             data["previous_title"] = mapping.last_title if mapping else None
             parent = link.container_id
         else:
-            topic_map = self._mapping_for(TOPIC, local.topic_id, target)
+            topic_map = self.store.mapping_for(TOPIC, local.topic_id, target)
             if topic_map is None:
-                return _Plan(needs_topic=local.topic_id)
+                return DeliveryPlan(needs_topic=local.topic_id)
             parent = topic_map.external_id
         change = Change(origin=local.updated_by_system, entity_type=entity_type,
                         external_id=mapping.external_id if mapping else "",
                         action=Change.DELETE if deleted else Change.UPSERT, data=data, parent_external_id=parent,
                         updated_at=local.updated_at)
         # Logged before the write: if its answer is lost, a later conflict can tell our own write from an edit.
-        self._log("deliver_attempt", target, entity_type, local_id,
+        self.store.log("deliver_attempt", target, entity_type, local_id,
                   {"action": change.action, "content": content(entity_type, data), "vector": vector.as_dict()},
                   operation_id)
-        return _Plan(change=change, vector=vector, user_id=course.user_id)
+        return DeliveryPlan(change=change, vector=vector, user_id=course.user_id)
 
-    def _record_delivery(self, entity_type: str, local_id: int, target: str, plan: _Plan, applied,
+    def _record_delivery(self, entity_type: str, local_id: int, target: str, plan: DeliveryPlan, applied,
                          operation_id: int | None) -> None:
         change = plan.change
-        mapping = self._mapping_for(entity_type, local_id, target)
+        mapping = self.store.mapping_for(entity_type, local_id, target)
         if mapping is None:
             mapping = HubEntityMap(entity_type=entity_type, local_id=local_id, system=target,
                                    external_id=str(applied.external_id))
@@ -137,7 +146,7 @@ class DeliveryMixin:
         # Merged: a newer version the target already reported (a conflict round) stays counted.
         mapping.synced_vector_json = plan.vector.merge(VersionVector(mapping.synced_vector)).to_json()
         mapping.synced_at = utcnow()
-        self._log("deliver", target, entity_type, local_id,
+        self.store.log("deliver", target, entity_type, local_id,
                   {"external_id": mapping.external_id, "action": change.action, "vector": plan.vector.as_dict(),
                    "content": content(entity_type, change.data) if change.action != Change.DELETE else None},
                   operation_id)
@@ -145,8 +154,8 @@ class DeliveryMixin:
     def _target_conflict(self, entity_type: str, local_id: int, target: str, exc: ConflictError,
                          operation_id: int | None) -> None:
         """The target changed meanwhile: its current version is ingested (and resolved) first."""
-        with self.atomic():
-            mapping = self._mapping_for(entity_type, local_id, target)
+        with self.store.atomic():
+            mapping = self.store.mapping_for(entity_type, local_id, target)
             if mapping is None:
                 raise TransientError(f"{target} reported a conflict on a {entity_type} the hub never delivered.")
             data = {"body_html": exc.current or "", "version": None}
@@ -157,12 +166,12 @@ class DeliveryMixin:
                 mapping.last_body = data["body_html"]
                 if entity_type == TOPIC:
                     mapping.last_title = (data["title"] or "")[:500]
-                self._log("deliver", target, entity_type, local_id, {"found": "an earlier write of ours"},
+                self.store.log("deliver", target, entity_type, local_id, {"found": "an earlier write of ours"},
                           operation_id)
                 return
             change = Change(origin=target, entity_type=entity_type, external_id=mapping.external_id, data=data,
                             updated_at=utcnow())
-            self._ingest(change, operation_id)
+            self.ingestion.ingest_in_transaction(change, operation_id)
 
     def _written_by_us(self, entity_type: str, local_id: int, target: str, data: dict) -> bool:
         held = content(entity_type, {**data, "body_html": sanitize_html(data.get("body_html"))})

@@ -1,4 +1,4 @@
-"""Local changes from the web UI and course links (a mixin of Hub, app/sync/hub.py).
+"""Local changes from the web UI, and course links.
 
 A local change bumps the "local" writer in the version vector and is queued for every linked system.
 """
@@ -10,18 +10,23 @@ from sqlalchemy import select
 
 from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink
 from app.models.types import utcnow
-from app.sync.hub_model import LOCAL, POST, TOPIC, _clean_title, content, entity_fields
+from app.sync.hub.entities import LOCAL, POST, TOPIC, clean_title, content, entity_fields
+from app.sync.hub.store import HubStore
 from app.sync.sanitize import sanitize_html
 
 
-class LocalChangesMixin:
+class LocalEdits:
+    def __init__(self, store: HubStore):
+        self.store = store
+        self.session = store.session
+
     def create_topic(self, course_id: int, title: str, body_html: str, *,
                      author_name: str | None = None) -> DiscussionTopic:
-        with self.atomic():
+        with self.store.atomic():
             if self.session.get(Course, course_id) is None:
                 raise ValueError("That course does not exist.")
             now = utcnow()
-            topic = DiscussionTopic(course_id=course_id, title=_clean_title(title), body_html=sanitize_html(body_html),
+            topic = DiscussionTopic(course_id=course_id, title=clean_title(title), body_html=sanitize_html(body_html),
                                     author_name=author_name, origin_system=LOCAL, updated_by_system=LOCAL,
                                     created_at=now, updated_at=now)
             self.session.add(topic)
@@ -30,7 +35,7 @@ class LocalChangesMixin:
         return topic
 
     def post_reply(self, topic_id: int, body_html: str, *, author_name: str | None = None) -> DiscussionPost:
-        with self.atomic():
+        with self.store.atomic():
             topic = self.session.get(DiscussionTopic, topic_id)
             if topic is None or topic.deleted_at is not None:
                 raise ValueError("That topic does not exist.")
@@ -46,35 +51,35 @@ class LocalChangesMixin:
         return post
 
     def edit_topic(self, topic_id: int, *, title: str | None = None, body_html: str | None = None) -> DiscussionTopic:
-        with self.atomic():
+        with self.store.atomic():
             topic = self.session.get(DiscussionTopic, topic_id)
             if topic is None or topic.deleted_at is not None:
                 raise ValueError("That topic does not exist.")
             before = content(TOPIC, entity_fields(TOPIC, topic))
-            fields = {"title": _clean_title(title) if title is not None else topic.title,
+            fields = {"title": clean_title(title) if title is not None else topic.title,
                       "body_html": sanitize_html(body_html) if body_html is not None else topic.body_html}
             if content(TOPIC, fields) != before:
-                self._write(TOPIC, topic, fields, LOCAL, utcnow())
+                self.store.write(TOPIC, topic, fields, LOCAL, utcnow())
                 self._local_written(TOPIC, topic, {"updated": {"before": before, "after": content(TOPIC, fields)}})
         return topic
 
     def edit_post(self, post_id: int, body_html: str) -> DiscussionPost:
-        with self.atomic():
+        with self.store.atomic():
             post = self.session.get(DiscussionPost, post_id)
             if post is None or post.deleted_at is not None:
                 raise ValueError("That post does not exist.")
             before = content(POST, entity_fields(POST, post))
             body = sanitize_html(body_html)
             if body != post.body_html:
-                self._write(POST, post, {"body_html": body}, LOCAL, utcnow())
+                self.store.write(POST, post, {"body_html": body}, LOCAL, utcnow())
                 self._local_written(POST, post, {"updated": {"before": before, "after": {"body_html": body}}})
         return post
 
     def _local_written(self, entity_type: str, entity, changes: dict) -> None:
-        vector = self.vector(entity_type, entity.id).increment(LOCAL)
-        self._set_vector(entity_type, entity.id, vector)
-        targets = self._queue_deliveries(entity_type, entity, exclude=None)
-        self._log("local_change", LOCAL, entity_type, entity.id,
+        vector = self.store.vector(entity_type, entity.id).increment(LOCAL)
+        self.store.set_vector(entity_type, entity.id, vector)
+        targets = self.store.queue_deliveries(entity_type, entity, exclude=None)
+        self.store.log("local_change", LOCAL, entity_type, entity.id,
                   {**changes, "vector": vector.as_dict(), "queued_for": targets}, None)
 
     # -- course links --------------------------------------------------------------------
@@ -86,7 +91,7 @@ class LocalChangesMixin:
 
     def link_containers(self, course_id: int, containers: Mapping[str, str], *,
                         user_id: int | None = None) -> list[HubCourseLink]:
-        with self.atomic():
+        with self.store.atomic():
             course = self.session.get(Course, course_id)
             if course is None:
                 raise ValueError("That course does not exist.")
@@ -98,7 +103,7 @@ class LocalChangesMixin:
                     HubCourseLink.course_id != course_id))
                 if taken is not None:
                     raise ValueError(f"That {system} container is already linked to another course.")
-                link = self._link(course_id, system)
+                link = self.store.link(course_id, system)
                 if link is None:
                     link = HubCourseLink(course_id=course_id, system=system, container_id=container,
                                          created_by_user_id=user_id, created_at=utcnow())
@@ -107,5 +112,5 @@ class LocalChangesMixin:
                     link.container_id = container
                 links.append(link)
             self.session.flush()
-            self._log("link_course", None, None, None, {"course_id": course_id, "containers": wanted}, None)
+            self.store.log("link_course", None, None, None, {"course_id": course_id, "containers": wanted}, None)
         return links

@@ -1,4 +1,4 @@
-"""The hub's read side (a mixin of Hub, app/sync/hub.py): course threads and the conflict log."""
+"""The hub's read side: course threads with where each post has reached, and the conflict log."""
 from __future__ import annotations
 
 import json
@@ -7,11 +7,16 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import DiscussionTopic, HubConflict, HubCourseLink, HubEntityMap, HubVersionVector
-from app.sync.hub_model import HUB_DELIVERY, POST, TOPIC, Op, ThreadPost, ThreadTopic
-from app.sync.versions import VersionVector
+from app.sync.hub.entities import HUB_DELIVERY, POST, TOPIC, Op, ThreadPost, ThreadTopic
+from app.sync.hub.store import HubStore
+from app.sync.hub.versions import VersionVector
 
 
-class ReadMixin:
+class ThreadReader:
+    def __init__(self, store: HubStore):
+        self.store = store
+        self.session = store.session
+
     def course_thread(self, course_id: int) -> list[ThreadTopic]:
         """The course's topics and posts from every side as one thread, with where each has reached."""
         systems = [link.system for link in self.session.scalars(
