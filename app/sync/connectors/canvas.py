@@ -87,7 +87,7 @@ class CanvasConnector(Connector):
         self.since_overlap = timedelta(seconds=since_overlap_s)
         self._keys = _load_jwks(jwks)
         # A Live Event is valid from iat (not in the future) until exp, and never longer than
-        # event_max_age_s after iat: the hub keeps seen ids longer than that (hub_jobs.purge_history).
+        # event_max_age_s after iat: the hub keeps seen ids longer than that (app/sync/hub/store.py, purge_history).
         self.event_max_age_s, self.event_leeway_s = float(event_max_age_s), float(event_leeway_s)
         self.issuer, self.audience = issuer or None, audience or None
         self._topic_course: dict[str, str] = {}
