@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -176,7 +177,8 @@ def test_canvas_live_events_verified_by_the_configured_jwks(hub_env, client, app
         assert refused.get_json() == {"error": "The push was not signed by a sender we trust."}
     assert _count(DiscussionTopic) == 0 and _count(HubWebhookEvent) == 0
 
-    token = sign_event(_live_event(course, "Pushed topic"), keys["good"])
+    instance = urlsplit(hub_env.canvas.base_url).netloc  # the Canvas the course is in, as the claims name it
+    token = sign_event(_live_event(course, "Pushed topic"), keys["good"], hostname=instance)
     applied = client.post("/webhooks/canvas", data=token, headers=headers)
     assert applied.status_code == 200 and applied.get_json()["applied"] == {"created": 1}
     assert client.post("/webhooks/canvas", data=token, headers=headers).get_json()["applied"] == {"replayed": 1}

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -36,6 +37,8 @@ from app.sync.errors import ConflictError, PermanentError, TransientError
 log = logging.getLogger(__name__)
 
 TOPIC, POST, SNAPSHOT = "discussion_topic", "discussion_post", "snapshot_complete"
+# The Change.data key of the Canvas instance (host) a Live Event came from.
+LIVE_EVENT_INSTANCE = "canvas_instance"
 # A class survives Canvas's sanitizer (CanvasSanitize allows class on every element; data-* is dropped).
 MARKER_RE = re.compile(r"""<span\s+class=["']canvasflow-ref\s+(cf-[a-z_]+-\d+)["']\s*>\s*</span>""")
 # Asymmetric algorithms only: a JWKS holds public keys, and "none"/HMAC must never verify.
@@ -307,6 +310,10 @@ class CanvasConnector(Connector):
             for index, event in enumerate(events):
                 change = self._event_change(event, event_id if len(events) == 1 else f"{event_id}:{index}")
                 if change is not None:
+                    # Course and topic ids are only unique within one Canvas: the hub applies the
+                    # event only to a course of the instance the signed claims name (None: unknown).
+                    instance = (event.get("metadata") or {}).get("hostname") or claims.get("hostname")
+                    change.data[LIVE_EVENT_INSTANCE] = str(instance).lower() if instance else None
                     changes.append(change)
         except (KeyError, TypeError, ValueError, AttributeError):
             # Signed by Canvas but not the shape of a Live Event: the sender's mistake, not ours.
@@ -342,6 +349,14 @@ class CanvasConnector(Connector):
                           data={"body_html": text, "author_name": None, "version": body.get("updated_at"),
                                 "created_at": _time(body.get("created_at")), "hub_ref": hub_ref, "deleted": False})
         return None
+
+
+def same_canvas_instance(instance: str | None, base_url: str | None) -> bool:
+    """Whether a Live Event's instance (a host, maybe with a port) is the Canvas at base_url."""
+    if not instance or not base_url:
+        return False
+    parts = urlsplit(base_url)
+    return instance.lower() in {(parts.netloc or "").lower(), (parts.hostname or "").lower()}
 
 
 def _load_jwks(jwks: Mapping | str | None) -> dict[str, jwt.PyJWK]:

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent
+from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent, User
 from app.models.types import utcnow
 from app.sync.connectors.base import Change, Connector, WebhookRejected
+from app.sync.connectors.canvas import LIVE_EVENT_INSTANCE, same_canvas_instance
 from app.sync.errors import PermanentError, TransientError
 from app.sync.hub.conflicts import ConflictResolver, Version
 from app.sync.hub.connectors import ConnectorProvider
@@ -291,12 +292,40 @@ class Ingest:
                     status = "replayed"
                 elif change.entity_type not in ENTITY_TYPES:
                     status = "ignored"
+                elif self._from_another_instance(change):
+                    status = "foreign"
                 elif self._older_than_held(change):
                     status = "stale"
                 else:
                     status = self.ingest_in_transaction(change, None).status
                 counts[status] = counts.get(status, 0) + 1
         return counts
+
+    def _from_another_instance(self, change: Change) -> bool:
+        """A pushed change naming the Canvas instance it came from, about a course of another
+        instance (the same bare course id elsewhere): it must not land there. A push that
+        names no instance is attributed to none."""
+        if LIVE_EVENT_INSTANCE not in change.data:
+            return False
+        course_id = self._course_of(change)
+        if course_id is None:
+            return False  # nothing here to capture it: the ingest ignores it
+        owner = self.session.scalar(select(User).join(Course, Course.user_id == User.id).where(Course.id == course_id))
+        return not same_canvas_instance(change.data[LIVE_EVENT_INSTANCE], owner.canvas_base_url if owner else None)
+
+    def _course_of(self, change: Change) -> int | None:
+        mapping = self.store.mapping(change.origin, change.entity_type, change.external_id)
+        if mapping is not None:
+            local = self.session.get(model_for(change.entity_type), mapping.local_id)
+            if local is None:
+                return None
+            return local.course_id if change.entity_type == TOPIC else local.topic.course_id
+        if change.entity_type == TOPIC:
+            link = self.store.link_of_container(change.origin, str(change.parent_external_id))
+            return link.course_id if link else None
+        topic_map = self.store.mapping(change.origin, TOPIC, str(change.parent_external_id))
+        topic = self.session.get(DiscussionTopic, topic_map.local_id) if topic_map else None
+        return topic.course_id if topic else None
 
     def _older_than_held(self, change: Change) -> bool:
         """A pushed version older than the one the hub holds from that system (an old signed body
