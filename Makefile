@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := run
 
-.PHONY: demo test bench serve worker scheduler install install-dev clean
+.PHONY: demo test bench serve worker scheduler audit install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,10 @@ test: install-dev
 
 # Production-style serving: gunicorn with several workers, plus the one scheduler
 # (`make scheduler`) and queue workers (`make worker`, or Celery) as their own processes.
+# All three run the production config: it refuses to start with weak secrets (`flask --app run doctor`
+# lists every unsafe setting).
 GUNICORN_WORKERS ?= 3
+serve worker scheduler: export CANVASFLOW_ENV := production
 serve: install
 	$(BIN)/flask --app run db upgrade
 	PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-instance/prometheus} GUNICORN_WORKERS=$(GUNICORN_WORKERS) \
@@ -44,6 +47,10 @@ scheduler: install
 
 worker: install
 	$(BIN)/flask --app run queue work
+
+# Known advisories in the installed dependencies (pip-audit, from the PyPI advisory database).
+audit: install-dev
+	$(BIN)/pip-audit -r requirements.txt
 
 bench: install-dev
 	$(BIN)/python test_canvas_performance.py $(BENCH_ARGS)

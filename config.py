@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -20,9 +21,14 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+DEVELOPMENT_SECRET_KEY = "dev-secret-key-change-me"
+
+
 class Config:
+    # Which configuration class this is; create_app checks the production one (app/production.py).
+    CANVASFLOW_ENV = "development"
     # Development defaults; ProductionConfig refuses to start without real secrets.
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-secret-key-change-me")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
     # Fernet key (urlsafe base64, 32 bytes) for Canvas tokens at rest; several keys
     # separated by commas rotate (the first encrypts, all decrypt). When unset the key
     # is derived from SECRET_KEY, which is fine for development only.
@@ -55,8 +61,25 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # "Keep me logged in" lasts this many days (Flask-Login's remember cookie).
+    REMEMBER_COOKIE_DURATION = timedelta(days=_env_int("REMEMBER_DAYS", 30))
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     WTF_CSRF_ENABLED = True
-    LOGIN_RATE_LIMIT = _env_int("LOGIN_RATE_LIMIT", 10)  # attempts per 5 minutes
+    # Failed logins per 5 minutes: LOGIN_RATE_LIMIT per account (from any address) and
+    # LOGIN_RATE_LIMIT_PER_ADDRESS per client address (over any accounts).
+    LOGIN_RATE_LIMIT = _env_int("LOGIN_RATE_LIMIT", 10)
+    LOGIN_RATE_LIMIT_PER_ADDRESS = _env_int("LOGIN_RATE_LIMIT_PER_ADDRESS", 50)
+    # A password-reset link is valid this long.
+    PASSWORD_RESET_HOURS = _env_int("PASSWORD_RESET_HOURS", 2)
+    # Every request body is refused (413) past this size before it is read; pages post a few KB.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # How many proxies in front of the app set X-Forwarded-For/-Proto/-Host (werkzeug's
+    # ProxyFix); 0 trusts none of those headers. Behind one nginx: 1.
+    PROXY_TRUSTED_HOPS = _env_int("PROXY_TRUSTED_HOPS", 0)
+    # How many web processes serve the app (gunicorn.conf.py exports GUNICORN_WORKERS): with
+    # more than one, a per-process limiter storage (memory://) would not limit anything.
+    WEB_WORKERS = _env_int("GUNICORN_WORKERS", 1)
 
     # Scheduled background syncs (started by `python run.py`): an incremental sync of every
     # connected user this often, and a full pass (deletions, late/missing flags) this often.
@@ -158,6 +181,12 @@ class Config:
     DISCOURSE_TIMEOUT_S = float(os.environ.get("DISCOURSE_TIMEOUT_S", "30"))
     # Canvas Live Events are JWTs signed by Instructure: the public JWKS (JSON) to verify them by kid.
     CANVAS_LIVE_EVENTS_JWKS = os.environ.get("CANVAS_LIVE_EVENTS_JWKS", "")
+    # A Live Event must carry exp and iat, iat no older than this (and not in the future by
+    # more than the leeway); iss and aud are checked when set.
+    CANVAS_LIVE_EVENTS_MAX_AGE_S = _env_int("CANVAS_LIVE_EVENTS_MAX_AGE_S", 3600)
+    CANVAS_LIVE_EVENTS_LEEWAY_S = _env_int("CANVAS_LIVE_EVENTS_LEEWAY_S", 60)
+    CANVAS_LIVE_EVENTS_ISSUER = os.environ.get("CANVAS_LIVE_EVENTS_ISSUER", "")
+    CANVAS_LIVE_EVENTS_AUDIENCE = os.environ.get("CANVAS_LIVE_EVENTS_AUDIENCE", "")
 
     # Planner days and times are shown in this zone (IANA name).
     DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "UTC")
@@ -178,6 +207,7 @@ class DevelopmentConfig(Config):
 
 
 class TestingConfig(Config):
+    CANVASFLOW_ENV = "testing"
     TESTING = True
     SECRET_KEY = "test-secret-key"
     TOKEN_ENCRYPTION_KEY = ""
@@ -186,6 +216,9 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
+    CANVASFLOW_ENV = "production"
+    # No default: create_app refuses to start without a real one.
+    SECRET_KEY = os.environ.get("SECRET_KEY", "")
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     ALLOW_PRIVATE_CANVAS_URLS = _env_bool("ALLOW_PRIVATE_CANVAS_URLS", False)

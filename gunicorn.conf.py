@@ -7,7 +7,9 @@ server starts, and a dead worker's files are marked so its gauges drop out.
 import os
 import shutil
 
-workers = int(os.environ.get("GUNICORN_WORKERS", "3"))
+# Exported so the app's production check (config.WEB_WORKERS) sees how many workers share it.
+os.environ.setdefault("GUNICORN_WORKERS", "3")
+workers = int(os.environ["GUNICORN_WORKERS"])
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 graceful_timeout = 20

@@ -6,13 +6,23 @@ from flask import Flask
 from config import Config, config_from_env
 
 
-def create_app(config: type[Config] | dict | None = None) -> Flask:
+def create_app(config: type[Config] | dict | None = None, *, refuse_unsafe: bool = True) -> Flask:
+    """The app; in production it refuses weak secrets unless refuse_unsafe is off (`flask doctor` only)."""
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.from_object(config_from_env() if config is None or isinstance(config, dict) else config)
     if isinstance(config, dict):
         app.config.update(config)
-    if app.config.get("SESSION_COOKIE_SECURE") and app.config["SECRET_KEY"].startswith("dev-"):
-        raise RuntimeError("Set SECRET_KEY (and TOKEN_ENCRYPTION_KEY) before running in production.")
+    if refuse_unsafe and app.config.get("CANVASFLOW_ENV") == "production":
+        from app.production import UnsafeProductionSettings, refusals
+
+        problems = refusals(app.config)
+        if problems:
+            raise UnsafeProductionSettings(problems)
+    hops = int(app.config.get("PROXY_TRUSTED_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     _ensure_sqlite_dir(app)
     from app.ops.logs import configure_logging

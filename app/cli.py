@@ -1,9 +1,9 @@
-"""`flask --app run ...` commands: users, canvas, sandbox."""
+"""`flask --app run ...` commands: users, canvas, sandbox, doctor."""
 from __future__ import annotations
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from app.extensions import db
@@ -206,7 +206,22 @@ def sandbox_discourse(ctx):
     raise SystemExit(main(ctx.args))
 
 
+@click.command("doctor")
+@with_appcontext
+def doctor_command():
+    """List every unsafe or missing production setting; exit 1 when there is one."""
+    from app.production import check
+
+    problems = check(current_app.config)
+    for problem in problems:
+        click.echo(f"UNSAFE  {problem}")
+    if problems:
+        raise SystemExit(1)
+    click.echo("OK  The production settings are safe.")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(doctor_command)
     app.cli.add_command(users_cli)
     app.cli.add_command(canvas_cli)
     app.cli.add_command(sandbox_cli)

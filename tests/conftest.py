@@ -21,7 +21,7 @@ from app.extensions import db
 from config import TestingConfig
 
 pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.classroom", "tests.fixtures.schoology",
-                  "tests.fixtures.discourse", "tests.fixtures.hostile"]
+                  "tests.fixtures.discourse", "tests.fixtures.hostile", "tests.fixtures.smtp"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 MARIADB_URL = make_url(os.environ.get("TEST_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/test"))

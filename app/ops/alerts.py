@@ -16,10 +16,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import smtplib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
@@ -27,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from app.models import SyncAlert, SyncOperation, SyncRun, User
 from app.models.types import utcnow
+from app.ops.mail import send_email
 from app.services.http import ApiError, HttpClient, SystemErrors, build_session, default_policy
 from app.sync.queue import due_condition
 
@@ -157,17 +156,9 @@ class Notifier:
             client.request("POST", self.webhook_url, json=self.payload(alert, state), what="the alert webhook")
 
     def _email(self, alert: SyncAlert, state: str) -> None:
-        message = EmailMessage()
-        message["Subject"] = f"[Canvas Flow] {'Resolved' if state == 'resolved' else 'Alert'}: {alert.message[:120]}"
-        message["From"] = self.smtp["from"]
-        message["To"] = ", ".join(self.email_to)
-        message.set_content(json.dumps(self.payload(alert, state), indent=2))
-        with smtplib.SMTP(self.smtp["host"], int(self.smtp["port"] or 25), timeout=10) as smtp:
-            if self.smtp["starttls"]:
-                smtp.starttls()
-            if self.smtp["username"]:
-                smtp.login(self.smtp["username"], self.smtp["password"] or "")
-            smtp.send_message(message)
+        send_email({f"SMTP_{k.upper()}": v for k, v in self.smtp.items()}, self.email_to,
+                   f"[Canvas Flow] {'Resolved' if state == 'resolved' else 'Alert'}: {alert.message[:120]}",
+                   json.dumps(self.payload(alert, state), indent=2))
 
 
 def evaluate(session: Session, thresholds: Thresholds, notifier: Notifier, now: datetime | None = None) -> dict:

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+# prometheus_client writes its first values into this folder on import: create it if missing
+# (`flask db upgrade` runs before gunicorn's on_starting would).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter,  # noqa: E402
+                               Histogram, generate_latest)
+from prometheus_client.core import GaugeMetricFamily  # noqa: E402
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

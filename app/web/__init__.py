@@ -16,8 +16,15 @@ CONTENT_SECURITY_POLICY = (
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+def load_user(session_id: str) -> User | None:
+    """`<user id>:<session version>` (User.get_id); a cookie of an ended session finds no one."""
+    user_id, _, version = str(session_id).partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or (user.session_version or 0) != int(version):
+        return None
+    return user
 
 
 def init_app(app: Flask) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from app.extensions import csrf, db
 from app.sync.connectors.base import WebhookRejected
@@ -37,10 +37,11 @@ def canvas():
 
 
 def _receive(system: str):
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        return _refused(system, 413, "body too large")
-    body = request.get_data(cache=False)  # the raw bytes the signature covers, never form-parsed
-    if len(body) > MAX_BODY_BYTES:
+    limit = min(MAX_BODY_BYTES, current_app.config.get("MAX_CONTENT_LENGTH") or MAX_BODY_BYTES)
+    if (request.content_length or 0) > limit:
+        return _refused(system, 413, "body too large")  # refused before a byte of it is read
+    body = _read_at_most(request.stream, limit)  # the raw bytes the signature covers, never form-parsed
+    if body is None:
         return _refused(system, 413, "body too large")
     hub = Hub.from_app(db.session)
     try:
@@ -52,6 +53,20 @@ def _receive(system: str):
     log.info("event=webhook_received system=%s event_id=%s outcome=%s", system,
              request.headers.get("X-Discourse-Event-Id", "-"), ",".join(f"{k}:{v}" for k, v in sorted(counts.items())))
     return jsonify({"ok": True, "applied": counts})
+
+
+def _read_at_most(stream, limit: int) -> bytes | None:
+    """The body, or None once it runs past `limit`: a chunked body declares no length, and the
+    server hands it over unlimited (wsgi.input_terminated), so it is read in pieces and dropped."""
+    parts, size = [], 0
+    while True:
+        piece = stream.read(min(64 * 1024, limit + 1 - size))
+        if not piece:
+            return b"".join(parts)
+        size += len(piece)
+        if size > limit:
+            return None
+        parts.append(piece)
 
 
 def _refused(system: str, status: int, reason: str):

@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from datetime import timedelta
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from app.extensions import db
@@ -63,27 +61,6 @@ def test_a_channel_that_failed_is_tried_again(app, httpserver):
     evaluate(db.session, backlog, notifier)
     assert db.session.scalar(select(SyncAlert.sent_to)) == "webhook"
     assert [p["state"] for p in hook_posts(httpserver)] == ["firing", "firing"]  # one refused, one delivered
-
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 def test_queue_backlog_is_emailed_once_and_resolved(app, smtp_server):

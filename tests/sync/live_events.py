@@ -23,6 +23,10 @@ def keys():
     return {"good": good, "other": other, "jwks": {"keys": [{**public, "kid": KID, "alg": "RS256"}]}}
 
 
-def sign_event(payload: dict, key, kid: str = KID, algorithm: str = "RS256") -> bytes:
-    """``payload`` as Canvas pushes it: a JWT issued now, its header naming the signing key."""
-    return jwt.encode({**payload, "iat": int(time.time())}, key, algorithm=algorithm, headers={"kid": kid}).encode()
+def sign_event(payload: dict, key, kid: str = KID, algorithm: str = "RS256", **claims) -> bytes:
+    """``payload`` as Canvas pushes it: a JWT issued now, valid 5 minutes, its header naming the
+    signing key. ``claims`` add or replace registered claims; a claim given as None is left out."""
+    now = int(time.time())
+    body = {**payload, "iat": now, "exp": now + 300, **claims}
+    body = {name: value for name, value in body.items() if value is not None}
+    return jwt.encode(body, key, algorithm=algorithm, headers={"kid": kid}).encode()

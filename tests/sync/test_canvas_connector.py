@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from urllib.parse import urlsplit
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -162,7 +163,7 @@ def test_unverifiable_events_are_rejected_with_401(keys, token):
     assert caught.value.status == 401
 
 
-def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> Hub:
+def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> tuple[Hub, str]:
     """A hub whose Canvas connector trusts ``keys``' JWKS, Canvas course 101 linked to category 55."""
     sb = make_canvas_sandbox(courses=1, assignments=1, students=1, topics_per_course=0)
     registry = ConnectorRegistry()
@@ -175,19 +176,19 @@ def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> Hub:
     db.session.commit()
     hub = Hub.from_app(db.session)
     hub.link_course(course.id, 55)
-    return hub
+    return hub, urlsplit(sb.base_url).netloc  # the instance the course's Live Events name
 
 
 def test_hub_applies_a_pushed_event_once_and_ignores_its_replay(app, make_canvas_sandbox, keys, monkeypatch):
-    hub = _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
-    token = sign_event(TOPIC_EVENT, keys["good"])
+    hub, instance = _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
+    token = sign_event(TOPIC_EVENT, keys["good"], hostname=instance)
     assert hub.receive_webhook("canvas", {}, token) == {"created": 1}
     assert hub.receive_webhook("canvas", {}, token) == {"replayed": 1}
     with pytest.raises(WebhookRejected):
         hub.receive_webhook("canvas", {}, sign_event({**TOPIC_EVENT, "body": {**TOPIC_EVENT["body"], "title": "X"}},
                                                 keys["other"]))
     assert db.session.scalars(select(DiscussionTopic.title)).all() == ["Pushed topic"]
-    assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 1
+    assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 2  # its id and its body hash
 
 
 def test_replies_at_any_depth_come_as_posts_of_the_topic(sb):
@@ -211,8 +212,8 @@ def test_replies_at_any_depth_come_as_posts_of_the_topic(sb):
 
 def test_a_push_whose_ingest_fails_can_be_sent_again(app, make_canvas_sandbox, keys, monkeypatch):
     """The event id is recorded in the ingest's own transaction: a failure does not mark it as seen."""
-    _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
-    token = sign_event(TOPIC_EVENT, keys["good"])
+    _, instance = _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch)
+    token = sign_event(TOPIC_EVENT, keys["good"], hostname=instance)
     original = Ingest._create_from
 
     def broken(self, *args, **kwargs):

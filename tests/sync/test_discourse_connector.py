@@ -251,11 +251,15 @@ def test_ping_unwatched_categories_and_deletes(discourse_sandbox):
     assert conn.parse_webhook(*signed("post", "post_created", {"post": post})) == []  # category 3 not watched
     whisper = {**post, "category_id": 2, "post_type": 4}
     assert conn.parse_webhook(*signed("post", "post_created", {"post": whisper})) == []
-    [deleted] = conn.parse_webhook(*signed("post", "post_destroyed", {"post": {**post, "category_id": 2}}))
+    destroyed = {**post, "category_id": 2, "deleted_at": "2026-12-01T10:00:00.000Z"}
+    [deleted] = conn.parse_webhook(*signed("post", "post_destroyed", {"post": destroyed}))
     assert (deleted.action, deleted.entity_type, deleted.event_id, deleted.data["deleted"]) == \
         ("delete", "discussion_post", "77", True)
-    [gone] = conn.parse_webhook(*signed("topic", "topic_destroyed", {"topic": {"id": 9, "category_id": 2,
-                                                                             "external_id": "cf-discussion_topic-3"}}))
+    # The header is not signed: "post_destroyed" over a live post's body deletes nothing.
+    [swapped] = conn.parse_webhook(*signed("post", "post_destroyed", {"post": {**post, "category_id": 2}}))
+    assert (swapped.action, swapped.data["deleted"]) == ("upsert", False)
+    [gone] = conn.parse_webhook(*signed("topic", "topic_destroyed", {"topic": {
+        "id": 9, "category_id": 2, "external_id": "cf-discussion_topic-3", "deleted_at": "2026-12-01T10:00:00Z"}}))
     assert (gone.action, gone.external_id, gone.data["hub_ref"]) == ("delete", "9", "cf-discussion_topic-3")
     with pytest.raises(WebhookRejected) as caught:
         conn.parse_webhook(signed("post", "post_created", {"post": post})[0], b"not json")

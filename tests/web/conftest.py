@@ -6,6 +6,8 @@ from datetime import datetime, timedelta, timezone
 from itertools import count
 
 import pytest
+from flask import g
+from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.models import Assignment, Course, GradeCategory, Submission, SyncRun, Term, User
@@ -122,3 +124,21 @@ def _fresh_rate_limiter(request):
         if limiter:
             limiter.reset()
     yield
+
+
+class DeviceClient(FlaskClient):
+    """A test client that behaves like its own browser next to others.
+
+    The tests' app context outlives each request, and Flask-Login (the user it loaded) and
+    Flask-WTF (the CSRF token) keep per-request state on `g`: forget it before each request,
+    so both come from this client's own cookies.
+    """
+
+    def open(self, *args, **kwargs):
+        for name in ("_login_user", "csrf_token"):
+            g.pop(name, None)
+        return super().open(*args, **kwargs)
+
+
+def device(app) -> DeviceClient:
+    return DeviceClient(app, app.response_class, use_cookies=True)

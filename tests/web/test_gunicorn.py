@@ -37,7 +37,7 @@ def gunicorn_app(app, redis_url, tmp_path):
     port = free_port()
     limits_url = redis_url.rsplit("/", 1)[0] + "/15"  # a Redis database of the tests' own, emptied first
     redis.Redis.from_url(limits_url).flushdb()
-    env = worker_env(database_url(), RATELIMIT_STORAGE_URI=limits_url, LOGIN_RATE_LIMIT="3",
+    env = worker_env(database_url(), RATELIMIT_STORAGE_URI=limits_url, LOGIN_RATE_LIMIT="3", PROXY_TRUSTED_HOPS="1",
                      PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"), GUNICORN_WORKERS="3",
                      GUNICORN_BIND=f"127.0.0.1:{port}", LOG_FORMAT="json")
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "run:app"],
@@ -63,9 +63,11 @@ def csrf(http: requests.Session, url: str) -> str:
     return match.group(1)
 
 
-def login(http: requests.Session, base: str, email: str, password: str) -> requests.Response:
+def login(http: requests.Session, base: str, email: str, password: str, *, address: str | None = None
+          ) -> requests.Response:
+    headers = {"X-Forwarded-For": address} if address else {}  # as the one trusted proxy would say
     return http.post(f"{base}/login", data={"email": email, "password": password, "csrf_token": csrf(http, f"{base}/login")},
-                     allow_redirects=False, timeout=10)
+                     headers=headers, allow_redirects=False, timeout=10)
 
 
 @pytest.mark.timeout(120)
@@ -99,10 +101,12 @@ def test_thirty_clicks_across_workers_make_one_run(gunicorn_app, make_canvas_san
 @pytest.mark.timeout(60)
 def test_failed_logins_are_limited_across_workers(gunicorn_app, canvas_sandbox):
     user = make_canvas_user(canvas_sandbox, email="limited@example.com")
-    for _ in range(3):  # LOGIN_RATE_LIMIT=3 wrong passwords, over fresh connections
-        assert login(requests.Session(), gunicorn_app, user.email, "wrong-password").status_code == 401
+    for i in range(3):  # LOGIN_RATE_LIMIT=3 wrong passwords, over fresh connections, each from another address
+        assert login(requests.Session(), gunicorn_app, user.email, "wrong-password",
+                     address=f"198.51.100.{i}").status_code == 401
     # Each worker alone has seen at most some of them: only a shared count refuses all of these.
-    refused = [login(requests.Session(), gunicorn_app, user.email, PASSWORD).status_code for _ in range(9)]
+    refused = [login(requests.Session(), gunicorn_app, user.email, PASSWORD, address=f"203.0.113.{i}").status_code
+               for i in range(9)]
     assert refused == [429] * 9
 
 

@@ -8,7 +8,8 @@ from app.extensions import db
 from tests.web.conftest import (add_assignment, add_category, add_course, add_run, add_submission, csrf_token,
                                 login, make_user, now)
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.register"}
+# Password reset by e-mail: public by nature (tests/web/test_auth.py).
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.register", "auth.reset_request", "auth.reset_password"}
 # For load balancers and Prometheus: no session, nothing private (checked below).
 MACHINE_ENDPOINTS = {"ops.healthz", "ops.prometheus_metrics"}
 # Signed pushes from Discourse and Canvas: no session, no CSRF, a bad signature is 401 (tests/web/test_webhooks.py).

@@ -70,11 +70,24 @@ def test_wrong_new_token_keeps_the_old_one(fresh_user_client, fake_canvas):
     assert user.canvas_token == TOKEN
 
 
-def test_empty_token_rechecks_the_saved_one(fresh_user_client, fake_canvas):
+def test_empty_token_rechecks_the_saved_one_on_the_same_host(fresh_user_client, fake_canvas):
     client, user = fresh_user_client
     save(client, "https://school.instructure.com", TOKEN)
-    assert save(client, "https://other.instructure.com", "").status_code == 302
-    assert fake_canvas[-1] == ("https://other.instructure.com", TOKEN)
+    assert save(client, "https://school.instructure.com/", "").status_code == 302
+    assert fake_canvas[-1] == ("https://school.instructure.com", TOKEN)
+
+
+def test_an_empty_token_with_a_new_host_is_refused_and_the_token_never_sent(fresh_user_client, fake_canvas):
+    client, user = fresh_user_client
+    save(client, "https://school.instructure.com", TOKEN)
+    response = save(client, "https://evil.example.com", "")
+    assert response.status_code == 400
+    assert "A new address needs the access token again" in response.get_data(as_text=True)
+    assert all(host != "https://evil.example.com" for host, _ in fake_canvas)
+    db.session.refresh(user)
+    assert user.canvas_base_url == "https://school.instructure.com"
+    # With the token typed again, the new host is accepted.
+    assert save(client, "https://other.instructure.com", TOKEN).status_code == 302
     db.session.refresh(user)
     assert user.canvas_base_url == "https://other.instructure.com"
 

@@ -118,13 +118,32 @@ def test_schoology_key_and_secret_are_kept_secret_and_kept_on_an_empty_resave(cl
     assert "ends in <code>...k2m9</code>" in text
     assert KEY not in text and SECRET not in text
 
-    saved.state = {"cursor": "kept?"}
-    db.session.commit()
-    assert save_schoology(client, "", "", base_url="http://127.0.0.1:8772/v1").status_code == 302
+    assert save_schoology(client, "", "").status_code == 302  # same address: the saved pair is kept
     saved = connection(me, "schoology")
     assert saved.credentials == {"consumer_key": KEY, "consumer_secret": SECRET}
+    assert len(queued_not_run) == 2
+
+    saved.state = {"cursor": "kept?"}
+    db.session.commit()
+    assert save_schoology(client, KEY, SECRET, base_url="http://127.0.0.1:8772/v1").status_code == 302
+    saved = connection(me, "schoology")
     assert saved.base_url == "http://127.0.0.1:8772/v1"
     assert saved.state == {}  # another address: the next pull starts over, in full
+    assert len(queued_not_run) == 3
+
+
+def test_a_new_host_with_empty_credentials_is_refused(client, me, queued_not_run):
+    assert save_schoology(client, KEY, SECRET).status_code == 302
+    for key, secret in (("", ""), (KEY, "")):
+        response = save_schoology(client, key, secret, base_url="http://127.0.0.1:8772/v1")
+        assert response.status_code == 400
+        assert "A new address needs the credentials again" in response.get_data(as_text=True)
+    assert connection(me, "schoology").base_url == SCHOOLOGY_URL
+    assert save_classroom(client, CLASSROOM_TOKEN).status_code == 302
+    response = save_classroom(client, "", **{"classroom-api_url": "http://127.0.0.1:8779"})
+    assert response.status_code == 400
+    assert "A new address needs the credentials again" in response.get_data(as_text=True)
+    assert connection(me, "classroom").base_url == "http://127.0.0.1:8771"
     assert len(queued_not_run) == 2
 
 

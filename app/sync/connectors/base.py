@@ -71,6 +71,11 @@ class Connector(ABC):
         """Verify a push and turn it into changes; raise WebhookRejected when it does not verify."""
         raise WebhookRejected(f"{self.name} does not accept webhooks", status=404)
 
+    def confirm_deleted(self, change: Change) -> bool:
+        """Whether the system itself says the pushed deletion happened (asked before anything is
+        deleted). A system whose signature covers the whole event needs no second word."""
+        return True
+
 
 ConnectorFactory = Callable[..., Connector]
 

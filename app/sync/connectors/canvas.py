@@ -21,9 +21,11 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -35,6 +37,8 @@ from app.sync.errors import ConflictError, PermanentError, TransientError
 log = logging.getLogger(__name__)
 
 TOPIC, POST, SNAPSHOT = "discussion_topic", "discussion_post", "snapshot_complete"
+# The Change.data key of the Canvas instance (host) a Live Event came from.
+LIVE_EVENT_INSTANCE = "canvas_instance"
 # A class survives Canvas's sanitizer (CanvasSanitize allows class on every element; data-* is dropped).
 MARKER_RE = re.compile(r"""<span\s+class=["']canvasflow-ref\s+(cf-[a-z_]+-\d+)["']\s*>\s*</span>""")
 # Asymmetric algorithms only: a JWKS holds public keys, and "none"/HMAC must never verify.
@@ -78,11 +82,17 @@ class CanvasConnector(Connector):
     name = "canvas"
 
     def __init__(self, discussions: CanvasDiscussions | None, *, course_ids: Iterable[str | int] = (),
-                 jwks: Mapping | str | None = None, since_overlap_s: float = 60.0):
+                 jwks: Mapping | str | None = None, since_overlap_s: float = 60.0,
+                 event_max_age_s: float = 3600, event_leeway_s: float = 60, issuer: str = "",
+                 audience: str = ""):
         self.discussions = discussions
         self.course_ids = [str(c) for c in course_ids]
         self.since_overlap = timedelta(seconds=since_overlap_s)
         self._keys = _load_jwks(jwks)
+        # A Live Event is valid from iat (not in the future) until exp, and never longer than
+        # event_max_age_s after iat: the hub keeps seen ids longer than that (app/sync/hub/store.py, purge_history).
+        self.event_max_age_s, self.event_leeway_s = float(event_max_age_s), float(event_leeway_s)
+        self.issuer, self.audience = issuer or None, audience or None
         self._topic_course: dict[str, str] = {}
 
     def close(self) -> None:
@@ -285,16 +295,29 @@ class CanvasConnector(Connector):
         if algorithm not in ALLOWED_ALGORITHMS or header.get("alg") != algorithm:
             raise WebhookRejected("The Canvas event uses a signing algorithm we do not accept.")
         try:
-            claims = jwt.decode(token, key.key, algorithms=[algorithm], options={"verify_aud": False})
-        except jwt.InvalidTokenError:
-            raise WebhookRejected("The Canvas event's signature does not verify.") from None
+            claims = jwt.decode(token, key.key, algorithms=[algorithm], leeway=self.event_leeway_s,
+                                issuer=self.issuer, audience=self.audience,
+                                options={"require": ["exp", "iat"], "verify_aud": self.audience is not None,
+                                         "verify_iss": self.issuer is not None})
+        except jwt.InvalidTokenError as exc:
+            raise WebhookRejected(f"The Canvas event does not verify ({type(exc).__name__}).") from None
+        if time.time() - float(claims["iat"]) > self.event_max_age_s + self.event_leeway_s:
+            raise WebhookRejected("The Canvas event was issued too long ago.")
         event_id = str(claims.get("jti") or hashlib.sha256(token.encode()).hexdigest())
         events = claims.get("data") if isinstance(claims.get("data"), list) else [claims]
         changes = []
-        for index, event in enumerate(events):
-            change = self._event_change(event, event_id if len(events) == 1 else f"{event_id}:{index}")
-            if change is not None:
-                changes.append(change)
+        try:
+            for index, event in enumerate(events):
+                change = self._event_change(event, event_id if len(events) == 1 else f"{event_id}:{index}")
+                if change is not None:
+                    # Course and topic ids are only unique within one Canvas: the hub applies the
+                    # event only to a course of the instance the signed claims name (None: unknown).
+                    instance = (event.get("metadata") or {}).get("hostname") or claims.get("hostname")
+                    change.data[LIVE_EVENT_INSTANCE] = str(instance).lower() if instance else None
+                    changes.append(change)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # Signed by Canvas but not the shape of a Live Event: the sender's mistake, not ours.
+            raise WebhookRejected("The Canvas event is signed but malformed.", status=400) from None
         return changes
 
     def _event_change(self, event: Mapping, event_id: str) -> Change | None:
@@ -328,6 +351,14 @@ class CanvasConnector(Connector):
         return None
 
 
+def same_canvas_instance(instance: str | None, base_url: str | None) -> bool:
+    """Whether a Live Event's instance (a host, maybe with a port) is the Canvas at base_url."""
+    if not instance or not base_url:
+        return False
+    parts = urlsplit(base_url)
+    return instance.lower() in {(parts.netloc or "").lower(), (parts.hostname or "").lower()}
+
+
 def _load_jwks(jwks: Mapping | str | None) -> dict[str, jwt.PyJWK]:
     if not jwks:
         return {}
@@ -357,7 +388,11 @@ def create_canvas_connector(credentials: Mapping | None, http_session=None,
         discussions = CanvasDiscussions(api)
     return CanvasConnector(discussions, course_ids=settings.get("course_ids", ()),
                            jwks=settings.get("CANVAS_LIVE_EVENTS_JWKS"),
-                           since_overlap_s=float(settings.get("HUB_PULL_OVERLAP_S", 60.0)))
+                           since_overlap_s=float(settings.get("HUB_PULL_OVERLAP_S", 60.0)),
+                           event_max_age_s=float(settings.get("CANVAS_LIVE_EVENTS_MAX_AGE_S", 3600)),
+                           event_leeway_s=float(settings.get("CANVAS_LIVE_EVENTS_LEEWAY_S", 60)),
+                           issuer=settings.get("CANVAS_LIVE_EVENTS_ISSUER") or "",
+                           audience=settings.get("CANVAS_LIVE_EVENTS_AUDIENCE") or "")
 
 
 registry.register(CanvasConnector.name, create_canvas_connector)

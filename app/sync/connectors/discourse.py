@@ -362,6 +362,21 @@ class DiscourseConnector(Connector):
             return self._topic_event(event, payload["topic"], event_id)
         return []  # users, likes, ...: nothing the hub syncs
 
+    def confirm_deleted(self, change: Change) -> bool:
+        """True when Discourse no longer shows the post or topic (or shows it deleted)."""
+        try:
+            if change.entity_type == TOPIC:
+                found = self.client.topic(int(change.external_id))
+            else:
+                found = self.client.post(int(change.external_id))
+        except NotFound:
+            return True
+        except (DiscourseAPIError, ValueError) as exc:
+            log.warning("event=discourse_delete_unconfirmed entity_type=%s external_id=%s error=%s",
+                        change.entity_type, change.external_id, type(exc).__name__)
+            return False  # left to polling: a deletion is never taken on an unsigned word
+        return bool(found.get("deleted_at"))
+
     def _verify(self, signature: str | None, body: bytes) -> None:
         if not self.webhook_secret:
             raise WebhookRejected("Discourse webhooks are not set up (no DISCOURSE_WEBHOOK_SECRET).", status=401)
@@ -377,7 +392,10 @@ class DiscourseConnector(Connector):
     def _post_event(self, event: str, post: dict, event_id: str | None) -> list[Change]:
         if not self._watched(post.get("category_id")) or post.get("post_type", REGULAR_POST) != REGULAR_POST:
             return []
-        action = Change.DELETE if event == "post_destroyed" else Change.UPSERT
+        # The signature covers the body only, never the X-Discourse-Event header: the action is
+        # what the signed post says (a destroyed post carries deleted_at), and confirm_deleted
+        # asks Discourse before the hub deletes anything.
+        action = Change.DELETE if post.get("deleted_at") else Change.UPSERT
         if post.get("post_number") == 1:
             return [self._topic_change(post, post.get("topic_title"), post.get("category_id"), None,
                                        event_id=event_id, action=action)]
@@ -386,7 +404,7 @@ class DiscourseConnector(Connector):
     def _topic_event(self, event: str, topic: dict, event_id: str | None) -> list[Change]:
         if not self._watched(topic.get("category_id")):
             return []
-        if event == "topic_destroyed":
+        if topic.get("deleted_at"):  # the signed payload says so, whatever the header claims
             data = {"title": topic.get("title"), "hub_ref": topic.get("external_id"), "deleted": True}
             return [Change(self.name, TOPIC, str(topic["id"]), Change.DELETE, data, str(topic["category_id"]),
                            _time(topic.get("deleted_at")), event_id)]

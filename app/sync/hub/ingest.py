@@ -5,6 +5,7 @@ transaction (through the store); concurrent versions go to the resolver.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
@@ -14,9 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent
+from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent, User
 from app.models.types import utcnow
 from app.sync.connectors.base import Change, Connector, WebhookRejected
+from app.sync.connectors.canvas import LIVE_EVENT_INSTANCE, same_canvas_instance
 from app.sync.errors import PermanentError, TransientError
 from app.sync.hub.conflicts import ConflictResolver, Version
 from app.sync.hub.connectors import ConnectorProvider
@@ -267,10 +269,15 @@ class Ingest:
         except PermanentError as exc:  # e.g. Discourse not set up here: refuse the push, apply nothing
             raise WebhookRejected(exc.message, status=503) from None
         changes = self._complete(connector, connector.parse_webhook(dict(headers), body))
-        counts: dict[str, int] = {}
+        changes, unconfirmed = self._confirmed(connector, changes)
+        counts: dict[str, int] = {"unconfirmed": unconfirmed} if unconfirmed else {}
+        # Seen by id and by the hash of the signed body: an event id is not always signed
+        # (Discourse's header), so a replayed body under a fresh id is still a replay.
+        body_key = f"body:{hashlib.sha256(body).hexdigest()}"
         with self.store.atomic():
             fresh = []
-            for event_id in dict.fromkeys(c.event_id for c in changes if c.event_id):
+            keys = [c.event_id for c in changes if c.event_id] + ([body_key] if changes else [])
+            for event_id in dict.fromkeys(keys):
                 try:
                     with self.session.begin_nested():
                         self.session.add(HubWebhookEvent(system=system, event_id=str(event_id)[:255],
@@ -279,15 +286,72 @@ class Ingest:
                     fresh.append(event_id)
                 except IntegrityError:
                     pass  # seen before: a replay
+            body_seen = bool(changes) and body_key not in fresh
             for change in changes:
-                if change.event_id and change.event_id not in fresh:
+                if body_seen or (change.event_id and change.event_id not in fresh):
                     status = "replayed"
-                elif change.entity_type in ENTITY_TYPES:
-                    status = self.ingest_in_transaction(change, None).status
-                else:
+                elif change.entity_type not in ENTITY_TYPES:
                     status = "ignored"
+                elif self._from_another_instance(change):
+                    status = "foreign"
+                elif self._older_than_held(change):
+                    status = "stale"
+                else:
+                    status = self.ingest_in_transaction(change, None).status
                 counts[status] = counts.get(status, 0) + 1
         return counts
+
+    def _from_another_instance(self, change: Change) -> bool:
+        """A pushed change naming the Canvas instance it came from, about a course of another
+        instance (the same bare course id elsewhere): it must not land there. A push that
+        names no instance is attributed to none."""
+        if LIVE_EVENT_INSTANCE not in change.data:
+            return False
+        course_id = self._course_of(change)
+        if course_id is None:
+            return False  # nothing here to capture it: the ingest ignores it
+        owner = self.session.scalar(select(User).join(Course, Course.user_id == User.id).where(Course.id == course_id))
+        return not same_canvas_instance(change.data[LIVE_EVENT_INSTANCE], owner.canvas_base_url if owner else None)
+
+    def _course_of(self, change: Change) -> int | None:
+        mapping = self.store.mapping(change.origin, change.entity_type, change.external_id)
+        if mapping is not None:
+            local = self.session.get(model_for(change.entity_type), mapping.local_id)
+            if local is None:
+                return None
+            return local.course_id if change.entity_type == TOPIC else local.topic.course_id
+        if change.entity_type == TOPIC:
+            link = self.store.link_of_container(change.origin, str(change.parent_external_id))
+            return link.course_id if link else None
+        topic_map = self.store.mapping(change.origin, TOPIC, str(change.parent_external_id))
+        topic = self.session.get(DiscussionTopic, topic_map.local_id) if topic_map else None
+        return topic.course_id if topic else None
+
+    def _older_than_held(self, change: Change) -> bool:
+        """A pushed version older than the one the hub holds from that system (an old signed body
+        sent again): applying it would revert a later edit. Only a numeric edit counter (Discourse's
+        post version) orders versions; others are never called older."""
+        mapping = self.store.mapping(change.origin, change.entity_type, change.external_id)
+        if mapping is None or mapping.last_version is None:
+            return False
+        try:
+            return int(change.data.get("version")) < int(mapping.last_version)
+        except (TypeError, ValueError):
+            return False
+
+    @staticmethod
+    def _confirmed(connector: Connector, changes: list[Change]) -> tuple[list[Change], int]:
+        """The pushed changes without the deletions the system does not confirm (asked before any transaction)."""
+        kept, dropped = [], 0
+        for change in changes:
+            deleting = change.action == Change.DELETE or bool(change.data.get("deleted"))
+            if deleting and not connector.confirm_deleted(change):
+                log.warning("event=hub_webhook_delete_unconfirmed system=%s entity_type=%s external_id=%s",
+                            change.origin, change.entity_type, change.external_id)
+                dropped += 1
+                continue
+            kept.append(change)
+        return kept, dropped
 
     @staticmethod
     def _complete(connector: Connector, changes: list[Change]) -> list[Change]:

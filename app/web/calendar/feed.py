@@ -153,7 +153,21 @@ def _done_label(state) -> str:
 
 # --- Writing the calendar -----------------------------------------------------------------
 
+# C0 controls (CR and LF among them), DEL and C1: a bare CR breaks the lines calendar apps
+# read, and a CR/LF inside a URI value cannot be written at all. Our own line breaks are
+# added after the text is cleaned.
+_CONTROL = dict.fromkeys([*range(0x00, 0x20), *range(0x7F, 0xA0)])
+
+
+def plain(text: str | None) -> str:
+    """Text from another system without its control characters (a tab or line break becomes a space)."""
+    if not text:
+        return ""
+    return text.translate({**_CONTROL, 0x09: " ", 0x0A: " ", 0x0D: " "}).strip()
+
+
 def _web_link(url: str | None) -> str | None:
+    url = (url or "").translate(_CONTROL).strip()
     if not url:
         return None
     try:
@@ -172,14 +186,15 @@ def build_event(item: Deadline) -> Event:
     event.add("uid", item.uid)
     event.add("dtstamp", item.modified_at)
     event.add("last-modified", item.modified_at)
-    event.add("summary", f"{DONE_MARK if item.done_label else ''}{item.name}")
+    event.add("summary", f"{DONE_MARK if item.done_label else ''}{plain(item.name)}")
     # A deadline is a moment, not a meeting: start and end at the due time, like Canvas's own
     # feed, and transparent so it never marks the person busy.
     event.add("dtstart", item.due_at)
     event.add("dtend", item.due_at)
     event.add("transp", "TRANSPARENT")
-    course = f"{item.course_name} ({item.course_code})" if item.course_code else item.course_name
-    system = SYSTEM_LABELS.get(item.system, item.system)
+    course_name, course_code = plain(item.course_name), plain(item.course_code)
+    course = f"{course_name} ({course_code})" if course_code else course_name
+    system = plain(SYSTEM_LABELS.get(item.system, item.system))
     lines = [f"Course: {course}", f"From: {system}"]
     if item.points_possible is not None:
         lines.append(f"Worth: {_points(item.points_possible)}")
@@ -190,7 +205,7 @@ def build_event(item: Deadline) -> Event:
         lines.append(link)
         event.add("url", link)
     event.add("description", "\n".join(lines))
-    categories = [item.course_name, system] + ([item.done_label] if item.done_label else [])
+    categories = [course_name, system] + ([item.done_label] if item.done_label else [])
     event.add("categories", categories)
     return event
 

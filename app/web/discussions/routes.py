@@ -1,8 +1,9 @@
 """Thin views over the hub: read the merged thread, reply, edit, link a Discourse category.
 
-Who may do what: the course's owner everything; an admin may read any course's page and
-link it (replies go out with the owner's Canvas account, so only the owner writes them);
-anyone else gets 404, as if the course did not exist.
+Who may do what: the course's owner everything but linking; an admin may read any course's
+page and link it (replies go out with the owner's Canvas account, so only the owner writes
+them); the owner links only as a teacher or TA of the course in Canvas (access.py); anyone
+else gets 404, as if the course did not exist.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink
 from app.sync import queue
 from app.sync.hub import Hub
 from app.web.discussions import bp
+from app.web.discussions.access import LinkRefused, check_may_link
 from app.web.discussions.forms import EditPostForm, LinkForm, ReplyForm, TopicForm
 from app.web.discussions.text import to_html
 
@@ -172,6 +174,13 @@ def link(course_id: int):
     if not _checked(form):
         return _back(course, "link")
     category = form.category_id.data
+    try:
+        check_may_link(current_user, course)
+    except LinkRefused as exc:
+        log.info("event=hub_course_link_refused course_id=%s category=%s by_user=%s", course.id, category,
+                 current_user.id)
+        flash(str(exc), "error")
+        return _back(course, "link")
 
     def linked(hub):
         links = hub.link_course(course.id, category, user_id=current_user.id)

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 VERIFY_TIMEOUT_S = 10.0
 VERIFY_DEADLINE_S = 15.0  # a person is waiting: a slow Canvas is given up on, whatever it sends
 COURSES_SCOPE = "url:GET|/api/v1/courses"
+HOST_CHANGE_NEEDS_TOKEN = "A new address needs the access token again. Nothing was saved."
 
 
 class VerificationError(Exception):
@@ -74,7 +75,12 @@ def canvas():
             if not user.canvas_token_encrypted:
                 form.token.errors.append("Paste your Canvas access token.")
                 return _render(form), 400
-            token = user.canvas_token  # re-check the saved token against the (new) address
+            if base_url != user.canvas_base_url:
+                # The saved token is never sent to another host: whoever holds the session
+                # must not be able to pull it out by pointing the address elsewhere.
+                form.token.errors.append(HOST_CHANGE_NEEDS_TOKEN)
+                return _render(form), 400
+            token = user.canvas_token  # re-check the saved token against the same address
         try:
             me = verify_token(base_url, token)
         except VerificationError as exc:

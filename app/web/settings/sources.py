@@ -52,6 +52,8 @@ def check_credentials(system: str, base_url: str, credentials: dict) -> None:
                                     max_attempts=2, backoff_factor=0.2).get_me()
     except ApiError as exc:
         raise CredentialsRefused(exc.message) from None
+# A saved credential is only ever sent to the host it was saved for.
+CREDENTIAL_FOR_NEW_HOST = "A new address needs the credentials again. Nothing was saved."
 
 
 def _checked_url(raw: str, system: str, default: str) -> str:
@@ -106,6 +108,9 @@ def save_classroom():
         if connection is None or not connection.connected:
             form.token.errors.append("Paste a Google Classroom access token.")
             return render_settings(forms={CLASSROOM: form}), 400
+        if connection.base_url != base_url:
+            form.token.errors.append(CREDENTIAL_FOR_NEW_HOST)
+            return render_settings(forms={CLASSROOM: form}), 400
         token = connection.credentials.get("access_token", "")
     return _checked_save(connection, CLASSROOM, form, form.token, base_url,
                          {"access_token": token, "token_kind": form.token_kind.data}, hint_from="access_token")
@@ -123,8 +128,12 @@ def save_schoology():
         form.base_url.errors.append(str(exc))
         return render_settings(forms={SCHOOLOGY: form}), 400
     saved = connection.credentials if connection is not None and connection.connected else {}
-    key = (form.consumer_key.data or "").strip() or saved.get("consumer_key", "")
-    secret = (form.consumer_secret.data or "").strip() or saved.get("consumer_secret", "")
+    key_typed, secret_typed = (form.consumer_key.data or "").strip(), (form.consumer_secret.data or "").strip()
+    if saved and connection.base_url != base_url and not (key_typed and secret_typed):
+        form.consumer_key.errors.append(CREDENTIAL_FOR_NEW_HOST)
+        return render_settings(forms={SCHOOLOGY: form}), 400
+    key = key_typed or saved.get("consumer_key", "")
+    secret = secret_typed or saved.get("consumer_secret", "")
     if not key or not secret:
         field = form.consumer_key if not key else form.consumer_secret
         field.errors.append("Enter the consumer key and secret from Schoology (your profile → API Credentials).")
