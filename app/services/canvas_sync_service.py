@@ -37,6 +37,7 @@ from app.services.canvas_fetch import (
     bounded_map,
     list_courses,
 )
+from app.services.canvas_planner import CanvasPlanner
 from app.services.canvas_streams import (
     ASSIGNMENTS,
     COURSES,
@@ -237,6 +238,11 @@ class CanvasSyncService:
             result.counts["courses"].deleted += mark_deleted(self.session, COURSES, self.user.id, gone, now=now)
             # The course list was read completely: its own bookmark moves, whatever the courses did.
             canvas_bookmarks.set_bookmark(self.session, self.user.id, SyncBookmark.COURSE_LIST, "", run.started_at, now)
+            self.session.commit()
+            # The user's own planner state, its own small step and never fatal: done marks on every
+            # run, the profile's zone on full runs (and until one is known).
+            CanvasPlanner(self.session, self.api, self.user).pull(
+                now, profile=not incremental or self.user.time_zone is None)
             self.session.commit()
 
     # -- course states (calling thread) ------------------------------------------------
