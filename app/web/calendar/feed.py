@@ -20,7 +20,7 @@ from icalendar import Calendar, Event, vDuration
 from sqlalchemy import and_, or_, select, true
 
 from app.extensions import db
-from app.models import Assignment, Course, Submission, User
+from app.models import Assignment, Course, PlannerMark, Submission, User
 from app.models.types import utcnow
 from app.web.planner.queries import student_view_courses
 from app.web.planner.states import own_state
@@ -107,18 +107,24 @@ def deadlines(user: User, now: datetime | None = None) -> list[Deadline]:
         .limit(MAX_EVENTS)
     ).all()
     own = _own_submissions(user, {row.course_id for row in rows}, {row.id for row in rows})
+    marks = _marks(user, {row.id for row in rows})
     result = []
     for row in rows:
         ref = source_ref(row)
         sub = own.get(row.id)
         state = own_state(sub, row.due_at, now, row.points_possible) if sub is not None else None
-        stamps = [t for t in (row.canvas_updated_at, sub and sub.submitted_at, sub and sub.graded_at) if t]
+        mark = marks.get(row.id)
+        stamps = [t for t in (row.canvas_updated_at, sub and sub.submitted_at, sub and sub.graded_at,
+                              mark and mark.updated_at) if t]
+        done_label = _done_label(state) if state is not None and state.done else None
+        if done_label is None and mark is not None and mark.done:
+            done_label = "Marked done"
         result.append(Deadline(
             uid=event_uid(ref), system=ref.system, name=row.name, due_at=row.due_at,
             modified_at=max(stamps) if stamps else row.first_seen_at,
             course_name=row.course_name, course_code=row.course_code, points_possible=row.points_possible,
             html_url=row.html_url,
-            done_label=_done_label(state) if state is not None and state.done else None,
+            done_label=done_label,
         ))
     result.sort(key=lambda d: (d.due_at, d.uid))
     return result
@@ -144,6 +150,14 @@ def _own_submissions(user: User, course_ids: set[int], assignment_ids: set[int])
         if sub.assignment_id in assignment_ids and own_by_course.get(sub.course_id) == sub.canvas_user_id:
             own[sub.assignment_id] = sub
     return own
+
+
+def _marks(user: User, assignment_ids: set[int]) -> dict[int, PlannerMark]:
+    """assignment id -> the user's own done mark (planner/done), for the feed's rows."""
+    if not assignment_ids:
+        return {}
+    return {m.assignment_id: m for m in db.session.scalars(
+        select(PlannerMark).where(PlannerMark.user_id == user.id)) if m.assignment_id in assignment_ids}
 
 
 def _done_label(state) -> str:
