@@ -60,8 +60,8 @@ def test_dashboard_renders_seeded_history_with_charts(client, app):
 def test_dashboard_is_for_admins_only(client, app):
     student = make_user("student@example.edu", canvas=True)
     login(client, student.email)
-    assert client.get("/admin/sync").status_code == 404
-    assert post(client, "/admin/sync/queue/pause").status_code == 404
+    assert client.get("/admin/sync").status_code == 403
+    assert post(client, "/admin/sync/queue/pause").status_code == 403
 
 
 def test_each_control_changes_the_queue(client, app):
