@@ -269,7 +269,10 @@ def test_calendar_feed_copy_button_copies_a_working_address(browser, live_server
         shot(page, "settings-calendar-feed")
 
         page.click("#calendar-regenerate")
-        page.wait_for_load_state()
+        page.wait_for_selector("#confirm-page")  # asked first: the old address would stop working
+        assert "Make a new feed address?" in page.inner_text("#confirm-page")
+        page.click("#confirm-yes")
+        page.wait_for_selector("#calendar-feed-url")
         assert page.input_value("#calendar-feed-url") != copied
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(copied, timeout=5)

@@ -257,7 +257,7 @@ def test_settings_shows_the_url_with_a_copy_button_and_regenerating_kills_the_ol
     refused = client.post("/settings/calendar/regenerate", data={})  # no CSRF token
     assert refused.status_code == 400
     assert client.get(old_path).status_code == 200
-    response = post(client, "/settings/calendar/regenerate")
+    response = post(client, "/settings/calendar/regenerate", {"confirm": "yes"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/settings/#calendar-feed")
     page = client.get("/settings/").get_data(as_text=True)
     new_url = URL_RE.search(page).group(1)
@@ -265,11 +265,11 @@ def test_settings_shows_the_url_with_a_copy_button_and_regenerating_kills_the_ol
     assert client.get(old_path).status_code == 404
     assert b"Titration lab" in client.get(new_url.removeprefix("http://localhost")).get_data()
 
-    assert post(client, "/settings/calendar/off").status_code == 302
+    assert post(client, "/settings/calendar/off", {"confirm": "yes"}).status_code == 302
     page = client.get("/settings/").get_data(as_text=True)
     assert 'id="calendar-off"' in page and not URL_RE.search(page)
     assert client.get(new_url.removeprefix("http://localhost")).status_code == 404
-    post(client, "/settings/calendar/regenerate")  # a turned-off feed can be turned on with a new address
+    post(client, "/settings/calendar/regenerate", {"confirm": "yes"})  # a turned-off feed can be turned on with a new address
     third = URL_RE.search(client.get("/settings/").get_data(as_text=True)).group(1)
     assert third not in (old_url, new_url)
     assert client.get(third.removeprefix("http://localhost")).status_code == 200
@@ -280,7 +280,7 @@ def test_one_user_cannot_regenerate_or_see_anothers_feed(app, client):
     bob_path = feed_path(bob)
     login(client, alice.email)
     assert bob_path not in client.get("/settings/").get_data(as_text=True)
-    post(client, "/settings/calendar/regenerate")  # regenerates Alice's only
+    post(client, "/settings/calendar/regenerate", {"confirm": "yes"})  # regenerates Alice's only
     assert client.get(bob_path).status_code == 200
 
 

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from sqlalchemy import select
+
 from app.extensions import db
 from tests.conftest import make_test_app
 from tests.web.conftest import login, make_user
@@ -60,3 +63,33 @@ def test_500_is_a_page_that_says_it_was_our_fault(app):
         assert response.status_code == 500 and "Something went wrong on our side" in page
         assert "a bug" not in page and 'id="error-back"' in page
         db.session.remove()
+
+
+@pytest.mark.parametrize("url, question", [
+    ("/settings/disconnect", "Remove the Canvas token?"),
+    ("/settings/calendar/regenerate", "Make a new feed address?"),
+    ("/settings/calendar/off", "Turn the calendar feed off?"),
+])
+def test_destructive_actions_ask_first_and_act_only_when_confirmed(app, client, url, question):
+    from app.models import CalendarFeed, User
+    from app.web.calendar.secrets import ensure_feed
+    from tests.web.conftest import post
+
+    user = make_user("careful@example.edu", canvas=True)
+    ensure_feed(user)
+    db.session.commit()
+    login(client, user.email)
+    before = (user.canvas_token_encrypted, db.session.scalar(select(CalendarFeed.secret_hash)))
+    asked = post(client, url)
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and question in page and 'id="confirm-yes"' in page
+    assert 'id="confirm-cancel" ' in page or 'id="confirm-cancel">' in page or "confirm-cancel" in page
+    db.session.expire_all()
+    assert (db.session.get(User, user.id).canvas_token_encrypted,
+            db.session.scalar(select(CalendarFeed.secret_hash))) == before  # nothing happened yet
+    done = post(client, url, {"confirm": "yes"})
+    assert done.status_code == 302
+    db.session.expire_all()
+    feed = db.session.scalar(select(CalendarFeed))
+    after = (db.session.get(User, user.id).canvas_token_encrypted, feed.secret_hash)
+    assert after != before or feed.revoked_at is not None
