@@ -138,6 +138,12 @@ def clean_html(value: str | None) -> Markup:
 
 
 def register_filters(app: Flask) -> None:
+    from app.web.admin import words
+
+    app.add_template_filter(words.plural, "plural")
+    app.add_template_filter(lambda name: words.in_words(words.STRATEGIES, name), "strategy_words")
+    app.add_template_filter(lambda name: words.in_words(words.RUN_KINDS, name), "run_kind_words")
+    app.add_template_filter(lambda name: words.in_words(words.TRIGGERS, name), "trigger_words")
     app.add_template_filter(source_label, "source_label")
     app.add_template_filter(source_name, "source_name")
     app.add_template_filter(format_datetime, "datetime")
