@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 STRATEGIES = {
-    "PreferCanvas": "Canvas's version wins",
-    "PreferDiscourse": "Discourse's version wins",
+    "PreferCanvas": "The Canvas version wins",
+    "PreferDiscourse": "The Discourse version wins",
     "PreferMostRecent": "The most recent edit wins",
     "MergePreferCanvas": "Merged, Canvas wins where both changed",
     "MergePreferDiscourse": "Merged, Discourse wins where both changed",
