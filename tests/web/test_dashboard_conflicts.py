@@ -81,8 +81,8 @@ def test_conflict_log_is_for_admins_only(client, hub_env, app, monkeypatch):
     topic = make_conflict(hub_env, app, monkeypatch)
     make_user("pupil@example.edu")
     login(client, "pupil@example.edu")
-    assert client.get("/admin/sync").status_code == 404
-    assert client.get(f"/admin/sync/conflicts/discussion_topic/{topic.id}").status_code == 404
+    assert client.get("/admin/sync").status_code == 403
+    assert client.get(f"/admin/sync/conflicts/discussion_topic/{topic.id}").status_code == 403
 
 
 def test_no_conflicts_says_so(admin_client):
