@@ -15,6 +15,7 @@ from app.web.settings.forms import CalendarRegenerateForm, CalendarTurnOffForm
 @dataclass
 class CalendarSection:
     url: str | None  # None: turned off, or the secret can no longer be decrypted
+    webcal_url: str | None  # the same address as webcal://, which calendar apps open as "subscribe"
     revoked: bool
     regenerate_form: CalendarRegenerateForm
     turn_off_form: CalendarTurnOffForm
@@ -24,7 +25,8 @@ def calendar_section(user) -> CalendarSection:
     feed = ensure_feed(user)
     secret = secret_of(feed) if feed.active else None
     url = url_for("calendar.feed", secret=secret, _external=True) if secret else None
-    return CalendarSection(url, not feed.active, CalendarRegenerateForm(), CalendarTurnOffForm())
+    webcal = "webcal://" + url.split("://", 1)[1] if url else None
+    return CalendarSection(url, webcal, not feed.active, CalendarRegenerateForm(), CalendarTurnOffForm())
 
 
 @bp.route("/calendar/regenerate", methods=["POST"])
