@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import true, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
 from app.models import Course, Submission, SyncBookmark, SyncRun, User
@@ -301,6 +301,13 @@ class CanvasSyncService:
                        Submission.canvas_assignment_id.not_in(live) if live else true())
                 .values(deleted_at=now)
             ).rowcount
+        if not data.complete_submissions:
+            # Only changed submissions were asked for (graded_since/submitted_since): the rest of the
+            # course's live submissions are unchanged, though no page carried them.
+            live = self.session.scalar(select(func.count()).select_from(Submission).where(
+                Submission.course_id == local_course, Submission.deleted_at.is_(None))) or 0
+            submission_counts.unchanged = max(
+                submission_counts.unchanged, live - submission_counts.created - submission_counts.updated)
         for entity, c in (("courses", counts), ("grade_categories", group_counts), ("assignments", assignment_counts),
                           ("submissions", submission_counts)):
             result.counts[entity].add(c)

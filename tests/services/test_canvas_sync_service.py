@@ -301,3 +301,21 @@ def test_raw_json_is_stored_compressed_without_fields_canvas_recomputes(app, can
     assert raw["id"] == submission.canvas_submission_id and raw["user_id"] == submission.canvas_user_id
     assert "preview_url" not in raw and "seconds_late" not in raw
     assert len(submission.raw_deflate) * 4 < len(submission.raw_json)
+
+
+def test_a_teachers_incremental_run_counts_the_submissions_it_did_not_refetch_as_unchanged(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    full = fast_service(user).sync_all_data()
+    total = full.counts["submissions"].created
+    assert total > 0
+    a = next(a for c in sorted(sb.data.enrolled) if sb.data.enrollment_state(c) == "active"
+             for a in sb.data.course_assignments(c) if a["published"])
+    student = sb.data.students[0]["id"]
+    sb.grade_submission(a["id"], student, 3.0)
+    result = fast_service(db.session.get(User, user.id)).sync_all_data(use_incremental=True)
+    assert result.ok and result.kind == "incremental"
+    subs = result.counts["submissions"]
+    live = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.deleted_at.is_(None)))
+    assert subs.updated >= 1 and subs.created == 0
+    assert subs.created + subs.updated + subs.unchanged == live  # not "0 unchanged" of thousands

@@ -175,3 +175,13 @@ def test_sync_request_returns_under_200ms_while_the_sync_continues(client, app, 
     assert seen[-1] == 100
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count(Course.id)).where(Course.user_id == user.id)) == 3
+
+
+def test_a_failed_runs_bar_stops_where_the_run_stopped_and_says_so(logged_in, user):
+    run = add_run(user, status="failed", progress_current=2, progress_total=6, finished_at=now(),
+                  error="Canvas could not be reached: timed out.")
+    data = logged_in.get(f"/sync/runs/{run.id}.json").get_json()
+    assert data["failed"] is True and data["percent"] == 33 and data["step"] == "stopped at course 2 of 6"
+    page = logged_in.get(f"/sync/runs/{run.id}").get_data(as_text=True)
+    assert 'value="33" class="failed"' in page and 'aria-label="Sync failed at"' in page
+    assert "stopped at course 2 of 6" in page

@@ -48,6 +48,13 @@ def closed_courses(run: SyncRun) -> list[str]:
     return [str(c.get("course") or "A course") for c in closed if isinstance(c, dict)]
 
 
+def _step(run: SyncRun, failed: bool) -> str:
+    if not run.progress_total:
+        return "stopped before any course" if failed else ""
+    where = f"course {run.progress_current or 0} of {run.progress_total}"
+    return f"stopped at {where}" if failed else where
+
+
 def describe(run: SyncRun) -> dict:
     """Everything a page or the progress feed shows about a run; no secrets, plain words."""
     kind = error_kind(run)
@@ -57,6 +64,11 @@ def describe(run: SyncRun) -> dict:
         if kind == "throttled" and BUSY not in message:
             message = f"{BUSY} {message}"
     notice = BUSY if (run.throttles and not run.is_finished) else None
+    failed = run.status == SyncRun.FAILED
+    # A failed run's bar stops where the run stopped (not a full bar under "Failed").
+    percent = run.percent
+    if failed:
+        percent = min(99, int(100 * (run.progress_current or 0) / run.progress_total)) if run.progress_total else 0
     counts = run.counts
     table = []
     for key, label in ENTITIES:
@@ -68,7 +80,9 @@ def describe(run: SyncRun) -> dict:
         "status": run.status,
         "status_label": STATUS_LABELS.get(run.status, run.status),
         "finished": run.is_finished,
-        "percent": run.percent,
+        "percent": percent,
+        "failed": failed,
+        "step": _step(run, failed),
         "current": run.progress_current or 0,
         "total": run.progress_total or 0,
         "current_item": run.current_item,
