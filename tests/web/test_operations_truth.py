@@ -75,7 +75,7 @@ def test_operations_page_tells_the_truth(client, app):
             assert "student@example.edu" in rows[str(op.id)] and "user " not in rows[str(op.id)]
     done = next(op for op in db.session.scalars(select(Op).where(Op.status == Op.COMPLETED)))
     assert "Done, the sync failed" in rows[str(done.id)]
-    assert 'id="queue-paused"' in page and "The queue is paused: 4 operations wait" in page
+    assert 'id="queue-paused"' in page and "The queue is paused: 4 operations wait until it is resumed" in page
 
     db.session.merge(ServiceHeartbeat(name="scheduler", owner="test", beat_at=utcnow(),
                                       expires_at=utcnow() + timedelta(minutes=3)))

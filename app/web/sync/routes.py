@@ -93,16 +93,16 @@ def history():
         select(SyncRun).where(SyncRun.user_id == current_user.id)
         .order_by(SyncRun.id.desc()).limit(HISTORY_LIMIT)
     ).all()
-    from datetime import timedelta
-
     from markupsafe import Markup
 
     from app.models.types import utcnow
     from app.ops.charts import stacked_bars
-    from app.ops.stats import runs_chart
+    from app.ops.stats import calendar_chart
+    from app.web.filters import user_zone
 
-    bars = runs_chart(db.session, utcnow(), buckets=30, size=timedelta(days=1), fmt="%d %b", user_id=current_user.id)
-    chart = Markup(stacked_bars(bars, title="Your syncs per day, last 30 days", height=110, label_every=5))
+    # Calendar days in the user's zone: today's syncs are under today.
+    bars = calendar_chart(db.session, utcnow(), user_zone(current_user), days=30, user_id=current_user.id)
+    chart = Markup(stacked_bars(bars, title="Your syncs per day, last 30 days", height=110, label_every=7))
     return render_template("sync/history.html", runs=[(r, describe(r)) for r in runs], form=SyncForm(), chart=chart)
 
 
