@@ -180,6 +180,8 @@ class CanvasSyncService:
         term_ids = self._write_terms(courses, result, now)
         bookmarks = canvas_bookmarks.course_bookmarks(self.session, self.user.id) if incremental else {}
         run.progress_total = len(courses)
+        # The counts so far (the terms), so the live table is never empty while the first course loads.
+        run.counts_json = json.dumps(result.as_dict())
         self.session.commit()
         self._notify(run)
 

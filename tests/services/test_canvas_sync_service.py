@@ -319,3 +319,21 @@ def test_a_teachers_incremental_run_counts_the_submissions_it_did_not_refetch_as
     live = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.deleted_at.is_(None)))
     assert subs.updated >= 1 and subs.created == 0
     assert subs.created + subs.updated + subs.unchanged == live  # not "0 unchanged" of thousands
+
+
+def test_the_live_counts_are_there_before_the_first_course_is_written(app, canvas_sandbox):
+    from app.services.canvas_api_service import CanvasAPIService
+    from app.services.canvas_sync_service import CanvasSyncService
+
+    user = make_canvas_user(canvas_sandbox)
+    seen = []
+
+    def progress(run):
+        seen.append((run.progress_current, run.progress_total, run.counts))
+
+    api = CanvasAPIService(user.canvas_base_url, user.canvas_token, timeout=2.0, backoff_factor=0.02)
+    assert CanvasSyncService(db.session, api, user, on_progress=progress).sync_all_data().ok
+    current, total, counts = next(entry for entry in seen if entry[1])
+    assert current in (0, None) and total == len(canvas_sandbox.data.enrolled) - len(canvas_sandbox.data.restricted)
+    assert counts["terms"]["created"] >= 1 and counts["submissions"] == {
+        "created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
