@@ -51,6 +51,7 @@ from app.services.canvas_streams import (
     group_row,
     term_row,
 )
+from app.services.live_progress import LiveProgress, live_progress_for
 from app.services.page_stream import PageStream
 from app.services.stream_writer import mark_deleted, write_pages, write_stream
 from app.services.sync_result import ENTITIES, SyncResult
@@ -71,13 +72,16 @@ FATAL_ERRORS = (InvalidToken, InsufficientScope)
 
 class CanvasSyncService:
     def __init__(self, session: Session, api: CanvasAPIService, user: User, *, course_workers: int = 4,
-                 stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None):
+                 stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None,
+                 live_progress: LiveProgress | None = None):
         self.session = session
         self.api = api
         self.user = user
         self.course_workers = course_workers
         self.stream_workers = stream_workers
         self.on_progress = on_progress
+        self.live_progress = live_progress  # rows written inside the course being written
+        self._on_page: Callable[[int], None] | None = None
         self._page_streams: list[PageStream] = []  # of the run in progress, closed when it ends
 
     # -- public API ------------------------------------------------------------------
@@ -147,6 +151,8 @@ class CanvasSyncService:
                 self.user.last_synced_canvas = run.started_at
         sync_runs.finish_run(self.session, run, status=result.status, counts=result.as_dict(), stats=stats,
                              error=result.error)
+        if self.live_progress is not None:
+            self.live_progress.finish(run.id)
         self._notify(run)
         log.info("event=sync_end user_id=%s run_id=%s %s", self.user.id, run.id, result.summary())
         return result
@@ -214,6 +220,7 @@ class CanvasSyncService:
                     self._course_failed(result, course, known, outcome)
                 else:
                     try:
+                        self._start_live_course(run, course, known)
                         self._write_course(outcome, result, term_ids, now)
                         canvas_bookmarks.course_synced(self.session, self.user.id, course, known, run.started_at, now)
                     except FATAL_ERRORS:
@@ -293,7 +300,7 @@ class CanvasSyncService:
         submission_counts = write_pages(
             self.session, SUBMISSIONS, self._submissions, local_course, data.submissions,
             ("assignment_id", "canvas_assignment_id", assignment_ids), now=now,
-            complete=data.complete_submissions, fresh=fresh)
+            complete=data.complete_submissions, fresh=fresh, on_page=self._on_page)
         if assignment_counts.deleted and not data.complete_submissions:
             # Submissions of assignments gone upstream go with them.
             live = {a["canvas_assignment_id"] for a in assignments}
@@ -322,6 +329,17 @@ class CanvasSyncService:
         # Its rows were rolled back and its bookmark did not move; the next run fetches it fully.
         canvas_bookmarks.needs_full(self.session, self.user.id, course.get("id"))
 
+    def _start_live_course(self, run: SyncRun, course: dict, known: dict) -> None:
+        """Count this course's rows as they are written; expect as many as it held last time."""
+        if self.live_progress is None:
+            return
+        local = known.get(course.get("id"))
+        expected = self.session.scalar(select(func.count()).select_from(Submission).where(
+            Submission.course_id == local.id, Submission.deleted_at.is_(None))) if local is not None else 0
+        self.live_progress.start_course(run.id, expected or 0)
+        live, run_id = self.live_progress, run.id
+        self._on_page = lambda rows: live.rows_written(run_id, rows)
+
     def _notify(self, run: SyncRun) -> None:
         if self.on_progress:
             self.on_progress(run)
@@ -335,4 +353,5 @@ def create_canvas_sync_service(user: User, *, session: Session | None = None, **
     api = CanvasAPIService.for_user(user, timeout=config["CANVAS_TIMEOUT_S"], max_retries=config["CANVAS_MAX_RETRIES"],
                                     per_page=config["CANVAS_PER_PAGE"])
     kwargs.setdefault("course_workers", config["SYNC_COURSE_WORKERS"])
+    kwargs.setdefault("live_progress", live_progress_for(current_app._get_current_object()))
     return CanvasSyncService(session or db.session, api, user, **kwargs)

@@ -337,3 +337,34 @@ def test_the_live_counts_are_there_before_the_first_course_is_written(app, canva
     assert current in (0, None) and total == len(canvas_sandbox.data.enrolled) - len(canvas_sandbox.data.restricted)
     assert counts["terms"]["created"] >= 1 and counts["submissions"] == {
         "created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+
+
+def test_the_live_progress_moves_inside_a_course_as_its_pages_are_written(app, make_canvas_sandbox):
+    """Each submissions page is counted while the course's transaction is still open; the share of
+    the course is measured against the rows it held after the last sync."""
+    from app.services.canvas_api_service import CanvasAPIService
+    from app.services.canvas_sync_service import CanvasSyncService
+    from app.services.live_progress import LiveProgress
+
+    sb = make_canvas_sandbox(courses=1, assignments=10, students=30)
+    user = make_canvas_user(sb)
+    assert fast_service(user).sync_all_data().ok
+    live = LiveProgress("memory://")
+    readings = []
+    real = live.rows_written
+
+    def counting(run_id, rows):
+        real(run_id, rows)
+        readings.append(live.read(run_id))
+
+    live.rows_written = counting
+    api = CanvasAPIService(user.canvas_base_url, user.canvas_token, timeout=2.0, per_page=20)
+    result = CanvasSyncService(db.session, api, db.session.get(User, user.id), live_progress=live).sync_all_data()
+    assert result.ok
+    total = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.deleted_at.is_(None)))
+    assert len(readings) >= 5  # one per page of 20
+    written = [r.written for r in readings]
+    assert written == sorted(written) and written[-1] == total and all(r.expected == total for r in readings)
+    fractions = [r.fraction for r in readings]
+    assert 0 < fractions[0] < fractions[len(fractions) // 2] < 0.96
+    assert live.read(result.run_id).written == 0  # cleared when the run ended
