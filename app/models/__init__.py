@@ -6,6 +6,7 @@ from app.models.discussions import (DiscussionPost, DiscussionTopic, HubConflict
                                     HubTransaction, HubVersionVector, HubWebhookEvent)
 from app.models.connection import UserConnection
 from app.models.ops import SyncAlert, SyncDailySummary
+from app.models.planner import PlannerMark
 from app.models.queue import QueuePause, SyncOperation
 from app.models.sync import ServiceHeartbeat, SyncBookmark, SyncLock, SyncRun
 from app.models.user import User
@@ -24,6 +25,7 @@ __all__ = [
     "HubTransaction",
     "HubVersionVector",
     "HubWebhookEvent",
+    "PlannerMark",
     "QueuePause",
     "ServiceHeartbeat",
     "Submission",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -26,6 +26,13 @@ class User(UserMixin, db.Model):
     # The user's own id in Canvas (users/self): tells their submissions from their students'.
     canvas_user_id: Mapped[int | None] = mapped_column(BigInteger)
     last_synced_canvas: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # IANA zone every page shows dates in: Canvas's profile time_zone until the user picks one
+    # in Settings (time_zone_chosen), after which a sync leaves it alone. None: the server's default.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    time_zone_chosen: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    clock_24h: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    # Minutes before a deadline the calendar feed's reminder fires; None: no reminder.
+    feed_alarm_minutes: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Part of every session and remember-me cookie (get_id): logging out or changing the
     # password bumps it, so every cookie issued before stops working on every device.

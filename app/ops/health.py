@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from app.models import ServiceHeartbeat, SyncOperation
+from app.models import QueuePause, ServiceHeartbeat, SyncOperation
 from app.models.types import utcnow
 from app.sync.queue import due_condition
 
@@ -36,6 +36,13 @@ def _check(session: Session, scheduler_expected: bool, stuck_after: timedelta, n
     oldest_due = session.scalar(select(func.min(SyncOperation.next_attempt_at)).where(due_condition(now)))
     if oldest_due is not None and oldest_due.tzinfo is None:
         oldest_due = oldest_due.replace(tzinfo=now.tzinfo)
-    details["queue"] = "stuck" if oldest_due is not None and oldest_due < now - stuck_after else "ok"
-    healthy = details["scheduler"] in ("ok", "disabled") and details["queue"] == "ok"
+    paused = list(session.scalars(select(QueuePause.kind).order_by(QueuePause.kind)))
+    if QueuePause.ALL in paused:
+        # An admin's decision, not a fault: said as it is, and still healthy (work waits, nothing is lost).
+        details["queue"] = "paused"
+    else:
+        details["queue"] = "stuck" if oldest_due is not None and oldest_due < now - stuck_after else "ok"
+        if paused:
+            details["paused_kinds"] = paused
+    healthy = details["scheduler"] in ("ok", "disabled") and details["queue"] in ("ok", "paused")
     return healthy, details

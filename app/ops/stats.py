@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+import bisect
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -67,6 +68,10 @@ def summary(session: Session, now: datetime | None = None, *, window: timedelta 
                                       .where(due_condition(now))) or 0,
         "queue_by_status": dict(session.execute(select(SyncOperation.status, func.count())
                                                 .group_by(SyncOperation.status)).all()),
+        # Waiting work, whether due now or later (a backoff, a schedule): what "in the queue" means.
+        "queue_waiting": session.scalar(select(func.count()).select_from(SyncOperation)
+                                        .where(SyncOperation.status.in_((SyncOperation.PENDING,
+                                                                         SyncOperation.IN_PROGRESS)))) or 0,
         "ops_per_hour": done_ops,
     }
 
@@ -84,6 +89,40 @@ def runs_chart(session: Session, now: datetime, *, buckets: int, size: timedelta
         if 0 <= index < buckets:
             counts[index][status] += 1
     return [Bar((start + i * size).strftime(fmt), dict(counts[i])) for i in range(buckets)]
+
+
+def calendar_chart(session: Session, now: datetime, zone, *, days: int | None = None, hours: int | None = None,
+                   user_id: int | None = None) -> list[Bar]:
+    """Runs by outcome per calendar day (or clock hour) in ``zone``, the last one the current one,
+    each labelled with the day (hour) it is: today's runs are under today."""
+    local_now = now.astimezone(zone)
+    if days is not None:
+        first = local_now.date() - timedelta(days=days - 1)
+        starts = [datetime.combine(first + timedelta(days=i), datetime.min.time(), tzinfo=zone) for i in range(days)]
+        labels = [f"{d:%d %b}" for d in starts]
+    else:
+        top = local_now.replace(minute=0, second=0, microsecond=0)
+        # Whole hours as instants (a DST change makes a local hour repeat or vanish).
+        starts = [(top.astimezone(timezone.utc) - timedelta(hours=hours - 1 - i)).astimezone(zone)
+                  for i in range(hours)]
+        labels = [f"{h:%H}:00" for h in starts]
+    bounds = [s.astimezone(timezone.utc) for s in starts]
+    counts: list[Counter] = [Counter() for _ in starts]
+    stmt = select(SyncRun.status, SyncRun.started_at).where(SyncRun.started_at >= bounds[0],
+                                                            SyncRun.status.in_(FINISHED))
+    if user_id is not None:
+        stmt = stmt.where(SyncRun.user_id == user_id)
+    for status, started in session.execute(stmt):
+        index = bisect.bisect_right(bounds, started) - 1
+        if index >= 0:
+            counts[index][status] += 1
+    return [Bar(label, dict(c)) for label, c in zip(labels, counts)]
+
+
+def failed_operations(session: Session, *, limit: int = 500) -> list[SyncOperation]:
+    """Queue operations that failed for good, newest first: the error summary counts them too."""
+    return session.scalars(select(SyncOperation).where(SyncOperation.status == SyncOperation.FAILED)
+                           .order_by(SyncOperation.id.desc()).limit(limit)).all()
 
 
 def error_groups(session: Session, now: datetime, *, days: int = 7) -> list[dict]:

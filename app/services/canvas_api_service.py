@@ -216,6 +216,29 @@ class CanvasAPIService:
     def delete_discussion_entry(self, course_id: int | str, topic_id: int | str, entry_id: int | str) -> None:
         self._request("DELETE", self._url(f"courses/{course_id}/discussion_topics/{topic_id}/entries/{entry_id}"))
 
+    # -- the user's own planner and profile ------------------------------------------
+
+    def get_profile(self) -> dict:
+        """users/self/profile: carries the user's IANA ``time_zone``."""
+        return self._expect(self._get_json("users/self/profile"), dict)
+
+    def get_planner_items(self, start_date=None, end_date=None) -> list[dict]:
+        """The caller's planner items, each with its ``planner_override`` (or None); bookmark pages."""
+        params: dict[str, Any] = {}
+        if start_date is not None:
+            params["start_date"] = _iso(start_date)
+        if end_date is not None:
+            params["end_date"] = _iso(end_date)
+        return self._get_list("planner/items", params)
+
+    def create_planner_override(self, plannable_id: int, marked_complete: bool,
+                                plannable_type: str = "assignment") -> dict:
+        return self._send("POST", "planner/overrides", {
+            "plannable_type": plannable_type, "plannable_id": plannable_id, "marked_complete": marked_complete})
+
+    def update_planner_override(self, override_id: int, marked_complete: bool) -> dict:
+        return self._send("PUT", f"planner/overrides/{override_id}", {"marked_complete": marked_complete})
+
     # -- pagination ----------------------------------------------------------------
 
     def _get_list(self, path: str, params: dict) -> list[dict]:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import true, update
+from sqlalchemy import func, select, true, update
 from sqlalchemy.orm import Session
 
 from app.models import Course, Submission, SyncBookmark, SyncRun, User
@@ -37,6 +37,7 @@ from app.services.canvas_fetch import (
     bounded_map,
     list_courses,
 )
+from app.services.canvas_planner import CanvasPlanner
 from app.services.canvas_streams import (
     ASSIGNMENTS,
     COURSES,
@@ -50,6 +51,7 @@ from app.services.canvas_streams import (
     group_row,
     term_row,
 )
+from app.services.live_progress import LiveProgress, live_progress_for
 from app.services.page_stream import PageStream
 from app.services.stream_writer import mark_deleted, write_pages, write_stream
 from app.services.sync_result import ENTITIES, SyncResult
@@ -72,7 +74,7 @@ FATAL_ERRORS = (InvalidToken, InsufficientScope, RunTimeExceeded)
 class CanvasSyncService:
     def __init__(self, session: Session, api: CanvasAPIService, user: User, *, course_workers: int = 4,
                  stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None,
-                 max_run_s: float | None = None):
+                 max_run_s: float | None = None, live_progress: LiveProgress | None = None):
         self.session = session
         self.max_run_s = max_run_s
         self.api = api
@@ -80,6 +82,8 @@ class CanvasSyncService:
         self.course_workers = course_workers
         self.stream_workers = stream_workers
         self.on_progress = on_progress
+        self.live_progress = live_progress  # rows written inside the course being written
+        self._on_page: Callable[[int], None] | None = None
         self._page_streams: list[PageStream] = []  # of the run in progress, closed when it ends
 
     # -- public API ------------------------------------------------------------------
@@ -150,6 +154,8 @@ class CanvasSyncService:
                 self.user.last_synced_canvas = run.started_at
         sync_runs.finish_run(self.session, run, status=result.status, counts=result.as_dict(), stats=stats,
                              error=result.error)
+        if self.live_progress is not None:
+            self.live_progress.finish(run.id)
         self._notify(run)
         log.info("event=sync_end user_id=%s run_id=%s %s", self.user.id, run.id, result.summary())
         return result
@@ -183,6 +189,8 @@ class CanvasSyncService:
         term_ids = self._write_terms(courses, result, now)
         bookmarks = canvas_bookmarks.course_bookmarks(self.session, self.user.id) if incremental else {}
         run.progress_total = len(courses)
+        # The counts so far (the terms), so the live table is never empty while the first course loads.
+        run.counts_json = json.dumps(result.as_dict())
         self.session.commit()
         self._notify(run)
 
@@ -215,6 +223,7 @@ class CanvasSyncService:
                     self._course_failed(result, course, known, outcome)
                 else:
                     try:
+                        self._start_live_course(run, course, known)
                         self._write_course(outcome, result, term_ids, now)
                         canvas_bookmarks.course_synced(self.session, self.user.id, course, known, run.started_at, now)
                     except FATAL_ERRORS:
@@ -241,6 +250,11 @@ class CanvasSyncService:
             result.counts["courses"].deleted += mark_deleted(self.session, COURSES, self.user.id, gone, now=now)
             # The course list was read completely: its own bookmark moves, whatever the courses did.
             canvas_bookmarks.set_bookmark(self.session, self.user.id, SyncBookmark.COURSE_LIST, "", run.started_at, now)
+            self.session.commit()
+            # The user's own planner state, its own small step and never fatal: done marks on every
+            # run, the profile's zone on full runs (and until one is known).
+            CanvasPlanner(self.session, self.api, self.user).pull(
+                now, profile=not incremental or self.user.time_zone is None)
             self.session.commit()
 
     # -- course states (calling thread) ------------------------------------------------
@@ -289,7 +303,7 @@ class CanvasSyncService:
         submission_counts = write_pages(
             self.session, SUBMISSIONS, self._submissions, local_course, data.submissions,
             ("assignment_id", "canvas_assignment_id", assignment_ids), now=now,
-            complete=data.complete_submissions, fresh=fresh)
+            complete=data.complete_submissions, fresh=fresh, on_page=self._on_page)
         if assignment_counts.deleted and not data.complete_submissions:
             # Submissions of assignments gone upstream go with them.
             live = {a["canvas_assignment_id"] for a in assignments}
@@ -299,6 +313,13 @@ class CanvasSyncService:
                        Submission.canvas_assignment_id.not_in(live) if live else true())
                 .values(deleted_at=now)
             ).rowcount
+        if not data.complete_submissions:
+            # Only changed submissions were asked for (graded_since/submitted_since): the rest of the
+            # course's live submissions are unchanged, though no page carried them.
+            live = self.session.scalar(select(func.count()).select_from(Submission).where(
+                Submission.course_id == local_course, Submission.deleted_at.is_(None))) or 0
+            submission_counts.unchanged = max(
+                submission_counts.unchanged, live - submission_counts.created - submission_counts.updated)
         for entity, c in (("courses", counts), ("grade_categories", group_counts), ("assignments", assignment_counts),
                           ("submissions", submission_counts)):
             result.counts[entity].add(c)
@@ -310,6 +331,17 @@ class CanvasSyncService:
                                      "error": message})
         # Its rows were rolled back and its bookmark did not move; the next run fetches it fully.
         canvas_bookmarks.needs_full(self.session, self.user.id, course.get("id"))
+
+    def _start_live_course(self, run: SyncRun, course: dict, known: dict) -> None:
+        """Count this course's rows as they are written; expect as many as it held last time."""
+        if self.live_progress is None:
+            return
+        local = known.get(course.get("id"))
+        expected = self.session.scalar(select(func.count()).select_from(Submission).where(
+            Submission.course_id == local.id, Submission.deleted_at.is_(None))) if local is not None else 0
+        self.live_progress.start_course(run.id, expected or 0)
+        live, run_id = self.live_progress, run.id
+        self._on_page = lambda rows: live.rows_written(run_id, rows)
 
     def _notify(self, run: SyncRun) -> None:
         if self.on_progress:
@@ -325,4 +357,5 @@ def create_canvas_sync_service(user: User, *, session: Session | None = None, **
                                     per_page=config["CANVAS_PER_PAGE"])
     kwargs.setdefault("course_workers", config["SYNC_COURSE_WORKERS"])
     kwargs.setdefault("max_run_s", config.get("SYNC_MAX_RUN_SECONDS"))
+    kwargs.setdefault("live_progress", live_progress_for(current_app._get_current_object()))
     return CanvasSyncService(session or db.session, api, user, **kwargs)

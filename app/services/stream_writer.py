@@ -1,7 +1,7 @@
 """Write one stream's rows under one parent: diff by content hash, bulk upsert, mark the missing deleted."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -107,7 +107,7 @@ def mark_deleted(session: Session, stream: Stream, parent_id: int, canvas_ids: l
 
 def write_pages(session: Session, stream: Stream, prepared: PreparedUpsert, parent_id: int, pages: Iterable[list],
                 lookup: tuple[str, str, dict[int, int]], *, now: datetime, complete: bool,
-                fresh: bool = False) -> EntityCounts:
+                fresh: bool = False, on_page: Callable[[int], None] | None = None) -> EntityCounts:
     """write_stream for a set that arrives in pages of driver parameters (`prepared.params`,
     made in the fetching threads), upserted as they come, WRITE_BATCH rows at a time.
 
@@ -118,7 +118,8 @@ def write_pages(session: Session, stream: Stream, prepared: PreparedUpsert, pare
     written. `fresh`: the parent was created in this transaction, so it has no rows to
     diff against. Memory is a batch plus the set of ids seen, not the whole set. With
     `complete`, live rows of the parent whose Canvas id was not seen get `deleted_at` (a
-    fresh parent has none: its rows' foreign key came in with it).
+    fresh parent has none: its rows' foreign key came in with it). `on_page(rows)` hears of
+    each page once its rows are handed to the batch (the live progress bar).
     """
     parent_slot, id_slot, hash_slot = (prepared.slot(c) for c in (stream.parent, stream.canvas_id, "content_hash"))
     target_slot, source_slot = prepared.slot(lookup[0]), prepared.slot(lookup[1])
@@ -163,6 +164,8 @@ def write_pages(session: Session, stream: Stream, prepared: PreparedUpsert, pare
         if len(batch) >= WRITE_BATCH:
             flush()
             batch = []
+        if on_page is not None:
+            on_page(len(page))
     if batch:
         flush()
     if complete and not fresh:

@@ -46,6 +46,8 @@ def init_app(app: Flask) -> None:
                webhooks_bp):
         app.register_blueprint(bp)
     register_filters(app)
+    from app.web import errors
+    errors.init_app(app)
 
     @app.context_processor
     def inject_user():

@@ -18,7 +18,8 @@ from .api_submissions import SubmissionRoutes
 from .data import CanvasData, SandboxError
 from .errors import bad_request, not_found, unauthorized
 from .pagination import paginate_numbered, ruby_to_i
-from .shapes import assignment_json, course_json, group_json, restricted_course_json, self_json
+from .shapes import (assignment_json, assignment_page_html, course_json, group_json, profile_json,
+                     restricted_course_json, self_json)
 
 VALID_BUCKETS = ("past", "overdue", "undated", "ungraded", "unsubmitted", "upcoming", "future")
 
@@ -33,6 +34,7 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
         c = r"/api/v1/courses/(?P<cid>[^/]+)"
         self.routes = [
             ("GET", r"/api/v1/users/self", self.users_self),
+            ("GET", r"/api/v1/users/self/profile", self.user_profile),
             ("GET", r"/api/v1/users/(?P<uid>[^/]+)", self.user_show),
             ("GET", r"/api/v1/courses", self.courses_index),
             ("GET", c, self.course_show),
@@ -55,6 +57,13 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
             ("GET", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.replies_index),
             ("POST", c + r"/discussion_topics/(?P<tid>[^/]+)/entries/(?P<eid>[^/]+)/replies", self.reply_create),
             ("GET", r"/api/v1/planner/items", self.planner_items),
+            ("GET", r"/api/v1/planner/overrides", self.overrides_index),
+            ("POST", r"/api/v1/planner/overrides", self.override_create),
+            ("GET", r"/api/v1/planner/overrides/(?P<oid>[^/]+)", self.override_show),
+            ("PUT", r"/api/v1/planner/overrides/(?P<oid>[^/]+)", self.override_update),
+            ("DELETE", r"/api/v1/planner/overrides/(?P<oid>[^/]+)", self.override_destroy),
+            # Not the API: the page a person opens from an assignment's html_url.
+            ("GET", r"/courses/(?P<cid>[^/]+)/assignments/(?P<aid>[^/]+)", self.assignment_page),
         ]
         self.routes = [(m, re.compile(p + r"/?$"), h) for m, p, h in self.routes]
 
@@ -105,6 +114,20 @@ class CanvasApi(SubmissionRoutes, DiscussionRoutes, PlannerRoutes):
     # ------------------------------------------------------------------ users
     def users_self(self, req):
         return ApiResponse(payload=self_json(self.data, req.user_id), rows=1)
+
+    def user_profile(self, req):
+        """users/self/profile (lib/api/v1/user_profile.rb): the user's own zone is ``time_zone``."""
+        return ApiResponse(payload=profile_json(self.data, req.user_id), rows=1)
+
+    def assignment_page(self, req, cid, aid):
+        """A plain HTML page for an assignment's html_url, so demo links open something readable."""
+        with self.data.lock:
+            course = self.data.courses.get(_int_id(cid))
+            a = self.data.assignments.get(_int_id(aid))
+            if course is None or a is None or a["course_id"] != course["id"]:
+                raise not_found()
+            html = assignment_page_html(course, a)
+        return ApiResponse(body=html.encode(), content_type="text/html; charset=utf-8", rows=1)
 
     def user_show(self, req, uid):
         if uid == "self" or (uid.isdigit() and int(uid) == req.user_id):

@@ -1,4 +1,12 @@
-"""Planner endpoint: ``GET /api/v1/planner/items`` (mixed into ``CanvasApi`` as ``PlannerRoutes``)."""
+"""Planner endpoints (mixed into ``CanvasApi`` as ``PlannerRoutes``): ``GET /api/v1/planner/items`` and
+planner overrides, as canvas-lms's ``planner_controller.rb`` and ``planner_overrides_controller.rb``.
+
+An override is the caller's own mark on one plannable: ``marked_complete`` (done in the
+planner) and ``dismissed``. One per user and plannable (a second POST is a 400 "taken"),
+found only by its owner (anyone else's id is a 404), and every item in ``planner/items``
+carries its override or ``null``. ``PUT`` sets both flags from the parameters, as Rails'
+``value_to_boolean`` does, so a flag left out becomes false.
+"""
 from __future__ import annotations
 
 import bisect
@@ -10,7 +18,8 @@ import re
 from . import clock
 from .api_common import ApiResponse, parse_time_params
 from .constants import SELF_USER_ID
-from .errors import not_found, unauthorized
+from .api_common import _int_id, _truthy
+from .errors import bad_request, not_found, unauthorized
 from .pagination import bookmark_links, decode_bookmark, encode_bookmark, per_page
 
 
@@ -71,7 +80,8 @@ class PlannerRoutes:
         cid = a["course_id"]
         ng = d.needs_grading_count(a["id"])
         return {
-            "context_type": "Course", "course_id": cid, "plannable_id": a["id"], "planner_override": None,
+            "context_type": "Course", "course_id": cid, "plannable_id": a["id"],
+            "planner_override": self._override_json(d.planner_overrides.get((req.user_id, a["id"]))),
             "plannable_type": "assignment", "new_activity": False,
             "submissions": {"submitted": False, "excused": False, "graded": False, "posted_at": None,
                             "late": False, "missing": False, "needs_grading": ng > 0, "has_feedback": False,
@@ -83,3 +93,70 @@ class PlannerRoutes:
             "html_url": f"/courses/{cid}/assignments/{a['id']}", "context_name": d.courses[cid]["name"],
             "context_image": None,
         }
+
+    # ------------------------------------------------------------------ overrides
+    PLANNABLE_TYPES = {"assignment": "Assignment"}
+
+    def _override_json(self, o: dict | None) -> dict | None:
+        if o is None:
+            return None
+        return {"id": o["id"], "plannable_type": o["plannable_type"], "plannable_id": o["plannable_id"],
+                "user_id": o["user_id"], "assignment_id": o["plannable_id"], "workflow_state": o["workflow_state"],
+                "marked_complete": o["marked_complete"], "dismissed": o["dismissed"],
+                "created_at": o["created_at"], "updated_at": o["updated_at"], "deleted_at": o["deleted_at"]}
+
+    def _own_override(self, req, oid_raw: str) -> dict:
+        oid = _int_id(oid_raw)
+        for o in self.data.planner_overrides.values():
+            if o["id"] == oid and o["user_id"] == req.user_id and o["workflow_state"] == "active":
+                return o
+        raise not_found()
+
+    def overrides_index(self, req):
+        with self.data.lock:
+            mine = sorted((o for o in self.data.planner_overrides.values()
+                           if o["user_id"] == req.user_id and o["workflow_state"] == "active"), key=lambda o: o["id"])
+            payload = [self._override_json(o) for o in mine]
+        return ApiResponse(payload=payload, rows=len(payload))
+
+    def override_show(self, req, oid):
+        with self.data.lock:
+            return ApiResponse(payload=self._override_json(self._own_override(req, oid)), rows=1)
+
+    def override_create(self, req):
+        p = req.params()
+        kind = self.PLANNABLE_TYPES.get(str(p.get("plannable_type", "")))
+        pid = p.get("plannable_id")
+        with self.data.lock:
+            a = self.data.assignments.get(int(pid)) if kind and str(pid).isdigit() else None
+            if a is None:
+                return ApiResponse(status=404, payload={"message": f"No object of type {kind} with that ID"})
+            key = (req.user_id, a["id"])
+            if key in self.data.planner_overrides:
+                raise bad_request({"errors": {"plannable_id": [
+                    {"attribute": "plannable_id", "type": "taken", "message": "taken"}]}})
+            stamp = clock.iso(clock.now())
+            o = {"id": self.data.next_override_id(), "plannable_type": "assignment", "plannable_id": a["id"],
+                 "user_id": req.user_id, "workflow_state": "active",
+                 "marked_complete": _truthy(p.get("marked_complete", False)),
+                 "dismissed": _truthy(p.get("dismissed", False)),
+                 "created_at": stamp, "updated_at": stamp, "deleted_at": None}
+            self.data.planner_overrides[key] = o
+            return ApiResponse(status=201, payload=self._override_json(o), rows=1)
+
+    def override_update(self, req, oid):
+        p = req.params()
+        with self.data.lock:
+            o = self._own_override(req, oid)
+            o["marked_complete"] = _truthy(p.get("marked_complete", False))
+            o["dismissed"] = _truthy(p.get("dismissed", False))
+            o["updated_at"] = clock.iso(clock.now())
+            return ApiResponse(payload=self._override_json(o), rows=1)
+
+    def override_destroy(self, req, oid):
+        with self.data.lock:
+            o = self._own_override(req, oid)
+            del self.data.planner_overrides[(o["user_id"], o["plannable_id"])]
+            o["workflow_state"] = "deleted"
+            o["deleted_at"] = o["updated_at"] = clock.iso(clock.now())
+            return ApiResponse(payload=self._override_json(o), rows=1)

@@ -86,7 +86,16 @@ class CanvasData(CanvasGenerator, SubmissionStore, CanvasMutations):
         self._next_entry_id = ENTRY_ID_BASE
         self._course_sub_base: dict[int, int] = {}
         self._topics_per_course = topics_per_course
+        # (user id, assignment id) -> the user's planner override (api_planner.py)
+        self.planner_overrides: dict[tuple[int, int], dict] = {}
+        self._next_override_id = 1
         self._generate()
+
+    def next_override_id(self) -> int:
+        with self.lock:
+            oid = self._next_override_id
+            self._next_override_id += 1
+            return oid
 
     # ------------------------------------------------------------------ reading
     def enrollment_state(self, cid: int) -> str:

@@ -6,9 +6,15 @@ from __future__ import annotations
 
 import random
 import uuid as uuidlib
+from datetime import datetime, timedelta, timezone
+from datetime import time as dt_time
+from zoneinfo import ZoneInfo
 
 from . import clock
 from .constants import COURSE_ID_BASE, GROUP_ID_BASE, SELF_USER_ID, STUDENT_ID_BASE
+
+# The zone of the sandbox's courses and its teacher (profile time_zone): deadlines are 23:59 here.
+COURSE_ZONE = ZoneInfo("America/Denver")
 
 SUBJECTS = [
     ("Computer Science", "CS"), ("Biology", "BIO"), ("Chemistry", "CHEM"), ("Physics", "PHYS"),
@@ -127,7 +133,7 @@ class CanvasGenerator:
             "created_at": clock.iso(start - rng.randint(20, 60) * clock.DAY),
             "uuid": uuidlib.UUID(int=rng.getrandbits(128), version=4).hex[:40],
             "apply_assignment_group_weights": weighted, "workflow_state": "available",
-            "time_zone": "America/Denver", "default_view": "modules",
+            "time_zone": COURSE_ZONE.key, "default_view": "modules",
         }
         self.enrolled.add(cid)
 
@@ -159,7 +165,12 @@ class CanvasGenerator:
             due = None
             if rng.random() >= 0.08:
                 day = clock.day_floor(start + (i + 0.5) / max(n, 1) * term_len + rng.uniform(-2, 2) * clock.DAY)
-                due = day + 5 * 3600 + 59 * 60 + (clock.DAY if rng.random() < 0.5 else 0)  # 23:59 Denver
+                # 23:59 in the course's zone on the evening before `day` (or the one after), as a
+                # Canvas teacher sets it: 05:59 UTC in summer time, 06:59 UTC in winter.
+                evening = datetime.fromtimestamp(day, timezone.utc).date() - timedelta(days=1)
+                if rng.random() < 0.5:
+                    evening += timedelta(days=1)
+                due = datetime.combine(evening, dt_time(23, 59), tzinfo=COURSE_ZONE).timestamp()
             created = start - rng.uniform(3, 14) * clock.DAY + i * 3600
             updated = min(self.anchor - 3600, created + rng.uniform(0, 30) * clock.DAY)
             aid = self._next_assignment_id

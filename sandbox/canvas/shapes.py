@@ -5,6 +5,9 @@ Integer ids, ISO 8601 ``Z`` times, no ``updated_at`` on courses or submissions,
 """
 from __future__ import annotations
 
+import html
+import re
+
 from .data import SELF_USER_ID, CanvasData
 from .scores import student_scores
 
@@ -43,6 +46,32 @@ def self_json(data: CanvasData, user_id: int = SELF_USER_ID) -> dict:
         "permissions": {"can_update_name": True, "can_update_avatar": True,
                         "limit_parent_app_web_access": False},
     }
+
+
+def profile_json(data: CanvasData, user_id: int = SELF_USER_ID) -> dict:
+    """users/self/profile; students keep Canvas's default zone here (the account's), the teacher's own is set."""
+    me = self_json(data, user_id)
+    u = data.self_user if user_id == SELF_USER_ID else data.students[data.student_index(user_id)]
+    return {
+        "id": me["id"], "name": me["name"], "short_name": me["short_name"], "sortable_name": me["sortable_name"],
+        "title": None, "bio": u.get("bio"), "pronunciation": None, "primary_email": u.get("email"),
+        "login_id": u.get("login_id"), "integration_id": None, "time_zone": u.get("time_zone", "America/Denver"),
+        "locale": me["locale"], "effective_locale": me["effective_locale"], "avatar_url": me["avatar_url"],
+        "calendar": {"ics": f"{data.base_url}/feeds/calendars/user_{me['id']}.ics"},
+        "lti_user_id": None, "k5_user": False, "use_classic_font_in_k5": False,
+    }
+
+
+def assignment_page_html(course: dict, a: dict) -> str:
+    esc = html.escape
+    due = esc(a.get("due_at") or "no due date")
+    points = "" if a.get("points_possible") is None else f"<p>Points: {esc(str(a['points_possible']))}</p>"
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{esc(a['name'])}: {esc(course['name'])}</title></head><body>"
+            f"<p>{esc(course['name'])} (sandbox Canvas)</p><h1>{esc(a['name'])}</h1>"
+            f"<p>Due: <time datetime=\"{due}\">{due}</time></p>{points}"
+            f"<p>{esc(re.sub(r'<[^>]+>', ' ', a.get('description') or '').strip())}</p></body></html>")
 
 
 def term_json(term: dict) -> dict:

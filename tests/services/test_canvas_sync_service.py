@@ -123,8 +123,10 @@ def test_incremental_with_nothing_changed_makes_two_requests_per_course_and_writ
     assert result.ok
     courses = len(sb.data.enrolled)
     course_list_requests = 2  # current and concluded enrollments
-    assert len(sb.request_log) == result.requests <= 2 * courses + course_list_requests
     paths = [entry.path for entry in sb.request_log]
+    planner_requests = sum(p.startswith("/api/v1/planner/") for p in paths)  # done marks, one page here
+    assert planner_requests == 1 and not any(p.endswith("/profile") for p in paths)  # zone known since the full run
+    assert len(sb.request_log) == result.requests <= 2 * courses + course_list_requests + planner_requests
     assert sum("/assignment_groups" in p for p in paths) == courses
     assert sum("/students/submissions" in p for p in paths) <= courses
     for entity, counts in result.counts.items():
@@ -315,3 +317,70 @@ def test_a_run_past_its_time_limit_fails_in_plain_words_and_the_next_starts(app,
     run = db.session.get(SyncRun, result.run_id)
     assert run.status == SyncRun.FAILED and run.finished_at is not None  # the user's lock is released
     assert fast_service(user).sync_all_data().ok  # the next run starts and finishes normally
+
+
+def test_a_teachers_incremental_run_counts_the_submissions_it_did_not_refetch_as_unchanged(app, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    full = fast_service(user).sync_all_data()
+    total = full.counts["submissions"].created
+    assert total > 0
+    a = next(a for c in sorted(sb.data.enrolled) if sb.data.enrollment_state(c) == "active"
+             for a in sb.data.course_assignments(c) if a["published"])
+    student = sb.data.students[0]["id"]
+    sb.grade_submission(a["id"], student, 3.0)
+    result = fast_service(db.session.get(User, user.id)).sync_all_data(use_incremental=True)
+    assert result.ok and result.kind == "incremental"
+    subs = result.counts["submissions"]
+    live = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.deleted_at.is_(None)))
+    assert subs.updated >= 1 and subs.created == 0
+    assert subs.created + subs.updated + subs.unchanged == live  # not "0 unchanged" of thousands
+
+
+def test_the_live_counts_are_there_before_the_first_course_is_written(app, canvas_sandbox):
+    from app.services.canvas_api_service import CanvasAPIService
+    from app.services.canvas_sync_service import CanvasSyncService
+
+    user = make_canvas_user(canvas_sandbox)
+    seen = []
+
+    def progress(run):
+        seen.append((run.progress_current, run.progress_total, run.counts))
+
+    api = CanvasAPIService(user.canvas_base_url, user.canvas_token, timeout=2.0, backoff_factor=0.02)
+    assert CanvasSyncService(db.session, api, user, on_progress=progress).sync_all_data().ok
+    current, total, counts = next(entry for entry in seen if entry[1])
+    assert current in (0, None) and total == len(canvas_sandbox.data.enrolled) - len(canvas_sandbox.data.restricted)
+    assert counts["terms"]["created"] >= 1 and counts["submissions"] == {
+        "created": 0, "updated": 0, "unchanged": 0, "deleted": 0}
+
+
+def test_the_live_progress_moves_inside_a_course_as_its_pages_are_written(app, make_canvas_sandbox):
+    """Each submissions page is counted while the course's transaction is still open; the share of
+    the course is measured against the rows it held after the last sync."""
+    from app.services.canvas_api_service import CanvasAPIService
+    from app.services.canvas_sync_service import CanvasSyncService
+    from app.services.live_progress import LiveProgress
+
+    sb = make_canvas_sandbox(courses=1, assignments=10, students=30)
+    user = make_canvas_user(sb)
+    assert fast_service(user).sync_all_data().ok
+    live = LiveProgress("memory://")
+    readings = []
+    real = live.rows_written
+
+    def counting(run_id, rows):
+        real(run_id, rows)
+        readings.append(live.read(run_id))
+
+    live.rows_written = counting
+    api = CanvasAPIService(user.canvas_base_url, user.canvas_token, timeout=2.0, per_page=20)
+    result = CanvasSyncService(db.session, api, db.session.get(User, user.id), live_progress=live).sync_all_data()
+    assert result.ok
+    total = db.session.scalar(select(func.count()).select_from(Submission).where(Submission.deleted_at.is_(None)))
+    assert len(readings) >= 5  # one per page of 20
+    written = [r.written for r in readings]
+    assert written == sorted(written) and written[-1] == total and all(r.expected == total for r in readings)
+    fractions = [r.fraction for r in readings]
+    assert 0 < fractions[0] < fractions[len(fractions) // 2] < 0.96
+    assert live.read(result.run_id).written == 0  # cleared when the run ended

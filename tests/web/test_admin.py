@@ -56,8 +56,9 @@ def test_admin_can_open_any_users_run(admin_client):
     assert admin_client.get(f"/sync/runs/{run.id}").status_code == 200
 
 
-def test_non_admins_get_404(client, app):
+def test_non_admins_get_403_that_says_so(client, app):
     make_user("plain@example.edu")
     login(client, "plain@example.edu")
-    assert client.get("/admin/").status_code == 404
+    page = client.get("/admin/")
+    assert page.status_code == 403 and "administrators only" in page.get_data(as_text=True)
     assert b'href="/admin/"' not in client.get("/").data

@@ -6,47 +6,15 @@ Screenshots land in tests/artifacts/.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.fixtures.browser import browser, shot  # noqa: F401 (fixture, and re-exported)
+
 COURSES = 10
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-def _require_chromium():
-    problems = []
-    if not (os.path.exists(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        problems.append(f"{CHROMIUM} not found (apt-get install chromium; .ci/run does this)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problems.append("the playwright Python package is not installed (requirements-dev.txt)")
-    if problems:
-        message = "browser tests need headless Chromium: " + "; ".join(problems)
-        if IN_CI:
-            pytest.fail(f"{message}. CI=true requires them.")
-        pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -83,11 +51,6 @@ def page(browser):
     yield page
     context.close()
     assert errors == [], f"JavaScript errors or CSP violations: {errors}"
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def register(page, base, email="student@example.edu", password="browser-pass-123"):
@@ -269,7 +232,10 @@ def test_calendar_feed_copy_button_copies_a_working_address(browser, live_server
         shot(page, "settings-calendar-feed")
 
         page.click("#calendar-regenerate")
-        page.wait_for_load_state()
+        page.wait_for_selector("#confirm-page")  # asked first: the old address would stop working
+        assert "Make a new feed address?" in page.inner_text("#confirm-page")
+        page.click("#confirm-yes")
+        page.wait_for_selector("#calendar-feed-url")
         assert page.input_value("#calendar-feed-url") != copied
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(copied, timeout=5)

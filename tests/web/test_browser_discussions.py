@@ -94,7 +94,7 @@ def test_conflict_log_in_chromium(browser, served, hub_env, app, monkeypatch, ba
         _login(page, served, admin.email, ADMIN_PASSWORD)
         page.goto(f"{served}/admin/sync#conflicts")
         row = page.locator("table.conflicts tr[data-conflict-id]").first
-        assert "MergePreferCanvas" in row.inner_text() and "merged" in row.inner_text()
+        assert "Merged, Canvas wins where both changed" in row.inner_text() and "merged" in row.inner_text()
         page.locator("#conflicts").scroll_into_view_if_needed()
         shot(page, f"conflict-log-{backend}")
         row.locator("a").first.click()

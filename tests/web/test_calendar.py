@@ -257,7 +257,7 @@ def test_settings_shows_the_url_with_a_copy_button_and_regenerating_kills_the_ol
     refused = client.post("/settings/calendar/regenerate", data={})  # no CSRF token
     assert refused.status_code == 400
     assert client.get(old_path).status_code == 200
-    response = post(client, "/settings/calendar/regenerate")
+    response = post(client, "/settings/calendar/regenerate", {"confirm": "yes"})
     assert response.status_code == 302 and response.headers["Location"].endswith("/settings/#calendar-feed")
     page = client.get("/settings/").get_data(as_text=True)
     new_url = URL_RE.search(page).group(1)
@@ -265,11 +265,11 @@ def test_settings_shows_the_url_with_a_copy_button_and_regenerating_kills_the_ol
     assert client.get(old_path).status_code == 404
     assert b"Titration lab" in client.get(new_url.removeprefix("http://localhost")).get_data()
 
-    assert post(client, "/settings/calendar/off").status_code == 302
+    assert post(client, "/settings/calendar/off", {"confirm": "yes"}).status_code == 302
     page = client.get("/settings/").get_data(as_text=True)
     assert 'id="calendar-off"' in page and not URL_RE.search(page)
     assert client.get(new_url.removeprefix("http://localhost")).status_code == 404
-    post(client, "/settings/calendar/regenerate")  # a turned-off feed can be turned on with a new address
+    post(client, "/settings/calendar/regenerate", {"confirm": "yes"})  # a turned-off feed can be turned on with a new address
     third = URL_RE.search(client.get("/settings/").get_data(as_text=True)).group(1)
     assert third not in (old_url, new_url)
     assert client.get(third.removeprefix("http://localhost")).status_code == 200
@@ -280,7 +280,7 @@ def test_one_user_cannot_regenerate_or_see_anothers_feed(app, client):
     bob_path = feed_path(bob)
     login(client, alice.email)
     assert bob_path not in client.get("/settings/").get_data(as_text=True)
-    post(client, "/settings/calendar/regenerate")  # regenerates Alice's only
+    post(client, "/settings/calendar/regenerate", {"confirm": "yes"})  # regenerates Alice's only
     assert client.get(bob_path).status_code == 200
 
 
@@ -288,3 +288,60 @@ def test_copy_script_copies_the_named_input(app, client):
     script = (STATIC / "copy.js").read_text()
     assert "data-copy-target" in script and "navigator.clipboard" in script and 'execCommand("copy")' in script
     assert client.get("/static/copy.js").status_code == 200
+
+
+# --- Changes, reminders, subscribe link --------------------------------------------------
+
+def test_a_changed_due_date_bumps_sequence_and_last_modified(app, client, canvas_sandbox):
+    sb = canvas_sandbox
+    user = make_canvas_user(sb)
+    assert fast_service(user).sync_all_data().ok
+    a = next(a for c in sorted(sb.data.enrolled) for a in sb.data.course_assignments(c)
+             if a["published"] and a["due_at"])
+    uid = f"canvas-course-{a['course_id']}-assignment-{a['id']}@canvasflow"
+
+    def event(body: bytes):
+        ev = next(e for e in Calendar.from_ical(body).walk("VEVENT") if str(e["UID"]) == uid)
+        other = next(e for e in ics.Calendar(body.decode("utf-8")).events if e.uid == uid)
+        return int(ev["SEQUENCE"]), ev.decoded("LAST-MODIFIED"), ev.decoded("DTSTART"), other
+
+    before = event(client.get(feed_path(user)).data)
+    new_due = datetime.fromisoformat(a["due_at"].replace("Z", "+00:00")) + timedelta(days=2)
+    sb.update_assignment(a["id"], due_at=new_due.isoformat().replace("+00:00", "Z"))
+    assert fast_service(db.session.get(type(user), user.id)).sync_all_data(use_incremental=True).ok
+    after = event(client.get(feed_path(user)).data)
+    assert after[0] > before[0] and after[1] > before[1] and after[2] == new_due
+    assert after[3].begin.datetime == new_due != before[3].begin.datetime  # ics reads the same event, moved
+    # ics 0.7 keeps SEQUENCE among the lines it does not model: read it from there
+    assert [int(line.value) for line in after[3].extra if line.name == "SEQUENCE"] == [after[0]]
+    assert [int(line.value) for line in before[3].extra if line.name == "SEQUENCE"] == [before[0]]
+
+
+def test_reminders_follow_the_users_choice_and_descriptions_use_their_zone(app, client):
+    user = make_user("alarm@example.edu")
+    user.time_zone, user.clock_24h = "America/Denver", False
+    course = add_course(user, "Alarm course")
+    due = datetime(2031, 3, 4, 1, 30, tzinfo=timezone.utc)  # 6:30 pm on 3 March in Denver
+    a = add_assignment(course, "Alarm essay")
+    a.due_at = due
+    db.session.commit()
+    body = client.get(feed_path(user)).data
+    assert b"BEGIN:VALARM" not in body
+    description = str(next(iter(Calendar.from_ical(body).walk("VEVENT")))["DESCRIPTION"])
+    assert description.startswith("Due: Mon 03 Mar 2031, 6:30 pm MST\n")
+    user.feed_alarm_minutes = 60
+    db.session.commit()
+    body = client.get(feed_path(user)).data
+    ev = next(iter(Calendar.from_ical(body).walk("VEVENT")))
+    alarm = next(iter(ev.walk("VALARM")))
+    assert alarm.decoded("TRIGGER") == -timedelta(hours=1) and str(alarm["ACTION"]) == "DISPLAY"
+    assert next(iter(ics.Calendar(body.decode()).events)).alarms[0].trigger == -timedelta(hours=1)
+
+
+def test_settings_offer_a_webcal_link_beside_the_https_one(app, client):
+    user = make_user("webcal@example.edu")
+    login(client, user.email)
+    page = client.get("/settings/").get_data(as_text=True)
+    https = URL_RE.search(page).group(1)
+    webcal = re.search(r'href="(webcal://[^"]+)" id="calendar-webcal"', page).group(1)
+    assert webcal == "webcal://" + https.split("://", 1)[1]

@@ -46,7 +46,7 @@ def test_dashboard_lists_each_conflict_with_both_versions_rule_and_result(admin_
     html = admin_client.get("/admin/sync").get_data(as_text=True)
     log = html[html.index('id="conflicts"'):html.index("<h2>History</h2>")]
     row = log[log.index("data-conflict-id="):]
-    assert f"topic {topic.id}" in row and "PreferDiscourse" in row
+    assert f"topic {topic.id}" in row and "The Discourse version wins" in row
     assert "Edited in Canvas Flow." in row and "Osmosis lab (edited here)" in row  # the version kept here
     assert "Edited in Discourse at the same time" in row  # the other side's
     assert "Discourse kept" in row  # the result
@@ -60,7 +60,7 @@ def test_merge_rule_says_where_each_field_came_from(admin_client, hub_env, app, 
     make_conflict(hub_env, app, monkeypatch, "MergePreferCanvas")
     html = admin_client.get("/admin/sync").get_data(as_text=True)
     log = html[html.index('id="conflicts"'):html.index("<h2>History</h2>")]
-    assert "MergePreferCanvas" in log and "<strong>merged</strong>" in log
+    assert "Merged, Canvas wins where both changed" in log and "<strong>merged</strong>" in log
     # Only Canvas Flow changed the title; both changed the text (no Canvas side to prefer here).
     assert "text from Discourse, title from Canvas Flow" in log
 
@@ -81,8 +81,8 @@ def test_conflict_log_is_for_admins_only(client, hub_env, app, monkeypatch):
     topic = make_conflict(hub_env, app, monkeypatch)
     make_user("pupil@example.edu")
     login(client, "pupil@example.edu")
-    assert client.get("/admin/sync").status_code == 404
-    assert client.get(f"/admin/sync/conflicts/discussion_topic/{topic.id}").status_code == 404
+    assert client.get("/admin/sync").status_code == 403
+    assert client.get(f"/admin/sync/conflicts/discussion_topic/{topic.id}").status_code == 403
 
 
 def test_no_conflicts_says_so(admin_client):

@@ -108,8 +108,9 @@ def test_upcoming_mixes_items_pulled_from_the_three_sandboxes_over_http(
         classroom_sandbox.mutate("add_course_work", course_id=cid, title=title, due=due)
     user, _ = fill_from_sandboxes(canvas, classroom_sandbox, schoology)
 
-    end = start + timedelta(days=14)
-    expected = {}  # (system, name) -> due, for everything due from now to 14 days on
+    # through the whole last day (the user's zone is the server's UTC here)
+    end = datetime.combine((start + timedelta(days=15)).date(), datetime.min.time(), tzinfo=timezone.utc)
+    expected = {}  # (system, name) -> due, for everything due from now to the end of the 14th day on
     for c in canvas.data.enrolled:
         for a in canvas.data.course_assignments(c):
             if a["published"] and a["due_at"]:
@@ -132,7 +133,7 @@ def test_upcoming_mixes_items_pulled_from_the_three_sandboxes_over_http(
     page = client.get("/").get_data(as_text=True)
     listed = page[page.index('<div id="upcoming">'):]
     rows = [(system, html.unescape(name)) for name, system in re.findall(
-        r'<li class="item[^"]*">.*?<a href="[^"]*" rel="noopener noreferrer">([^<]+)</a>.*?'
+        r'<li class="item[^"]*"[^>]*>.*?<a href="[^"]*" rel="noopener noreferrer">([^<]+)</a>.*?'
         r'class="badge source-(\w+)"', listed, flags=re.S)]
     assert sorted(rows) == sorted(expected)  # every item of all three, each with its own badge
     dues = [expected[row] for row in rows]

@@ -129,7 +129,7 @@ def test_production_rules_refuse_http_and_private_hosts(fresh_user_client, fake_
 def test_disconnect_removes_the_token(fresh_user_client, fake_canvas):
     client, user = fresh_user_client
     save(client, "https://school.instructure.com", TOKEN)
-    client.post("/settings/disconnect", data={"csrf_token": csrf_token(client, "/settings/")})
+    client.post("/settings/disconnect", data={"csrf_token": csrf_token(client, "/settings/"), "confirm": "yes"})
     db.session.refresh(user)
     assert user.canvas_token_encrypted is None and not user.has_canvas
 

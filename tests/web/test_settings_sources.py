@@ -184,7 +184,8 @@ def test_disconnect_deletes_credentials_and_hides_the_sources_courses(client, me
     save_classroom(client, CLASSROOM_TOKEN)
     SourceStore(db.session, me.id, "classroom").store(
         [Change("classroom", "course", "C1", data={"name": "Classroom Biology", "raw": {}})])
-    response = client.post("/settings/classroom/disconnect", data={"csrf_token": csrf_token(client, "/settings/")},
+    response = client.post("/settings/classroom/disconnect", data={"csrf_token": csrf_token(client, "/settings/"),
+                                                                   "confirm": "yes"},
                            follow_redirects=True)
     assert "Google Classroom was disconnected and its credentials deleted." in response.get_data(as_text=True)
     assert connection(me, "classroom") is None

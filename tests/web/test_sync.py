@@ -175,3 +175,29 @@ def test_sync_request_returns_under_200ms_while_the_sync_continues(client, app, 
     assert seen[-1] == 100
     db.session.expire_all()
     assert db.session.scalar(db.select(db.func.count(Course.id)).where(Course.user_id == user.id)) == 3
+
+
+def test_a_failed_runs_bar_stops_where_the_run_stopped_and_says_so(logged_in, user):
+    run = add_run(user, status="failed", progress_current=2, progress_total=6, finished_at=now(),
+                  error="Canvas could not be reached: timed out.")
+    data = logged_in.get(f"/sync/runs/{run.id}.json").get_json()
+    assert data["failed"] is True and data["percent"] == 33 and data["step"] == "stopped at course 2 of 6"
+    page = logged_in.get(f"/sync/runs/{run.id}").get_data(as_text=True)
+    assert 'value="33" class="failed"' in page and 'aria-label="Sync failed at"' in page
+    assert "stopped at course 2 of 6" in page
+
+
+def test_the_bar_moves_with_rows_written_inside_the_course_being_written(logged_in, user, app):
+    from app.services.live_progress import live_progress_for
+
+    run = add_run(user, status="running", progress_current=1, progress_total=4)
+    live = live_progress_for(app)
+    live.start_course(run.id, expected_rows=200)
+    before = logged_in.get(f"/sync/runs/{run.id}.json").get_json()
+    assert before["percent"] == 25 and before["step"] == "course 1 of 4"
+    live.rows_written(run.id, 100)
+    during = logged_in.get(f"/sync/runs/{run.id}.json").get_json()
+    assert during["percent"] == 37 and during["step"] == "course 2 of 4: 100 submissions written"
+    live.rows_written(run.id, 500)  # more than last time: never the whole course before its commit
+    assert logged_in.get(f"/sync/runs/{run.id}.json").get_json()["percent"] == 48
+    live.finish(run.id)

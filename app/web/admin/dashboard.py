@@ -1,21 +1,25 @@
 """The operations dashboard (/admin/sync): health at a glance, trends, errors, history, queue controls."""
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
+from sqlalchemy import select
 
 from app.extensions import db
-from app.models import SyncOperation, SyncRun
+from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
 from app.ops import stats
 from app.ops.charts import stacked_bars
 from app.sync import queue
 from app.sync.hub import ENTITY_TYPES, Hub
-from app.web.admin import bp
+from app.web.admin import bp, words
+from app.web.filters import display_zone
 from app.web.sync.routes import SyncForm
 
 log = logging.getLogger(__name__)
@@ -39,20 +43,78 @@ def sync_dashboard():
     filters = stats.HistoryFilter(user=request.args.get("user") or None, kind=request.args.get("kind") or None,
                                   status=request.args.get("status") or None,
                                   trigger=request.args.get("trigger") or None, since=_when("since"), until=_when("until"))
-    day = stats.runs_chart(db.session, now, buckets=24, size=timedelta(hours=1), fmt="%H:00")
-    month = stats.runs_chart(db.session, now, buckets=30, size=timedelta(days=1), fmt="%d %b")
+    zone = display_zone()
+    day = stats.calendar_chart(db.session, now, zone, hours=24)
+    month = stats.calendar_chart(db.session, now, zone, days=30)
     return render_template(
         "admin/sync.html", now=now, summary=stats.summary(db.session, now), filters=filters,
-        chart_day=Markup(stacked_bars(day, title="Sync runs per hour, last 24 hours", label_every=4)),
-        chart_month=Markup(stacked_bars(month, title="Sync runs per day, last 30 days", label_every=5)),
-        errors=stats.error_groups(db.session, now), history=stats.history(db.session, filters),
-        operations=stats.operations(db.session), alerts=stats.open_alerts(db.session),
+        chart_day=Markup(stacked_bars(day, title="Sync runs per hour, last 24 hours", label_every=6)),
+        chart_month=Markup(stacked_bars(month, title="Sync runs per calendar day, last 30 days", label_every=7)),
+        errors=stats.error_groups(db.session, now), failed_groups=_failed_groups(),
+        history=stats.history(db.session, filters),
+        operations=_operation_rows(stats.operations(db.session)), alerts=stats.open_alerts(db.session),
         paused=queue.paused_kinds(db.session), kinds=sorted(set(queue.registered_kinds())),
         statuses=SyncRun.FINISHED_STATES + (SyncRun.RUNNING, SyncRun.QUEUED), form=SyncForm(),
         conflicts=_conflicts(limit=CONFLICT_LOG_ROWS))
 
 
 CONFLICT_LOG_ROWS = 20
+
+
+@dataclass
+class OperationRow:
+    op: SyncOperation
+    kind: str
+    status: str
+    for_whom: str
+    error_summary: str
+    error_detail: str
+    actions: tuple
+
+
+def _operation_rows(ops: list[SyncOperation]) -> list[OperationRow]:
+    """Each operation in words: whose it is, what it did (a sync run that failed says so), the
+    error without SQL, and only the controls its state allows."""
+    user_ids = {op.user_id for op in ops if op.user_id}
+    emails = dict(db.session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all()) \
+        if user_ids else {}
+    rows = []
+    for op in ops:
+        status = words.in_words(words.OPERATION_STATUSES, op.status)
+        outcome = _result_status(op)
+        if op.status == SyncOperation.COMPLETED and outcome in (SyncRun.FAILED, SyncRun.PARTIAL):
+            status = f"Done, the sync {'failed' if outcome == SyncRun.FAILED else 'was partial'}"
+        if op.forced and op.status == SyncOperation.PENDING:
+            status += " (forced)"
+        who = emails.get(op.user_id) if op.user_id else None
+        target = " ".join(str(x) for x in (op.entity_type, op.entity_id) if x)
+        summary, detail = words.plain_error(op.error_message)
+        rows.append(OperationRow(op, words.in_words(words.OPERATION_KINDS, op.kind), status,
+                                 who or target or "everyone", summary, detail,
+                                 words.ACTIONS_BY_STATUS.get(op.status, ())))
+    return rows
+
+
+def _result_status(op: SyncOperation) -> str | None:
+    try:
+        result = json.loads(op.result_json) if op.result_json else None
+    except ValueError:
+        return None
+    return result.get("status") if isinstance(result, dict) else None
+
+
+def _failed_groups() -> list[dict]:
+    """Failed queue operations grouped by kind and cause (in words), biggest first."""
+    groups: dict[tuple, dict] = {}
+    for op in stats.failed_operations(db.session):
+        summary, _ = words.plain_error(op.error_message)
+        key = (op.kind, summary)
+        group = groups.setdefault(key, {"kind": words.in_words(words.OPERATION_KINDS, op.kind),
+                                        "cause": summary or "No message", "count": 0,
+                                        "last": op.finished_at or op.updated_at})
+        group["count"] += 1
+        group["last"] = max(group["last"], op.finished_at or op.updated_at)
+    return sorted(groups.values(), key=lambda g: -g["count"])
 
 
 def _conflicts(**kwargs) -> list[dict]:

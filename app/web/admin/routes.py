@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 @login_required
 def _require_admin():
     if not current_user.is_admin:
-        abort(404)  # the admin pages do not exist for other users
+        abort(403)  # a styled page that says these pages are for administrators
 
 
 @bp.route("/")

@@ -13,15 +13,16 @@ tokens: a calendar app may keep all of it on someone else's servers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
-from icalendar import Calendar, Event, vDuration
+from icalendar import Alarm, Calendar, Event, vDuration
 from sqlalchemy import and_, or_, select, true
 
 from app.extensions import db
-from app.models import Assignment, Course, Submission, User
+from app.models import Assignment, Course, PlannerMark, Submission, User
 from app.models.types import utcnow
+from app.web.filters import format_datetime, user_zone
 from app.web.planner.queries import student_view_courses
 from app.web.planner.states import own_state
 
@@ -32,6 +33,7 @@ REFRESH = timedelta(hours=1)
 LOOKBACK = timedelta(days=365)  # older deadlines drop out of the feed
 MAX_EVENTS = 5000  # a bound on one response; the most recent deadlines are kept
 DONE_MARK = "\u2713 "  # "✓ " before the name of work that is handed in
+SEQUENCE_EPOCH = datetime(2020, 1, 1, tzinfo=timezone.utc)
 SYSTEM_LABELS = {"canvas": "Canvas", "classroom": "Google Classroom", "schoology": "Schoology"}
 
 
@@ -107,18 +109,24 @@ def deadlines(user: User, now: datetime | None = None) -> list[Deadline]:
         .limit(MAX_EVENTS)
     ).all()
     own = _own_submissions(user, {row.course_id for row in rows}, {row.id for row in rows})
+    marks = _marks(user, {row.id for row in rows})
     result = []
     for row in rows:
         ref = source_ref(row)
         sub = own.get(row.id)
         state = own_state(sub, row.due_at, now, row.points_possible) if sub is not None else None
-        stamps = [t for t in (row.canvas_updated_at, sub and sub.submitted_at, sub and sub.graded_at) if t]
+        mark = marks.get(row.id)
+        stamps = [t for t in (row.canvas_updated_at, sub and sub.submitted_at, sub and sub.graded_at,
+                              mark and mark.updated_at) if t]
+        done_label = _done_label(state) if state is not None and state.done else None
+        if done_label is None and mark is not None and mark.done:
+            done_label = "Marked done"
         result.append(Deadline(
             uid=event_uid(ref), system=ref.system, name=row.name, due_at=row.due_at,
             modified_at=max(stamps) if stamps else row.first_seen_at,
             course_name=row.course_name, course_code=row.course_code, points_possible=row.points_possible,
             html_url=row.html_url,
-            done_label=_done_label(state) if state is not None and state.done else None,
+            done_label=done_label,
         ))
     result.sort(key=lambda d: (d.due_at, d.uid))
     return result
@@ -144,6 +152,14 @@ def _own_submissions(user: User, course_ids: set[int], assignment_ids: set[int])
         if sub.assignment_id in assignment_ids and own_by_course.get(sub.course_id) == sub.canvas_user_id:
             own[sub.assignment_id] = sub
     return own
+
+
+def _marks(user: User, assignment_ids: set[int]) -> dict[int, PlannerMark]:
+    """assignment id -> the user's own done mark (planner/done), for the feed's rows."""
+    if not assignment_ids:
+        return {}
+    return {m.assignment_id: m for m in db.session.scalars(
+        select(PlannerMark).where(PlannerMark.user_id == user.id)) if m.assignment_id in assignment_ids}
 
 
 def _done_label(state) -> str:
@@ -181,11 +197,21 @@ def _points(value: float) -> str:
     return f"{value:g} point{'' if value == 1 else 's'}"
 
 
-def build_event(item: Deadline) -> Event:
+def sequence_of(modified_at: datetime) -> int:
+    """RFC 5545 SEQUENCE: whole seconds from SEQUENCE_EPOCH to the event's last change, so it moves
+    whenever the event does (a new due date, handed-in work, a done mark) without a stored counter
+    (and stays inside a signed 32-bit integer until 2088)."""
+    if modified_at.tzinfo is None:
+        modified_at = modified_at.replace(tzinfo=timezone.utc)
+    return max(0, int((modified_at - SEQUENCE_EPOCH).total_seconds()))
+
+
+def build_event(item: Deadline, alarm_minutes: int | None = None, zone=None, twenty_four: bool = True) -> Event:
     event = Event()
     event.add("uid", item.uid)
     event.add("dtstamp", item.modified_at)
     event.add("last-modified", item.modified_at)
+    event.add("sequence", sequence_of(item.modified_at))
     event.add("summary", f"{DONE_MARK if item.done_label else ''}{plain(item.name)}")
     # A deadline is a moment, not a meeting: start and end at the due time, like Canvas's own
     # feed, and transparent so it never marks the person busy.
@@ -195,7 +221,9 @@ def build_event(item: Deadline) -> Event:
     course_name, course_code = plain(item.course_name), plain(item.course_code)
     course = f"{course_name} ({course_code})" if course_code else course_name
     system = plain(SYSTEM_LABELS.get(item.system, item.system))
-    lines = [f"Course: {course}", f"From: {system}"]
+    due = format_datetime(item.due_at, "%a %d %b %Y, %H:%M", zone=zone or timezone.utc, twenty_four=twenty_four)
+    due_zone = item.due_at.astimezone(zone or timezone.utc).tzname()
+    lines = [f"Due: {due} {due_zone}", f"Course: {course}", f"From: {system}"]
     if item.points_possible is not None:
         lines.append(f"Worth: {_points(item.points_possible)}")
     if item.done_label:
@@ -207,10 +235,17 @@ def build_event(item: Deadline) -> Event:
     event.add("description", "\n".join(lines))
     categories = [course_name, system] + ([item.done_label] if item.done_label else [])
     event.add("categories", categories)
+    if alarm_minutes and not item.done_label:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"Due soon: {plain(item.name)}")
+        alarm.add("trigger", timedelta(minutes=-alarm_minutes))
+        event.add_component(alarm)
     return event
 
 
-def build_calendar(items: list[Deadline]) -> bytes:
+def build_calendar(items: list[Deadline], alarm_minutes: int | None = None, zone=None,
+                   twenty_four: bool = True) -> bytes:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -221,9 +256,10 @@ def build_calendar(items: list[Deadline]) -> bytes:
     cal.add("refresh-interval", vDuration(REFRESH), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vDuration(REFRESH))
     for item in items:
-        cal.add_component(build_event(item))
+        cal.add_component(build_event(item, alarm_minutes, zone, twenty_four))
     return cal.to_ical()
 
 
 def feed_body(user: User, now: datetime | None = None) -> bytes:
-    return build_calendar(deadlines(user, now))
+    # Descriptions name the due time in the user's own zone and clock (no one is signed in here).
+    return build_calendar(deadlines(user, now), user.feed_alarm_minutes, user_zone(user), user.clock_24h is not False)

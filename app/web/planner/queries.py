@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, case, distinct, false, func, or_, select, true
 
 from app.extensions import db
-from app.models import Assignment, Course, GradeCategory, Submission, SyncRun, Term, UserConnection
+from app.models import Assignment, Course, GradeCategory, PlannerMark, Submission, SyncRun, Term, UserConnection
 from app.models.canvas import CANVAS, derived_id
-from app.web.filters import to_local
+from app.web.filters import to_local, user_zone
 from app.web.planner.grades import CategoryTotal, GradedItem, GradeResult, course_grade, grade_from_items
 from app.web.planner.states import ClassState, SubmissionState, own_state
 
@@ -109,7 +109,46 @@ def own_source_ids(user_id: int) -> dict[str, int]:
     return out
 
 
-# --- Upcoming ---------------------------------------------------------------------------
+# --- Upcoming and Missing ---------------------------------------------------------------
+
+AHEAD_CHOICES = (7, 14, 30)
+STATE_CHOICES = {"todo": "To do", "overdue": "Overdue or missing", "done": "Done"}
+
+
+@dataclass(frozen=True)
+class PlannerFilter:
+    """What the lists are narrowed to: one course, one source system, one state, a title search."""
+
+    course_id: int | None = None
+    source: str | None = None
+    state: str | None = None  # a key of STATE_CHOICES
+    search: str = ""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.course_id or self.source or self.state or self.search)
+
+    def where(self):
+        clauses = []
+        if self.course_id:
+            clauses.append(Course.id == self.course_id)
+        if self.source:
+            clauses.append(Course.source_system == self.source)
+        if self.search:
+            # A plain substring, its LIKE wildcards escaped: a title search, not a pattern language.
+            needle = self.search.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+            clauses.append(func.lower(Assignment.name).like(f"%{needle}%", escape="/"))
+        return and_(true(), *clauses)
+
+    def keeps(self, item) -> bool:
+        if not self.state:
+            return True
+        if self.state == "done":
+            return item.done
+        if self.state == "overdue":
+            return item.overdue
+        return not item.done and not item.overdue
+
 
 @dataclass
 class UpcomingItem:
@@ -124,10 +163,15 @@ class UpcomingItem:
     source_system: str = CANVAS  # where the assignment comes from: its badge
     state: SubmissionState | None = None
     class_state: ClassState | None = None
+    marked_done: bool = False  # the user's own "done" (Canvas's planner override, or kept here)
 
     @property
     def overdue(self) -> bool:
-        return self.state is not None and self.state.overdue
+        return not self.marked_done and self.state is not None and self.state.overdue
+
+    @property
+    def done(self) -> bool:
+        return self.marked_done or (self.state is not None and self.state.done)
 
 
 @dataclass
@@ -142,37 +186,92 @@ class Upcoming:
     overdue: list[UpcomingItem]
     start: datetime
     end: datetime
+    ahead: int = UPCOMING_DAYS
 
     @property
     def count(self) -> int:
         return sum(len(d.items) for d in self.days)
 
 
-def upcoming(user, now: datetime | None = None, days: int = UPCOMING_DAYS) -> Upcoming:
-    now = now or utcnow()
-    start, end = now - timedelta(days=OVERDUE_LOOKBACK_DAYS), now + timedelta(days=days)
+def _item_rows(user, *window, planner_filter: PlannerFilter | None = None) -> list[UpcomingItem]:
     rows = db.session.execute(
         select(Assignment.id, Assignment.name, Assignment.due_at, Assignment.points_possible,
                Assignment.html_url, Course.id, Course.name, Course.course_code, Course.source_system)
         .join(Course, Course.id == Assignment.course_id)
-        .where(_live_course(user.id), _visible_assignment(),
-               Assignment.due_at >= start, Assignment.due_at < end)
+        .where(_live_course(user.id), _visible_assignment(), *window,
+               (planner_filter or PlannerFilter()).where())
         .order_by(Assignment.due_at, Course.name, Assignment.name)
     ).all()
     items = [UpcomingItem(*row) for row in rows]
-    window = and_(Assignment.due_at >= start, Assignment.due_at < end)
-    _attach_states(user, items, window)
+    _attach_states(user, items, and_(*window))
+    marks = planner_marks(user, [item.assignment_id for item in items])
+    for item in items:
+        item.marked_done = marks.get(item.assignment_id, False)
+    return items
+
+
+def planner_marks(user, assignment_ids) -> dict[int, bool]:
+    """assignment id -> the user's done mark, for those that have one."""
+    ids = list(assignment_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(PlannerMark.assignment_id, PlannerMark.done)
+        .where(PlannerMark.user_id == user.id, PlannerMark.assignment_id.in_(ids))).all())
+
+
+def local_day_start(moment: datetime, zone) -> datetime:
+    """Midnight of the moment's day in that zone, as a UTC instant."""
+    local = moment.astimezone(zone)
+    return datetime.combine(local.date(), time.min, tzinfo=zone).astimezone(timezone.utc)
+
+
+def upcoming(user, now: datetime | None = None, days: int = UPCOMING_DAYS,
+             planner_filter: PlannerFilter | None = None) -> Upcoming:
+    """Work due from now until the end of the user's local day ``days`` ahead, grouped by local
+    day, and the overdue work of the last OVERDUE_LOOKBACK_DAYS (all of it is on Missing)."""
+    now = now or utcnow()
+    planner_filter = planner_filter or PlannerFilter()
+    zone = user_zone(user)
+    start = now - timedelta(days=OVERDUE_LOOKBACK_DAYS)
+    end = local_day_start(now + timedelta(days=days + 1), zone)
+    items = _item_rows(user, Assignment.due_at >= start, Assignment.due_at < end, planner_filter=planner_filter)
 
     by_day: dict[date, UpcomingDay] = {}
     overdue: list[UpcomingItem] = []
     for item in items:
+        if not planner_filter.keeps(item):
+            continue
         if item.due_at < now:
             if item.overdue:
                 overdue.append(item)
             continue
-        day = to_local(item.due_at).date()
+        day = to_local(item.due_at, zone).date()
         by_day.setdefault(day, UpcomingDay(day)).items.append(item)
-    return Upcoming(list(by_day.values()), overdue, now, end)
+    return Upcoming(list(by_day.values()), overdue, now, end, days)
+
+
+def missing(user, now: datetime | None = None, planner_filter: PlannerFilter | None = None) -> list[UpcomingItem]:
+    """Every missing or overdue assignment of the user, whatever its age, newest deadline first.
+
+    Work the user marked done is left out unless the filter asks for done work."""
+    now = now or utcnow()
+    planner_filter = planner_filter or PlannerFilter()
+    items = _item_rows(user, Assignment.due_at.is_not(None), Assignment.due_at < now, planner_filter=planner_filter)
+    if planner_filter.state == "done":
+        kept = [item for item in items if item.marked_done and item.state is not None and item.state.overdue]
+    else:
+        kept = [item for item in items if item.overdue and planner_filter.keeps(item)]
+    kept.sort(key=lambda item: item.due_at, reverse=True)
+    return kept
+
+
+def filter_choices(user) -> tuple[list[tuple[int, str]], list[str]]:
+    """The user's live courses (id, name) and the source systems they come from, for the filter form."""
+    rows = db.session.execute(
+        select(Course.id, Course.name, Course.source_system).where(_live_course(user.id)).order_by(Course.name)
+    ).all()
+    return [(cid, name) for cid, name, _ in rows], sorted({src or CANVAS for _, _, src in rows})
 
 
 def _attach_states(user, items: list, assignment_filter) -> None:
@@ -352,6 +451,15 @@ class AssignmentRow:
     assignment: Assignment
     state: SubmissionState | None = None
     class_state: ClassState | None = None
+    marked_done: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.marked_done or (self.state is not None and self.state.done)
+
+    @property
+    def overdue(self) -> bool:
+        return not self.marked_done and self.state is not None and self.state.overdue
 
     # the attributes _attach_states reads
     @property
@@ -404,6 +512,9 @@ def course_detail(user, course_id: int) -> CourseDetail | None:
     ).all()
     rows = [AssignmentRow(a) for a in assignments]
     _attach_states(user, rows, Assignment.course_id == course.id)
+    marks = planner_marks(user, [a.id for a in assignments])
+    for row in rows:
+        row.marked_done = marks.get(row.assignment.id, False)
 
     weights = {c.id: c.weight for c in categories}
     blocks = {c.id: CategoryBlock(c, []) for c in categories}

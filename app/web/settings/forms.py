@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, SubmitField, URLField
+from zoneinfo import available_timezones
 from wtforms.validators import DataRequired, Length, Optional
 
 try:  # WTForms 3.3 deprecates (value, label) tuples for SelectChoice
@@ -11,7 +12,7 @@ except ImportError:  # pragma: no cover - older WTForms
 
 class CanvasForm(FlaskForm):
     base_url = URLField("Canvas address", validators=[DataRequired(), Length(max=500)],
-                        description="For example https://school.instructure.com")
+                        description="For example school.instructure.com (https:// is added)")
     # Never pre-filled: the page shows only the last four characters of a saved token.
     token = PasswordField("Access token", validators=[Optional(), Length(max=500)],
                           description="Canvas → Account → Settings → New access token")
@@ -54,3 +55,27 @@ class CalendarRegenerateForm(FlaskForm):
 
 class CalendarTurnOffForm(FlaskForm):
     submit = SubmitField("Turn the feed off")
+
+
+ALARM_CHOICES = [("", "No reminder"), ("15", "15 minutes before"), ("60", "1 hour before"),
+                 ("180", "3 hours before"), ("1440", "1 day before")]
+
+
+def zone_choices() -> list:
+    return [SelectChoice(name, name.replace("_", " ")) for name in sorted(available_timezones())
+            if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))] + [SelectChoice("UTC", "UTC")]
+
+
+class PreferencesForm(FlaskForm):
+    """How dates are shown: the user's zone and clock, and the calendar feed's reminder."""
+
+    time_zone = SelectField("Time zone", description="Every date is shown in this zone; a sync takes it "
+                            "from your Canvas profile until you choose one here")
+    clock = SelectField("Clock", choices=[SelectChoice("24", "24-hour (17:30)"), SelectChoice("12", "12-hour (5:30 pm)")])
+    feed_alarm = SelectField("Calendar reminder", choices=[SelectChoice(v, label) for v, label in ALARM_CHOICES],
+                             description="A reminder on each deadline in the calendar feed")
+    submit = SubmitField("Save preferences")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.time_zone.choices = zone_choices()

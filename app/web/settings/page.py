@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
 from app.web.settings.calendar import calendar_section
+from app.web.settings.preferences import preferences_form
 from app.web.settings.forms import CanvasForm, ClassroomForm, DisconnectForm, SchoologyForm, SourceActionForm
 
 
@@ -43,7 +44,7 @@ def schoology_form(connection: UserConnection | None, *, formdata=None) -> Schoo
     return form
 
 
-def render_settings(canvas_form: CanvasForm | None = None, *, forms: dict | None = None):
+def render_settings(canvas_form: CanvasForm | None = None, *, forms: dict | None = None, preferences=None):
     """The page; `forms` replaces a source's blank form (one that failed validation keeps its errors)."""
     user = current_user
     if canvas_form is None:
@@ -61,4 +62,5 @@ def render_settings(canvas_form: CanvasForm | None = None, *, forms: dict | None
         sections.append(SourceSection(system, SOURCE_NAMES[system], form, connection))
     return render_template("settings/canvas.html", form=canvas_form, disconnect_form=DisconnectForm(),
                            sources=sections, action_form=SourceActionForm(formdata=None),
-                           calendar=calendar_section(user))
+                           calendar=calendar_section(user),
+                           preferences=preferences or preferences_form(user))

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.services.http import EgressPolicy
+from app.web.confirm import confirmation_page, confirmed
 from app.web.settings import bp
 from app.web.settings.forms import CanvasForm, DisconnectForm
 from app.web.settings.page import render_settings
@@ -105,6 +106,11 @@ def canvas():
 def disconnect():
     form = DisconnectForm()
     if form.validate_on_submit():
+        if not confirmed():
+            return confirmation_page(
+                title="Remove the Canvas token?",
+                message="Canvas Flow stops syncing until you paste a token again. Your synced courses and "
+                        "deadlines stay.", confirm_label="Remove token", cancel_url=url_for("settings.canvas"))
         current_user.canvas_token = None
         db.session.commit()
         flash("The Canvas token was removed. Your synced data stays until you connect again.", "info")

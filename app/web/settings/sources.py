@@ -22,6 +22,7 @@ from app.services.http import ApiError, EgressPolicy
 from app.services.schoology_api_service import SchoologyAPIService
 from app.sync.jobs.source_pull import request_pull
 from app.sync.sources.store import hide_source_courses
+from app.web.confirm import confirmation_page, confirmed
 from app.web.settings import bp
 from app.web.settings.forms import SourceActionForm
 from app.web.settings.page import classroom_form, connection_of, render_settings, schoology_form
@@ -164,6 +165,12 @@ def pull_source(system: str):
 def disconnect_source(system: str):
     connection = _own_connection(system)
     if SourceActionForm().validate_on_submit():
+        if not confirmed():
+            return confirmation_page(
+                title=f"Disconnect {SOURCE_NAMES[system]}?",
+                message="Its credentials are deleted and its courses hidden from the planner; connecting again "
+                        "brings them back.", confirm_label=f"Disconnect {SOURCE_NAMES[system]}",
+                cancel_url=url_for("settings.canvas", _anchor=system))
         db.session.delete(connection)
         hidden = hide_source_courses(db.session, current_user.id, system)
         db.session.commit()

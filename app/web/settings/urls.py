@@ -13,8 +13,13 @@ so a name that resolves elsewhere later, or a URL saved under older rules, still
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from urllib.parse import urlsplit, urlunsplit
+
+
+# "school.instructure.com", "canvas.school.edu:8443/x": a host with no scheme at all.
+BARE_HOST = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(:\d+)?(/\S*)?$")
 
 
 class CanvasURLError(ValueError):
@@ -71,6 +76,8 @@ def _checked(raw: str, *, name: str, example: str, require_https: bool, allow_pr
     text = (raw or "").strip()
     if not text:
         raise CanvasURLError(f"Enter your {name} address, for example {example}.")
+    if BARE_HOST.match(text):
+        text = "https://" + text  # what anyone typing only the host means
     try:
         parts = urlsplit(text)
         port = parts.port

@@ -14,7 +14,8 @@
     $("sync-progress").textContent = run.percent + "%";
     text("sync-percent", run.percent + "%");
     text("sync-status", run.status_label);
-    text("sync-step", run.total ? "course " + run.current + " of " + run.total : "");
+    text("sync-step", run.step || "");
+    $("sync-progress").classList.toggle("failed", !!run.failed);
     text("sync-current", run.current_item && !run.finished ? "· " + run.current_item : "");
     box.dataset.status = run.status;
     var notice = $("sync-notice");

@@ -48,7 +48,19 @@ def closed_courses(run: SyncRun) -> list[str]:
     return [str(c.get("course") or "A course") for c in closed if isinstance(c, dict)]
 
 
-def describe(run: SyncRun) -> dict:
+def _step(run: SyncRun, failed: bool, live=None) -> str:
+    if not run.progress_total:
+        return "stopped before any course" if failed else ""
+    where = f"course {run.progress_current or 0} of {run.progress_total}"
+    if failed:
+        return f"stopped at {where}"
+    if live is not None and live.written and (run.progress_current or 0) < run.progress_total:
+        return f"course {(run.progress_current or 0) + 1} of {run.progress_total}: {live.written:,} submissions written"
+    return where
+
+
+def describe(run: SyncRun, live=None) -> dict:
+    """``live``: the course being written now (CourseProgress), for a running run."""
     """Everything a page or the progress feed shows about a run; no secrets, plain words."""
     kind = error_kind(run)
     message = None
@@ -57,6 +69,15 @@ def describe(run: SyncRun) -> dict:
         if kind == "throttled" and BUSY not in message:
             message = f"{BUSY} {message}"
     notice = BUSY if (run.throttles and not run.is_finished) else None
+    failed = run.status == SyncRun.FAILED
+    # A failed run's bar stops where the run stopped (not a full bar under "Failed").
+    percent = run.percent
+    if failed:
+        percent = min(99, int(100 * (run.progress_current or 0) / run.progress_total)) if run.progress_total else 0
+    elif live is not None and not run.is_finished and run.progress_total:
+        # Inside the course being written: its share of the bar, by the rows it held last time.
+        done = min(run.progress_total, (run.progress_current or 0) + live.fraction)
+        percent = max(percent, min(99, int(100 * done / run.progress_total)))
     counts = run.counts
     table = []
     for key, label in ENTITIES:
@@ -68,7 +89,10 @@ def describe(run: SyncRun) -> dict:
         "status": run.status,
         "status_label": STATUS_LABELS.get(run.status, run.status),
         "finished": run.is_finished,
-        "percent": run.percent,
+        "percent": percent,
+        "failed": failed,
+        "step": _step(run, failed, live),
+        "rows_written": live.written if live is not None else 0,
         "current": run.progress_current or 0,
         "total": run.progress_total or 0,
         "current_item": run.current_item,

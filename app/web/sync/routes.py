@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import SyncRun
+from app.services.live_progress import live_progress_for
 from app.web.sync import bp
 from app.web.sync.messages import describe
 
@@ -77,12 +78,18 @@ def start_full():
 @bp.route("/runs/<int:run_id>")
 def run(run_id: int):
     run = own_run_or_404(run_id)
-    return render_template("sync/run.html", run=run, info=describe(run), form=SyncForm())
+    return render_template("sync/run.html", run=run, info=describe(run, live=_live(run)), form=SyncForm())
+
+
+def _live(run: SyncRun):
+    """Rows written so far inside the course being written (app/services/live_progress.py)."""
+    return None if run.is_finished else live_progress_for(current_app._get_current_object()).read(run.id)
 
 
 @bp.route("/runs/<int:run_id>.json")
 def run_json(run_id: int):
-    response = jsonify(describe(own_run_or_404(run_id)))
+    run = own_run_or_404(run_id)
+    response = jsonify(describe(run, live=_live(run)))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -93,16 +100,16 @@ def history():
         select(SyncRun).where(SyncRun.user_id == current_user.id)
         .order_by(SyncRun.id.desc()).limit(HISTORY_LIMIT)
     ).all()
-    from datetime import timedelta
-
     from markupsafe import Markup
 
     from app.models.types import utcnow
     from app.ops.charts import stacked_bars
-    from app.ops.stats import runs_chart
+    from app.ops.stats import calendar_chart
+    from app.web.filters import user_zone
 
-    bars = runs_chart(db.session, utcnow(), buckets=30, size=timedelta(days=1), fmt="%d %b", user_id=current_user.id)
-    chart = Markup(stacked_bars(bars, title="Your syncs per day, last 30 days", height=110, label_every=5))
+    # Calendar days in the user's zone: today's syncs are under today.
+    bars = calendar_chart(db.session, utcnow(), user_zone(current_user), days=30, user_id=current_user.id)
+    chart = Markup(stacked_bars(bars, title="Your syncs per day, last 30 days", height=110, label_every=7))
     return render_template("sync/history.html", runs=[(r, describe(r)) for r in runs], form=SyncForm(), chart=chart)
 
 
