@@ -8,7 +8,7 @@ import pytest
 from app.extensions import db
 from app.models import UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY
-from app.sync import source_pull
+from app.sync.jobs import source_pull
 from app.web.settings import routes as settings_routes
 from app.web.settings import sources as sources_routes
 from tests.web.conftest import csrf_token, login, make_user
