@@ -368,7 +368,7 @@ def build_session(
     retry = CountingRetry(
         total=total_retries,
         connect=total_retries,
-        read=total_retries,
+        read=0,  # read failures are retried by HttpClient, within the request's deadline
         status=0,
         status_forcelist=(),
         respect_retry_after_header=False,  # urllib3 would sleep out a 429 itself, uncounted
@@ -654,7 +654,7 @@ class HttpClient:
 
     def _send(self, method: str, url: str, deadline: float, what: str, kwargs: dict) -> requests.Response:
         """One attempt after another until an answer with a complete body (or an error)."""
-        body_faults = 0
+        read_faults = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -676,30 +676,36 @@ class HttpClient:
             except EgressRefused as exc:
                 raise self.errors.refused(f"{self.errors.name} cannot be called here: {exc}.", "egress") from None
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
-                    urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError):
-                body_faults += 1
+                    requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    urllib3.exceptions.HTTPError, TimeoutError) as exc:
+                if time.monotonic() >= deadline:
+                    raise self._out_of_time(what) from None
+                if not _read_failure(exc):
+                    raise self._transport_error(exc, url, what) from None
+                # The connection dropped or stalled while the answer was read: a GET is sent again.
+                read_faults += 1
                 if method not in IDEMPOTENT:  # a write may have happened: resending could do it twice
                     raise self.errors.unavailable(
                         f"{self.errors.name} cut off its answer to a {method} on {what}.") from None
-                if body_faults > self.max_retries:
+                wait = backoff_delay(read_faults, base=self.backoff_factor / 4, cap=self.backoff_max)
+                if read_faults > self.max_retries or time.monotonic() + wait >= deadline:
                     raise self.errors.unavailable(
                         f"{self.errors.name} kept dropping the connection while sending {what}.") from None
                 self.stats.add(retries=1)
+                log.info("event=http_read_retry system=%s path=%s error=%s", self.errors.name, what,
+                         type(_reason(exc)).__name__)
+                self._sleep(wait)
                 continue
-            except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
-                if time.monotonic() >= deadline:
-                    raise self._out_of_time(what) from None
-                raise self.errors.unavailable(f"{self.errors.name} did not answer in time ({what}).") from None
-            except requests.exceptions.RetryError:
-                raise self.errors.unavailable(f"{self.errors.name} kept failing for {what}; try again later.") from None
-            except requests.exceptions.ConnectionError:
-                if time.monotonic() >= deadline:  # urllib3's read retries ran into the deadline
-                    raise self._out_of_time(what) from None
-                raise self.errors.unavailable(
-                    f"Could not reach {self.errors.name} at {urlsplit(url).netloc}.") from None
             finally:
                 self.throttle.release(left)
             return response
+
+    def _transport_error(self, exc: BaseException, url: str, what: str) -> ApiError:
+        if isinstance(exc, requests.exceptions.RetryError):
+            return self.errors.unavailable(f"{self.errors.name} kept failing for {what}; try again later.")
+        if isinstance(exc, (requests.exceptions.Timeout, TimeoutError)):
+            return self.errors.unavailable(f"{self.errors.name} did not answer in time ({what}).")
+        return self.errors.unavailable(f"Could not reach {self.errors.name} at {urlsplit(url).netloc}.")
 
     def _read_body(self, response: requests.Response, deadline: float, what: str) -> None:
         """Read the body in chunks: at most `max_body_bytes`, and no later than the deadline."""
@@ -748,6 +754,24 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _reason(exc: BaseException) -> BaseException:
+    """The urllib3 error under a requests exception (MaxRetryError unwrapped)."""
+    inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc
+    return getattr(inner, "reason", None) or inner if isinstance(inner, urllib3.exceptions.MaxRetryError) else inner
+
+
+def _read_failure(exc: BaseException) -> bool:
+    """The request reached the server and the answer broke off or stalled (not a refused connection)."""
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+                        requests.exceptions.ReadTimeout)):
+        return True
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.RetryError)):
+        return False
+    reason = _reason(exc)
+    return isinstance(reason, (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+                               urllib3.exceptions.DecodeError, TimeoutError))
 
 
 def _session_retry(session: requests.Session) -> Retry | None:
