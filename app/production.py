@@ -13,7 +13,6 @@ from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
 MIN_SECRET_BYTES = 32
-SEEN_EVENTS_KEPT_S = 30 * 86400  # app/sync/hub/store.py purge_history's event_days
 # Defaults shipped by this project, Flask's docs and tutorials: never a real secret.
 KNOWN_DEFAULT_SECRETS = frozenset({
     "dev-secret-key-change-me", "test-secret-key", "dev", "development", "secret", "secret-key", "secretkey",
@@ -76,9 +75,6 @@ def warnings(config: Mapping) -> list[str]:
         problems.append("ALLOW_PRIVATE_CANVAS_URLS is on: users can point the app at addresses inside your network.")
     if not config.get("REQUIRE_HTTPS_CANVAS_URLS"):
         problems.append("REQUIRE_HTTPS_CANVAS_URLS is off: tokens may be sent over plain http.")
-    if float(config.get("CANVAS_LIVE_EVENTS_MAX_AGE_S") or 0) > SEEN_EVENTS_KEPT_S:
-        problems.append("CANVAS_LIVE_EVENTS_MAX_AGE_S is longer than seen event ids are kept (30 days): "
-                        "a replayed Live Event could be applied twice.")
     database = make_url(str(config.get("SQLALCHEMY_DATABASE_URI") or "sqlite://"))
     if database.get_backend_name() == "sqlite" and int(config.get("WEB_WORKERS") or 1) > 1:
         problems.append("DATABASE_URL is SQLite while several web workers run: use MariaDB or PostgreSQL.")

@@ -172,3 +172,67 @@ def test_0007_marks_existing_rows_canvas_and_its_downgrade_drops_other_sources(e
             assert conn.execute(text("SELECT name FROM course")).scalars().all() == ["Bio"]
             assert "user_connection" not in inspect(conn).get_table_names()
         db.engine.dispose()
+
+
+def test_0015_keys_existing_canvas_rows_by_their_owners_instance(empty_database_url):
+    import sqlalchemy as sa
+
+    from app.models import HubCourseLink, HubEntityMap
+
+    def table(name, *columns):
+        return sa.table(name, *(sa.column(c) for c in columns))
+
+    user = table("user", "id", "email", "password_hash", "is_admin", "created_at", "canvas_base_url")
+    course = table("course", "id", "user_id", "canvas_course_id", "name", "apply_assignment_group_weights",
+                   "first_seen_at")
+    topic = table("discussion_topic", "id", "course_id", "title", "body_html", "origin_system",
+                  "updated_by_system", "created_at", "updated_at")
+    post = table("discussion_post", "id", "topic_id", "body_html", "origin_system", "updated_by_system",
+                 "created_at", "updated_at")
+    link = table("hub_course_link", "id", "course_id", "system", "container_id", "created_at")
+    entity_map = table("hub_entity_map", "id", "entity_type", "local_id", "system", "external_id", "last_deleted",
+                       "synced_vector_json", "synced_at")
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    app = make_test_app(empty_database_url)
+    with app.app_context():
+        upgrade(revision="0012_session_security")
+        with db.engine.begin() as conn:
+            for uid, url in ((1, "https://School.Instructure.com/"), (2, "http://127.0.0.1:8765")):
+                conn.execute(user.insert().values(id=uid, email=f"u{uid}@example.com", password_hash="x",
+                                                  is_admin=False, created_at=when, canvas_base_url=url))
+                conn.execute(course.insert().values(id=uid, user_id=uid, canvas_course_id=100 + uid, name="C",
+                                                    apply_assignment_group_weights=False, first_seen_at=when))
+                conn.execute(topic.insert().values(id=uid, course_id=uid, title="T", body_html="", created_at=when,
+                                                   origin_system="canvas", updated_by_system="canvas",
+                                                   updated_at=when))
+                conn.execute(post.insert().values(id=uid, topic_id=uid, body_html="", created_at=when,
+                                                  origin_system="canvas", updated_by_system="canvas",
+                                                  updated_at=when))
+            rows = [(1, 1, "canvas", "101"), (2, 1, "discourse", "55"), (3, 2, "canvas", "102")]
+            for row_id, course_id, system, container in rows:
+                conn.execute(link.insert().values(id=row_id, course_id=course_id, system=system,
+                                                  container_id=container, created_at=when))
+            maps = [(1, "discussion_topic", 1, "canvas", "66871"), (2, "discussion_post", 1, "canvas", "66871:9"),
+                    (3, "discussion_topic", 1, "discourse", "70"), (4, "discussion_post", 2, "canvas", "66872:9")]
+            for row_id, entity_type, local_id, system, external_id in maps:
+                conn.execute(entity_map.insert().values(id=row_id, entity_type=entity_type, local_id=local_id,
+                                                        system=system, external_id=external_id, last_deleted=False,
+                                                        synced_vector_json="{}", synced_at=when))
+        upgrade()
+        assert dict(db.session.execute(select(HubCourseLink.id, HubCourseLink.instance)).all()) == {
+            1: "school.instructure.com", 2: "", 3: "127.0.0.1:8765"}
+        assert dict(db.session.execute(select(HubEntityMap.id, HubEntityMap.instance)).all()) == {
+            1: "school.instructure.com", 2: "school.instructure.com", 3: "", 4: "127.0.0.1:8765"}
+        # The widened key: the same bare course id in another instance is another link.
+        db.session.add(HubCourseLink(id=4, course_id=2, system="discourse", instance="", container_id="56"))
+        db.session.execute(sa.update(HubCourseLink).where(HubCourseLink.id == 3).values(container_id="101"))
+        db.session.commit()
+        # Down and up again (without the row the older key cannot hold): filled the same way.
+        db.session.execute(sa.update(HubCourseLink).where(HubCourseLink.id == 3).values(container_id="102"))
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0012_session_security")
+        upgrade()
+        assert db.session.get(HubCourseLink, 3).instance == "127.0.0.1:8765"
+        db.session.remove()
+        db.engine.dispose()

@@ -143,3 +143,15 @@ def test_db_upgrade_creates_a_missing_prometheus_folder(tmp_path):
                        PROMETHEUS_MULTIPROC_DIR=str(folder))
     assert result.returncode == 0, result.stderr[-2000:]
     assert folder.is_dir()
+
+
+def test_gunicorn_with_a_weak_key_stops_instead_of_serving(tmp_path):
+    """The refusal under the production command: the workers fail to boot and the master exits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "TOKEN_ENCRYPTION", "GUNICORN"))}
+    env.update(CANVASFLOW_ENV="production", SECRET_KEY="changeme", TOKEN_ENCRYPTION_KEY=GOOD["TOKEN_ENCRYPTION_KEY"],
+               DATABASE_URL=f"sqlite:///{tmp_path / 'g.db'}", GUNICORN_WORKERS="2", GUNICORN_BIND="127.0.0.1:0",
+               PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "run:app"], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "SECRET_KEY is a published default" in result.stderr

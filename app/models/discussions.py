@@ -58,12 +58,14 @@ class HubCourseLink(db.Model):
     __tablename__ = "hub_course_link"
     __table_args__ = (
         UniqueConstraint("course_id", "system"),
-        UniqueConstraint("system", "container_id"),
+        UniqueConstraint("system", "instance", "container_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id", ondelete="CASCADE"))
     system: Mapped[str] = mapped_column(String(32))
+    # The instance the container id belongs to (a Canvas's host; "" for a system with one instance).
+    instance: Mapped[str] = mapped_column(String(255), default="", server_default="")
     container_id: Mapped[str] = mapped_column(String(255))
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,7 +76,7 @@ class HubEntityMap(db.Model):
 
     __tablename__ = "hub_entity_map"
     __table_args__ = (
-        UniqueConstraint("system", "entity_type", "external_id"),
+        UniqueConstraint("system", "instance", "entity_type", "external_id"),
         UniqueConstraint("entity_type", "local_id", "system"),
     )
 
@@ -82,6 +84,7 @@ class HubEntityMap(db.Model):
     entity_type: Mapped[str] = mapped_column(String(32))
     local_id: Mapped[int] = mapped_column(Integer)
     system: Mapped[str] = mapped_column(String(32))
+    instance: Mapped[str] = mapped_column(String(255), default="", server_default="")  # as HubCourseLink's
     external_id: Mapped[str] = mapped_column(String(255))
     last_version: Mapped[str | None] = mapped_column(String(64))  # the system's own edit counter
     last_title: Mapped[str | None] = mapped_column(String(500))

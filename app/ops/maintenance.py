@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -229,6 +230,17 @@ def optimize(session: Session) -> list[str]:
     return done
 
 
+SEEN_EVENT_DAYS = 30
+
+
+def seen_event_days(config) -> int:
+    """How long seen webhook ids are kept: 30 days, and always longer than a Live Event is valid
+    (CANVAS_LIVE_EVENTS_MAX_AGE_S), so no replay outlives the record that stops it."""
+    valid_s = float(config.get("CANVAS_LIVE_EVENTS_MAX_AGE_S") or 0) + float(config.get("CANVAS_LIVE_EVENTS_LEEWAY_S")
+                                                                            or 0)
+    return max(SEEN_EVENT_DAYS, math.ceil(valid_s / 86400) + 1)
+
+
 def run(session: Session, config, *, now: datetime | None = None, repair: bool = True,
         analyze: bool = True) -> dict:
     now = now or utcnow()
@@ -236,7 +248,7 @@ def run(session: Session, config, *, now: datetime | None = None, repair: bool =
     report = {"purged": purge_operations(session, now, retention) if repair else {},
               "history": compact_history(session, now, retention) if repair else {},
               "checks": [f.__dict__ for f in check_consistency(session, now, repair=repair)],
-              "hub": purge_history(session, now) if repair else {},
+              "hub": purge_history(session, now, event_days=seen_event_days(config)) if repair else {},
               "optimized": optimize(session) if analyze else []}
     log.info("event=maintenance_done purged=%s compacted=%s", sum(report["purged"].values()),
              report["history"].get("runs_compacted", 0))

@@ -148,3 +148,14 @@ def test_the_daily_run_purges_the_hubs_old_history_and_keeps_its_conflicts(app, 
     assert count(HubTransaction) == 1 and count(HubConflict) == 1
     result = cli.invoke(args=["sync", "maintain", "--no-analyze"])
     assert "hub history: 0 log rows and 0 seen webhook ids" in result.output
+
+
+def test_seen_webhook_ids_outlive_the_longest_valid_live_event(app, monkeypatch):
+    now = utcnow()
+    db.session.add(HubWebhookEvent(system="canvas", event_id="jti-35-days", received_at=now - 35 * DAY))
+    db.session.commit()
+    monkeypatch.setitem(app.config, "CANVAS_LIVE_EVENTS_MAX_AGE_S", 40 * 86400)  # a 40-day window
+    assert maintenance.run(db.session, app.config, now=now, analyze=False)["hub"]["webhook_events"] == 0
+    monkeypatch.setitem(app.config, "CANVAS_LIVE_EVENTS_MAX_AGE_S", 3600)
+    assert maintenance.seen_event_days(app.config) == 30
+    assert maintenance.run(db.session, app.config, now=now, analyze=False)["hub"]["webhook_events"] == 1

@@ -108,3 +108,17 @@ def test_a_delete_is_applied_only_when_discourse_confirms_it(hub_env, client):
     env.discourse.delete_post("alice", gone_id)
     assert push(client, signed_post(env, gone_id), event="post_destroyed") == {"updated": 1}  # the hub's word for it
     assert local_post(gone_id).deleted_at is not None
+
+
+def test_a_signed_but_malformed_discourse_body_is_400(hub_env, client):
+    for payload in ({"post": {"category_id": CATEGORY, "post_number": 2, "cooked": "<p>no id</p>"}},
+                    {"post": {"category_id": "not-a-number"}},
+                    {"topic": {"category_id": CATEGORY, "deleted_at": "2026-12-01T10:00:00Z"}}):
+        body = json.dumps(payload).encode()
+        headers = {"X-Discourse-Event-Type": "post" if "post" in payload else "topic",
+                   "X-Discourse-Event": "post_created", "X-Discourse-Event-Id": str(next(_ids)),
+                   "X-Discourse-Event-Signature": "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body,
+                                                                       hashlib.sha256).hexdigest()}
+        response = client.post("/webhooks/discourse", data=body, headers=headers)
+        assert response.status_code == 400, payload
+        assert response.get_json() == {"error": "The push could not be read."}

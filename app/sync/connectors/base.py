@@ -31,6 +31,9 @@ class Change:
     parent_external_id: str | None = None
     updated_at: datetime | None = None
     event_id: str | None = None  # the push's own id, for replay detection
+    # Which instance of the system it came from, where ids are unique only within one (a Canvas's
+    # host, see canvas_instance); "" for a system a deployment has one of. Set by the hub.
+    instance: str = ""
 
     UPSERT: ClassVar[str] = "upsert"
     DELETE: ClassVar[str] = "delete"

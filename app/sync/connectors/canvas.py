@@ -351,6 +351,24 @@ class CanvasConnector(Connector):
         return None
 
 
+def canvas_instance(base_url: str | None) -> str:
+    """The hub's key for the Canvas at base_url: its host (and port unless the scheme's default),
+    lower case. Course and topic ids are unique only within one Canvas, so the hub keys them by this."""
+    if not base_url:
+        return ""
+    parts = urlsplit(base_url if "//" in base_url else f"//{base_url}")
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or (parts.scheme, port) in {("http", 80), ("https", 443)}:
+        return host
+    return f"{host}:{port}"
+
+
 def same_canvas_instance(instance: str | None, base_url: str | None) -> bool:
     """Whether a Live Event's instance (a host, maybe with a port) is the Canvas at base_url."""
     if not instance or not base_url:

@@ -356,10 +356,14 @@ class DiscourseConnector(Connector):
             raise WebhookRejected("The Discourse webhook body is not JSON.", status=400) from None
         if not isinstance(payload, dict):
             raise WebhookRejected("The Discourse webhook body is not a JSON object.", status=400)
-        if event_type == "post" and isinstance(payload.get("post"), dict):
-            return self._post_event(event, payload["post"], event_id)
-        if event_type == "topic" and isinstance(payload.get("topic"), dict):
-            return self._topic_event(event, payload["topic"], event_id)
+        try:
+            if event_type == "post" and isinstance(payload.get("post"), dict):
+                return self._post_event(event, payload["post"], event_id)
+            if event_type == "topic" and isinstance(payload.get("topic"), dict):
+                return self._topic_event(event, payload["topic"], event_id)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # Signed by our secret but not the shape of a Discourse post or topic.
+            raise WebhookRejected("The Discourse webhook is signed but malformed.", status=400) from None
         return []  # users, likes, ...: nothing the hub syncs
 
     def confirm_deleted(self, change: Change) -> bool:

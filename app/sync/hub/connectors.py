@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Course, HubCourseLink, User
 from app.sync.connectors.base import Connector, ConnectorRegistry
-from app.sync.connectors.canvas import CanvasConnector
+from app.sync.connectors.canvas import CanvasConnector, canvas_instance
 from app.sync.errors import PermanentError
 
 # Systems whose connector acts with the course owner's own account (a Canvas token).
@@ -47,6 +47,11 @@ class ConnectorProvider:
         stmt = select(HubCourseLink.container_id).where(HubCourseLink.system == system)
         if user_id is not None:
             stmt = stmt.join(Course, Course.id == HubCourseLink.course_id).where(Course.user_id == user_id)
+            if system in USER_SCOPED:
+                # Only the courses linked in the instance the account points at now: after a change
+                # of host the old ids would name the new instance's courses.
+                user = self.session.get(User, user_id)
+                stmt = stmt.where(HubCourseLink.instance == canvas_instance(user.canvas_base_url if user else None))
         return sorted(self.session.scalars(stmt), key=lambda c: (len(c), c))
 
     def scopes(self, system: str) -> list[int | None]:

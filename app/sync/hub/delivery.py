@@ -30,6 +30,7 @@ class DeliveryPlan:
     user_id: int | None = None
     skip: str | None = None
     needs_topic: int | None = None
+    instance: str = ""  # the target instance the course is linked in (HubCourseLink.instance)
 
 
 class Delivery:
@@ -104,6 +105,9 @@ class Delivery:
         link = self.store.link(course.id, target)
         if link is None:
             return DeliveryPlan(skip=f"the course is not linked to {target}")
+        if link.instance != self.store.instance_of(target, course.user_id):
+            # The owner's account now points at another instance: its same bare ids are someone else's.
+            return DeliveryPlan(skip=f"the course is linked in another {target} instance than its owner's")
         data = {"hub_ref": hub_ref(entity_type, local_id), "body_html": fields["body_html"],
                 "author_name": fields["author_name"], "previous_body": mapping.last_body if mapping else None,
                 "container_external_id": link.container_id}
@@ -124,14 +128,14 @@ class Delivery:
         self.store.log("deliver_attempt", target, entity_type, local_id,
                   {"action": change.action, "content": content(entity_type, data), "vector": vector.as_dict()},
                   operation_id)
-        return DeliveryPlan(change=change, vector=vector, user_id=course.user_id)
+        return DeliveryPlan(change=change, vector=vector, user_id=course.user_id, instance=link.instance)
 
     def _record_delivery(self, entity_type: str, local_id: int, target: str, plan: DeliveryPlan, applied,
                          operation_id: int | None) -> None:
         change = plan.change
         mapping = self.store.mapping_for(entity_type, local_id, target)
         if mapping is None:
-            mapping = HubEntityMap(entity_type=entity_type, local_id=local_id, system=target,
+            mapping = HubEntityMap(entity_type=entity_type, local_id=local_id, system=target, instance=plan.instance,
                                    external_id=str(applied.external_id))
             self.session.add(mapping)
         elif applied.external_id:
@@ -170,7 +174,7 @@ class Delivery:
                           operation_id)
                 return
             change = Change(origin=target, entity_type=entity_type, external_id=mapping.external_id, data=data,
-                            updated_at=utcnow())
+                            updated_at=utcnow(), instance=mapping.instance)
             self.ingestion.ingest_in_transaction(change, operation_id)
 
     def _written_by_us(self, entity_type: str, local_id: int, target: str, data: dict) -> bool:

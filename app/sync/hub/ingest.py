@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink, HubEntityMap, HubWebhookEvent, User
+from app.models import DiscussionPost, DiscussionTopic, HubEntityMap, HubWebhookEvent
 from app.models.types import utcnow
 from app.sync.connectors.base import Change, Connector, WebhookRejected
-from app.sync.connectors.canvas import LIVE_EVENT_INSTANCE, same_canvas_instance
+from app.sync.connectors.canvas import LIVE_EVENT_INSTANCE
 from app.sync.errors import PermanentError, TransientError
 from app.sync.hub.conflicts import ConflictResolver, Version
 from app.sync.hub.connectors import ConnectorProvider
@@ -48,7 +48,7 @@ class Ingest:
     def ingest_in_transaction(self, change: Change, operation_id: int | None) -> IngestResult:
         entity_type, origin = change.entity_type, change.origin
         deleted = change.action == Change.DELETE or bool(change.data.get("deleted"))
-        mapping = self.store.mapping(origin, entity_type, change.external_id)
+        mapping = self.store.mapping(origin, entity_type, change.external_id, change.instance)
         if change.data.get("partial"):
             if mapping is None:
                 return IngestResult("ignored", entity_type, reason="a partial change of an entity not synced yet")
@@ -61,7 +61,8 @@ class Ingest:
                 return self._create_from(change, deleted, operation_id)
             # Our own entity, created there by a delivery whose result we never recorded.
             mapping = HubEntityMap(entity_type=entity_type, local_id=local.id, system=origin,
-                                   external_id=str(change.external_id), synced_vector_json="{}")
+                                   instance=change.instance, external_id=str(change.external_id),
+                                   synced_vector_json="{}")
             self.session.add(mapping)
         elif self._same_as_synced(mapping, change, deleted):
             return IngestResult("unchanged", entity_type, mapping.local_id)
@@ -99,8 +100,7 @@ class Ingest:
         now = utcnow()
         created_at = change.data.get("created_at") or change.updated_at or now
         if entity_type == TOPIC:
-            link = self.session.scalar(select(HubCourseLink).where(
-                HubCourseLink.system == origin, HubCourseLink.container_id == str(change.parent_external_id)))
+            link = self.store.link_of_container(origin, str(change.parent_external_id), change.instance)
             if link is None:
                 return IngestResult("ignored", entity_type, reason="not in a linked course")
             local = DiscussionTopic(course_id=link.course_id, title=incoming["title"], body_html=incoming["body_html"],
@@ -108,7 +108,7 @@ class Ingest:
                                     updated_by_system=origin, created_at=created_at,
                                     updated_at=change.updated_at or now)
         else:
-            topic_map = self.store.mapping(origin, TOPIC, str(change.parent_external_id))
+            topic_map = self.store.mapping(origin, TOPIC, str(change.parent_external_id), change.instance)
             if topic_map is None:
                 return IngestResult("ignored", entity_type, reason="its topic is not synced")
             local = DiscussionPost(topic_id=topic_map.local_id, body_html=incoming["body_html"],
@@ -119,7 +119,7 @@ class Ingest:
         self.session.flush()
         vector = VersionVector().increment(origin)
         self.store.set_vector(entity_type, local.id, vector)
-        mapping = HubEntityMap(entity_type=entity_type, local_id=local.id, system=origin,
+        mapping = HubEntityMap(entity_type=entity_type, local_id=local.id, system=origin, instance=change.instance,
                                external_id=str(change.external_id))
         self.session.add(mapping)
         self._remember(mapping, change, vector)
@@ -179,6 +179,10 @@ class Ingest:
         local = self.session.get(model_for(parsed[0]), parsed[1])
         if local is None:
             return None, False
+        # Only a copy in the instance the entity's course is linked to can be ours (a marker is just text).
+        link = self.store.link(self.store.course_of(parsed[0], local).id, change.origin)
+        if link is None or link.instance != change.instance:
+            return None, False
         return local, self.store.mapping_for(parsed[0], parsed[1], change.origin) is not None
 
     @staticmethod
@@ -226,7 +230,9 @@ class Ingest:
         """Poll one system (as one scope) and ingest what it reports; counts by outcome."""
         counts: dict[str, int] = {}
         connector = self.connectors.get(system, user_id)
+        instance = self.store.instance_of(system, user_id)
         for change in connector.pull(since):
+            change = replace(change, instance=instance)
             if change.entity_type == SNAPSHOT:
                 results = [self.ingest(gone, operation_id=operation_id) for gone in self._missing(change)]
             else:
@@ -243,18 +249,18 @@ class Ingest:
         if TOPIC not in (snapshot.data.get("entity_types") or []):
             return []
         listed = set(snapshot.data.get("external_ids") or [])
-        link = self.session.scalar(select(HubCourseLink).where(HubCourseLink.system == snapshot.origin,
-                                                               HubCourseLink.container_id == snapshot.external_id))
+        link = self.store.link_of_container(snapshot.origin, snapshot.external_id, snapshot.instance)
         if link is None:
             return []
         stmt = (select(HubEntityMap).join(DiscussionTopic, DiscussionTopic.id == HubEntityMap.local_id)
-                .where(HubEntityMap.system == snapshot.origin, HubEntityMap.entity_type == TOPIC,
+                .where(HubEntityMap.system == snapshot.origin, HubEntityMap.instance == snapshot.instance,
+                       HubEntityMap.entity_type == TOPIC,
                        HubEntityMap.last_deleted.is_(False), DiscussionTopic.course_id == link.course_id))
         if snapshot.updated_at is not None:
             stmt = stmt.where(HubEntityMap.synced_at < snapshot.updated_at)
         gone = [Change(origin=snapshot.origin, entity_type=TOPIC, external_id=m.external_id, action=Change.DELETE,
                        parent_external_id=snapshot.external_id, updated_at=snapshot.updated_at,
-                       data={"deleted": True})
+                       data={"deleted": True}, instance=snapshot.instance)
                 for m in self.session.scalars(stmt) if m.external_id not in listed]
         self.session.commit()
         return gone
@@ -288,50 +294,32 @@ class Ingest:
                     pass  # seen before: a replay
             body_seen = bool(changes) and body_key not in fresh
             for change in changes:
+                instance = self._instance_of_push(change)
                 if body_seen or (change.event_id and change.event_id not in fresh):
                     status = "replayed"
                 elif change.entity_type not in ENTITY_TYPES:
                     status = "ignored"
-                elif self._from_another_instance(change):
+                elif instance is None:
                     status = "foreign"
-                elif self._older_than_held(change):
+                elif self._older_than_held(replace(change, instance=instance)):
                     status = "stale"
                 else:
-                    status = self.ingest_in_transaction(change, None).status
+                    status = self.ingest_in_transaction(replace(change, instance=instance), None).status
                 counts[status] = counts.get(status, 0) + 1
         return counts
 
-    def _from_another_instance(self, change: Change) -> bool:
-        """A pushed change naming the Canvas instance it came from, about a course of another
-        instance (the same bare course id elsewhere): it must not land there. A push that
-        names no instance is attributed to none."""
+    def _instance_of_push(self, change: Change) -> str | None:
+        """The instance a pushed change is keyed under: the linked one its signed claims name
+        (a Live Event's host), or None when they name none linked here (it must land nowhere)."""
         if LIVE_EVENT_INSTANCE not in change.data:
-            return False
-        course_id = self._course_of(change)
-        if course_id is None:
-            return False  # nothing here to capture it: the ingest ignores it
-        owner = self.session.scalar(select(User).join(Course, Course.user_id == User.id).where(Course.id == course_id))
-        return not same_canvas_instance(change.data[LIVE_EVENT_INSTANCE], owner.canvas_base_url if owner else None)
-
-    def _course_of(self, change: Change) -> int | None:
-        mapping = self.store.mapping(change.origin, change.entity_type, change.external_id)
-        if mapping is not None:
-            local = self.session.get(model_for(change.entity_type), mapping.local_id)
-            if local is None:
-                return None
-            return local.course_id if change.entity_type == TOPIC else local.topic.course_id
-        if change.entity_type == TOPIC:
-            link = self.store.link_of_container(change.origin, str(change.parent_external_id))
-            return link.course_id if link else None
-        topic_map = self.store.mapping(change.origin, TOPIC, str(change.parent_external_id))
-        topic = self.session.get(DiscussionTopic, topic_map.local_id) if topic_map else None
-        return topic.course_id if topic else None
+            return self.store.instance_of(change.origin, None)
+        return self.store.instance_named(change.origin, change.data[LIVE_EVENT_INSTANCE])
 
     def _older_than_held(self, change: Change) -> bool:
         """A pushed version older than the one the hub holds from that system (an old signed body
         sent again): applying it would revert a later edit. Only a numeric edit counter (Discourse's
         post version) orders versions; others are never called older."""
-        mapping = self.store.mapping(change.origin, change.entity_type, change.external_id)
+        mapping = self.store.mapping(change.origin, change.entity_type, change.external_id, change.instance)
         if mapping is None or mapping.last_version is None:
             return False
         try:

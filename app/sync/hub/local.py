@@ -98,18 +98,20 @@ class LocalEdits:
             wanted = {"canvas": str(course.canvas_course_id), **{k: str(v) for k, v in containers.items()}}
             links = []
             for system, container in wanted.items():
+                # Canvas ids are the owner's Canvas's: another instance's course 4242 is another course.
+                instance = self.store.instance_of(system, course.user_id)
                 taken = self.session.scalar(select(HubCourseLink).where(
-                    HubCourseLink.system == system, HubCourseLink.container_id == container,
-                    HubCourseLink.course_id != course_id))
+                    HubCourseLink.system == system, HubCourseLink.instance == instance,
+                    HubCourseLink.container_id == container, HubCourseLink.course_id != course_id))
                 if taken is not None:
                     raise ValueError(f"That {system} container is already linked to another course.")
                 link = self.store.link(course_id, system)
                 if link is None:
-                    link = HubCourseLink(course_id=course_id, system=system, container_id=container,
-                                         created_by_user_id=user_id, created_at=utcnow())
+                    link = HubCourseLink(course_id=course_id, system=system, instance=instance,
+                                         container_id=container, created_by_user_id=user_id, created_at=utcnow())
                     self.session.add(link)
-                elif link.container_id != container:
-                    link.container_id = container
+                elif (link.container_id, link.instance) != (container, instance):
+                    link.container_id, link.instance = container, instance
                 links.append(link)
             self.session.flush()
             self.store.log("link_course", None, None, None, {"course_id": course_id, "containers": wanted}, None)

@@ -16,9 +16,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.models import Course, HubCourseLink, HubEntityMap, HubTransaction, HubVersionVector, HubWebhookEvent
+from app.models import Course, HubCourseLink, HubEntityMap, HubTransaction, HubVersionVector, HubWebhookEvent, User
 from app.models.types import utcnow
 from app.sync import queue
+from app.sync.connectors.canvas import canvas_instance
+from app.sync.hub.connectors import USER_SCOPED
 from app.sync.hub.entities import HUB_DELIVERY, TOPIC, Op
 from app.sync.hub.versions import VersionVector
 from app.sync.sanitize import sanitize_html
@@ -65,9 +67,9 @@ class HubStore:
 
     # -- lookups -------------------------------------------------------------------------
 
-    def mapping(self, system: str, entity_type: str, external_id: str) -> HubEntityMap | None:
+    def mapping(self, system: str, entity_type: str, external_id: str, instance: str) -> HubEntityMap | None:
         return self.session.scalar(select(HubEntityMap).where(
-            HubEntityMap.system == system, HubEntityMap.entity_type == entity_type,
+            HubEntityMap.system == system, HubEntityMap.instance == instance, HubEntityMap.entity_type == entity_type,
             HubEntityMap.external_id == str(external_id)))
 
     def mapping_for(self, entity_type: str, local_id: int, system: str) -> HubEntityMap | None:
@@ -78,9 +80,34 @@ class HubStore:
         return self.session.scalar(select(HubCourseLink).where(HubCourseLink.course_id == course_id,
                                                                HubCourseLink.system == system))
 
-    def link_of_container(self, system: str, container_id: str) -> HubCourseLink | None:
+    def link_of_container(self, system: str, container_id: str, instance: str) -> HubCourseLink | None:
         return self.session.scalar(select(HubCourseLink).where(HubCourseLink.system == system,
+                                                               HubCourseLink.instance == instance,
                                                                HubCourseLink.container_id == str(container_id)))
+
+    def instance_of(self, system: str, user_id: int | None) -> str:
+        """The instance of `system` a user's containers live in: their Canvas's host for a system
+        reached with the user's own account, "" for one the deployment has a single account in."""
+        if system not in USER_SCOPED or user_id is None:
+            return ""
+        user = self.session.get(User, user_id)
+        return canvas_instance(user.canvas_base_url if user else None)
+
+    def instance_named(self, system: str, claimed: str | None) -> str | None:
+        """The linked instance a push's signed claim names (a host, maybe with a port), or None.
+
+        A claim without a port also names the one linked instance on that host with a port."""
+        if system not in USER_SCOPED:
+            return ""
+        key = canvas_instance(claimed)
+        if not key:
+            return None
+        linked = set(self.session.scalars(select(HubCourseLink.instance).where(
+            HubCourseLink.system == system,
+            (HubCourseLink.instance == key) | HubCourseLink.instance.startswith(f"{key}:", autoescape=True))))
+        if key in linked:
+            return key
+        return linked.pop() if len(linked) == 1 and ":" not in key.rsplit("]", 1)[-1] else None
 
     def vector(self, entity_type: str, local_id: int) -> VersionVector:
         row = self.session.get(HubVersionVector, (entity_type, local_id))
