@@ -1,7 +1,7 @@
 """The operations dashboard's numbers, read from sync_run and sync_operation."""
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 import bisect
 from datetime import datetime, timedelta, timezone
@@ -74,21 +74,6 @@ def summary(session: Session, now: datetime | None = None, *, window: timedelta 
                                                                          SyncOperation.IN_PROGRESS)))) or 0,
         "ops_per_hour": done_ops,
     }
-
-
-def runs_chart(session: Session, now: datetime, *, buckets: int, size: timedelta, fmt: str,
-               user_id: int | None = None) -> list[Bar]:
-    """Runs per bucket (hours or days) by outcome, oldest first; one user's, or everyone's."""
-    start = now - buckets * size
-    counts: dict[int, Counter] = defaultdict(Counter)
-    stmt = select(SyncRun.status, SyncRun.started_at).where(SyncRun.started_at >= start, SyncRun.status.in_(FINISHED))
-    if user_id is not None:
-        stmt = stmt.where(SyncRun.user_id == user_id)
-    for status, started in session.execute(stmt):
-        index = int((started - start) / size)
-        if 0 <= index < buckets:
-            counts[index][status] += 1
-    return [Bar((start + i * size).strftime(fmt), dict(counts[i])) for i in range(buckets)]
 
 
 def calendar_chart(session: Session, now: datetime, zone, *, days: int | None = None, hours: int | None = None,

@@ -88,7 +88,10 @@ def test_each_control_changes_the_queue(client, app):
     forced = db.session.get(Op, waiting_id)
     assert forced.started_at is not None and forced.attempts == 1  # ran at once, not in an hour
     assert forced.error_message == "No handler for operations of kind 'no_handler_kind'."
-    post(client, f"/admin/sync/operations/{failed_id}/skip", token_from="/admin/sync")
+    asked = post(client, f"/admin/sync/operations/{failed_id}/skip", token_from="/admin/sync")
+    assert asked.status_code == 200 and "Skip operation" in asked.get_data(as_text=True)  # asked first
+    assert db.session.get(Op, failed_id).status == Op.FAILED
+    post(client, f"/admin/sync/operations/{failed_id}/skip", {"confirm": "yes"}, token_from="/admin/sync")
     db.session.rollback()  # a fresh snapshot: the worker thread wrote meanwhile
     assert db.session.get(Op, failed_id).status == Op.SKIPPED
     post(client, f"/admin/sync/operations/{failed_id}/retry", token_from="/admin/sync")

@@ -43,11 +43,11 @@ def test_an_expired_form_says_so_and_keeps_what_was_typed_but_no_secret(app, cli
     assert 'action="/settings/"' in page and re.search(r'name="csrf_token" value="[^"]{20,}"', page)
 
 
-def test_machine_endpoints_keep_json_errors(client):
-    response = client.get("/sync/runs/999999.json")
-    assert response.status_code in (302, 401, 404)
-    if response.status_code == 404:
-        assert response.is_json
+def test_machine_endpoints_keep_json_errors(logged_in):
+    response = logged_in.get("/sync/runs/999999.json")
+    assert response.status_code == 404 and response.is_json and response.get_json()["status"] == 404
+    asked_for_json = logged_in.get("/no/such/page", headers={"Accept": "application/json"})
+    assert asked_for_json.status_code == 404 and asked_for_json.is_json
 
 
 def test_500_is_a_page_that_says_it_was_our_fault(app):

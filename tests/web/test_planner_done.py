@@ -11,7 +11,7 @@ from app.extensions import db
 from app.models import Assignment, Course, PlannerMark, User
 from app.web.calendar.secrets import ensure_feed, secret_of
 from tests.helpers import fast_service, make_canvas_user
-from tests.web.conftest import add_assignment, add_course, login, now, post
+from tests.web.conftest import add_assignment, add_course, login, post
 
 TIMEOUT = 10
 

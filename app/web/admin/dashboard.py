@@ -19,6 +19,7 @@ from app.ops.charts import stacked_bars
 from app.sync import queue
 from app.sync.hub import ENTITY_TYPES, Hub
 from app.web.admin import bp, words
+from app.web.confirm import confirmation_page, confirmed
 from app.web.filters import display_zone
 from app.web.sync.routes import SyncForm
 
@@ -163,6 +164,11 @@ def operation_action(op_id: int, action: str):
     _checked()
     if action not in ACTIONS or db.session.get(SyncOperation, op_id) is None:
         abort(404)
+    if action == "skip" and not confirmed():
+        return confirmation_page(
+            title=f"Skip operation {op_id}?",
+            message="It will not run, and it cannot be resumed from where it is; Retry puts it back from the start.",
+            confirm_label="Skip it", cancel_url=url_for("admin.sync_dashboard"))
     fn, done = ACTIONS[action]
     if fn(db.session, op_id):
         flash(f"Operation {op_id} {done}.", "success")
