@@ -6,7 +6,7 @@ course 4242 of another are two keys. Existing Canvas rows get the host of the ow
 Canvas URL.
 
 Revision ID: 0015_hub_instance_keys
-Revises: 0012_session_security
+Revises: 0014_planner_user_prefs
 Create Date: 2026-12-04 02:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 revision = '0015_hub_instance_keys'
-down_revision = '0012_session_security'
+down_revision = '0014_planner_user_prefs'
 branch_labels = None
 depends_on = None
 
