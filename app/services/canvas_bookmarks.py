@@ -15,7 +15,7 @@ from app.services.upsert import upsert
 
 
 @dataclass(frozen=True)
-class _Known:
+class KnownCourse:
     """A course as the database has it before the run."""
 
     id: int
@@ -24,7 +24,7 @@ class _Known:
     access_state: str | None
 
 
-def _course_name(course: dict, known: dict) -> str:
+def course_label(course: dict, known: dict) -> str:
     """Canvas's name, else the name we kept, else the id (a stub carries no name)."""
     if course.get("name"):
         return str(course["name"])
@@ -32,9 +32,9 @@ def _course_name(course: dict, known: dict) -> str:
     return local.name if local is not None else f"course {course.get('id')}"
 
 
-def known_courses(session: Session, user_id: int) -> dict[int, _Known]:
-    """{canvas course id: _Known} of the user's courses in the database."""
-    return {cid: _Known(local_id, name, deleted_at, state) for cid, local_id, name, deleted_at, state in
+def known_courses(session: Session, user_id: int) -> dict[int, KnownCourse]:
+    """{canvas course id: KnownCourse} of the user's courses in the database."""
+    return {cid: KnownCourse(local_id, name, deleted_at, state) for cid, local_id, name, deleted_at, state in
             session.execute(select(Course.canvas_course_id, Course.id, Course.name, Course.deleted_at,
                                    Course.access_state).where(*COURSES.scope(user_id)))}
 
@@ -97,7 +97,7 @@ def course_synced(session: Session, user_id: int, course: dict, known: dict, sta
                         .values(access_state=None, inaccessible_since=None))
 
 
-def mark_inaccessible(session: Session, user_id: int, local: _Known, canvas_course_id: int, state: str,
+def mark_inaccessible(session: Session, user_id: int, local: KnownCourse, canvas_course_id: int, state: str,
                       now: datetime) -> None:
     """Flag the kept copy of a course Canvas no longer opens; it is fetched in full when it does."""
     session.execute(update(Course).where(Course.id == local.id).values(access_state=state, deleted_at=None))

@@ -26,12 +26,9 @@ from app.models import Course, Submission, SyncBookmark, SyncRun, User
 from app.models.types import utcnow
 from app.services import canvas_bookmarks, sync_runs
 from app.services.canvas_api_service import CanvasAPIService
-from app.services.canvas_bookmarks import _course_name, _Known, can_sync_incrementally
+from app.services.canvas_bookmarks import can_sync_incrementally, course_label
 from app.services.canvas_errors import CanvasAPIError, InsufficientScope, InvalidToken, RunTimeExceeded, Unauthorized
 from app.services.canvas_fetch import (
-    ASSIGNMENTS_PER_STREAM,
-    MAX_SUBMISSION_STREAMS,
-    PAGES_IN_FLIGHT,
     CourseData,
     CourseFetcher,
     bounded_map,
@@ -54,16 +51,11 @@ from app.services.canvas_streams import (
 from app.services.live_progress import LiveProgress, live_progress_for
 from app.services.page_stream import PageStream
 from app.services.stream_writer import mark_deleted, write_pages, write_stream
-from app.services.sync_result import ENTITIES, SyncResult
+from app.services.sync_result import SyncResult
 from app.services.upsert import prepared_upsert
 
 log = logging.getLogger(__name__)
 
-__all__ = [  # the service, and names kept importable from here after the split
-    "ASSIGNMENTS_PER_STREAM", "ENTITIES", "MAX_SUBMISSION_STREAMS", "PAGES_IN_FLIGHT", "SINCE_OVERLAP",
-    "CanvasSyncService", "CourseData", "SyncResult", "_Known", "_course_name", "can_sync_incrementally",
-    "create_canvas_sync_service",
-]
 
 # Canvas's *_since filters compare Canvas's clock with ours: re-read a margin.
 SINCE_OVERLAP = timedelta(minutes=5)
@@ -213,7 +205,7 @@ class CanvasSyncService:
         with ThreadPoolExecutor(self.course_workers, thread_name_prefix="canvas-course") as pool:
             for course, outcome in bounded_map(pool, fetch, courses, window=self.course_workers + 1):
                 done += 1
-                name = _course_name(course, known)
+                name = course_label(course, known)
                 t_write = time.monotonic()
                 if isinstance(outcome, FATAL_ERRORS):
                     raise outcome
@@ -266,7 +258,7 @@ class CanvasSyncService:
         local = known.get(cid)
         log.info("event=course_inaccessible user_id=%s course_id=%s state=%s kept=%s", self.user.id, cid, state,
                  local is not None)
-        result.inaccessible.append({"course_id": cid, "course": _course_name(course, known), "state": state})
+        result.inaccessible.append({"course_id": cid, "course": course_label(course, known), "state": state})
         if local is None:
             return  # never synced: there is no copy to keep
         canvas_bookmarks.mark_inaccessible(self.session, self.user.id, local, cid, state, now)
@@ -327,7 +319,7 @@ class CanvasSyncService:
     def _course_failed(self, result: SyncResult, course: dict, known: dict, exc: BaseException) -> None:
         message = str(exc) if isinstance(exc, CanvasAPIError) else f"unexpected {type(exc).__name__}"
         log.warning("event=course_failed course_id=%s error=%r", course.get("id"), message)
-        result.course_errors.append({"course_id": course.get("id"), "course": _course_name(course, known),
+        result.course_errors.append({"course_id": course.get("id"), "course": course_label(course, known),
                                      "error": message})
         # Its rows were rolled back and its bookmark did not move; the next run fetches it fully.
         canvas_bookmarks.needs_full(self.session, self.user.id, course.get("id"))

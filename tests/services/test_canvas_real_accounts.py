@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Assignment, Course, Submission, SyncBookmark, SyncRun, User
-from app.services.canvas_sync_service import _course_name, _Known
+from app.services.canvas_bookmarks import KnownCourse, course_label
 from tests.helpers import fast_service, make_canvas_user, snapshot
 
 
@@ -144,10 +144,10 @@ def test_a_failing_course_leaves_the_run_partial_and_only_it_is_fetched_fully_ne
 
 
 def test_a_course_canvas_gives_no_name_is_named_by_what_we_kept_or_its_id():
-    known = {7: _Known(1, "Biology 101", None, None)}
-    assert _course_name({"id": 7, "access_restricted_by_date": True}, known) == "Biology 101"
-    assert _course_name({"id": 8, "access_restricted_by_date": True}, known) == "course 8"
-    assert _course_name({"id": 7, "name": "Bio (renamed)"}, known) == "Bio (renamed)"
+    known = {7: KnownCourse(1, "Biology 101", None, None)}
+    assert course_label({"id": 7, "access_restricted_by_date": True}, known) == "Biology 101"
+    assert course_label({"id": 8, "access_restricted_by_date": True}, known) == "course 8"
+    assert course_label({"id": 7, "name": "Bio (renamed)"}, known) == "Bio (renamed)"
 
 
 def own_expectation(sb) -> dict:

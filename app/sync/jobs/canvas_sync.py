@@ -16,7 +16,8 @@ from app.extensions import db
 from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
 from app.services import sync_runs
-from app.services.canvas_sync_service import can_sync_incrementally, create_canvas_sync_service
+from app.services.canvas_bookmarks import can_sync_incrementally
+from app.services.canvas_sync_service import create_canvas_sync_service
 from app.sync import queue
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """A read-only source's Changes (Google Classroom, Schoology) into the tables the Canvas sync fills.
 
-A connector's `pull(since)` yields Changes in the neutral shape of the contract
-(/work/wt/CONTRACTS.md, "Read-only sources"): a course, then its assignments, then
+A connector's `pull(since)` yields Changes in the neutral shape of the read-only source
+contract (app/sync/connectors/base.py): a course, then its assignments, then
 their submissions, and after a complete pull of a scope a `snapshot_complete` marker.
 `SourceStore.store(changes)` writes them as they come:
 
