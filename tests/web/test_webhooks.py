@@ -18,7 +18,7 @@ from app.extensions import db
 from app.models import Course, DiscussionPost, DiscussionTopic, HubWebhookEvent
 from app.sync.hub import Hub
 from tests.sync.live_events import keys, sign_event  # noqa: F401 (fixture)
-from tests.sync.test_scheduler import RecordingExecutor
+from tests.fixtures.executors import RecordingExecutor
 from tests.web.conftest import make_user
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
 from tests.web.hub_env import CATEGORY, WEBHOOK_SECRET, hub_env  # noqa: F401 (fixture)
