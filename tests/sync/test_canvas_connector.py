@@ -163,7 +163,7 @@ def test_unverifiable_events_are_rejected_with_401(keys, token):
 
 
 def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> Hub:
-    """A hub whose Canvas connector trusts ``keys``' JWKS, Canvas course 101 linked to category 55."""
+    """A hub whose Canvas connector trusts ``keys``' JWKS, Canvas course 101 linked (to Canvas alone)."""
     sb = make_canvas_sandbox(courses=1, assignments=1, students=1, topics_per_course=0)
     registry = ConnectorRegistry()
     registry.register("canvas", create_canvas_connector)
@@ -174,7 +174,7 @@ def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> Hub:
     db.session.add(course)
     db.session.commit()
     hub = Hub.from_app(db.session)
-    hub.link_course(course.id, 55)
+    hub.link_containers(course.id, {})
     return hub
 
 

@@ -239,3 +239,35 @@ def test_course_page_links_to_discussions_and_unlinked_course_says_so(client, ap
 def test_the_page_needs_a_session(client, app):
     response = client.get("/courses/1/discussions")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_topic_written_before_the_link_is_delivered_once_linked(teacher, hub_env):
+    env = hub_env
+    db.session.execute(HubCourseLink.__table__.delete().where(HubCourseLink.course_id == env.course_id))
+    db.session.commit()
+    written = _form(teacher, env, "/topics", {"title": "Field trip", "body": "Bring boots."})
+    assert written.status_code == 303
+    topic = _topic("Field trip")
+    assert env.deliveries() == []  # linked nowhere yet: nothing to deliver to
+
+    linked = _form(teacher, env, "/link", {"category_id": str(2)})
+    assert "Linked to Discourse category 2" in teacher.get(linked.headers["Location"]).get_data(as_text=True)
+    assert {op.target_system for op in env.deliveries(entity_id=str(topic.id))} == {"canvas", "discourse"}
+    env.drain()
+    assert _states(_page(teacher, env), f"topic-{topic.id}") == {"canvas": "synced", "discourse": "synced"}
+    assert any(t["title"] == "Field trip" for t in env.canvas.data.topics.values())
+    assert any(t.title == "Field trip" for t in env.discourse.forum.topics.values())
+
+
+def test_linking_is_refused_in_plain_words_when_discourse_is_not_set_up(client, app):
+    user = make_user("nodiscourse@example.edu", canvas=True)
+    course = Course(user_id=user.id, canvas_course_id=4343, name="Geology")
+    db.session.add(course)
+    db.session.commit()
+    login(client, user.email)
+    token = csrf_token(client, f"/courses/{course.id}/discussions")
+    answer = client.post(f"/courses/{course.id}/discussions/link", data={"category_id": "2", "csrf_token": token})
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Not linked: Discourse is not set up: set DISCOURSE_URL and DISCOURSE_API_KEY." in page
+    assert "stay in step" not in page
+    assert db.session.scalar(select(func.count()).select_from(HubCourseLink)) == 0

@@ -59,6 +59,7 @@ def test_a_real_signed_discourse_webhook_is_applied_once_and_its_replay_ignored(
     discourse_topic = next(t for t in env.discourse.forum.topics.values() if t.category_id == CATEGORY)
     db.session.commit()
     posts_before = _count(DiscussionPost)
+    woken_before = env.executor.notified
 
     env.discourse.add_webhook(f"{live_app}/webhooks/discourse", WEBHOOK_SECRET)
     env.discourse.reply("bob", discourse_topic.id, "Pushed over a real signed webhook, not polled.")
@@ -74,6 +75,7 @@ def test_a_real_signed_discourse_webhook_is_applied_once_and_its_replay_ignored(
     # The reply is queued for Canvas (the outbox), not back to Discourse.
     assert [o.target_system for o in env.deliveries(entity_type="discussion_post", entity_id=str(pushed.id))] \
         == ["canvas"]
+    assert env.executor.notified == woken_before + 1  # a worker woken at once, not at the next tick
 
     # Discourse's admin "Redeliver": the same event id, byte for byte. Nothing new is applied.
     first_sent = delivery.sent_at
@@ -85,6 +87,7 @@ def test_a_real_signed_discourse_webhook_is_applied_once_and_its_replay_ignored(
     assert _count(DiscussionPost) == posts_before + 1
     assert len(env.deliveries(entity_type="discussion_post", entity_id=str(pushed.id))) == 1
     assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 1
+    assert env.executor.notified == woken_before + 1  # a replay wakes no one
 
 
 def _post_payload(env, raw: str) -> tuple[bytes, dict]:
