@@ -140,6 +140,9 @@ class Hub:
                 raise ValueError(f"Not linked: {exc.message}") from None
         return self.local.link_containers(course_id, containers, user_id=user_id)
 
+    def unlink_course(self, course_id: int) -> list[str]:
+        return self.local.unlink_course(course_id)
+
     # -- reading -------------------------------------------------------------------------
 
     def course_thread(self, course_id: int) -> list[ThreadTopic]:

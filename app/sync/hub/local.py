@@ -112,6 +112,17 @@ class LocalEdits:
                            {"course_id": course_id, "containers": wanted, "queued": queued}, None)
         return links
 
+    def unlink_course(self, course_id: int) -> list[str]:
+        """Stop keeping the course in step with every system; returns the systems it was linked to.
+        Deliveries still queued find no link and skip; mappings stay, so a new link finds its copies."""
+        with self.store.atomic():
+            links = list(self.session.scalars(select(HubCourseLink).where(HubCourseLink.course_id == course_id)))
+            for link in links:
+                self.session.delete(link)
+            systems = sorted(link.system for link in links)
+            self.store.log("unlink_course", None, None, None, {"course_id": course_id, "systems": systems}, None)
+        return systems
+
     def _queue_existing(self, course_id: int) -> int:
         """What was written before the link (on any side) is queued for the linked systems; a system
         already holding an entity skips its delivery without a write."""
