@@ -225,8 +225,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(canvas_cli)
     app.cli.add_command(sandbox_cli)
-    from app.sync.cli import queue_cli, scheduler_command, sync_cli
+    from app.sync.cli import hub_cli, queue_cli, scheduler_command, sync_cli
 
     app.cli.add_command(queue_cli)
+    app.cli.add_command(hub_cli)
     app.cli.add_command(sync_cli)
     app.cli.add_command(scheduler_command)

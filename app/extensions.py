@@ -7,7 +7,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 
 # Deterministic constraint names so Alembic can alter them on SQLite and MariaDB alike.
 NAMING_CONVENTION = {
@@ -41,3 +41,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def begin_write(session: Session) -> None:
+    """Open the session's next transaction as a writer: on SQLite with BEGIN IMMEDIATE.
+
+    pysqlite opens transactions deferred: one that reads and then writes cannot wait for the
+    write lock (when another writer committed since its read, SQLite answers "database is
+    locked" at once, whatever the busy timeout). Taken at BEGIN, the lock is waited for
+    (busy_timeout), and savepoints nest inside a real transaction. Whatever the session had
+    open is committed first. Other backends: nothing to do.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    connection = session.connection()
+    if connection.connection.dbapi_connection.in_transaction:
+        session.commit()
+        connection = session.connection()
+    connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import SyncOperation
 from app.models.types import utcnow
 from app.sync import queue
+from app.sync.errors import describe
 
 log = logging.getLogger(__name__)
 queue_cli = AppGroup("queue", help="Inspect and steer the durable sync queue.")
@@ -132,13 +133,112 @@ def _notify_due() -> None:
 @click.command("scheduler")
 def scheduler_command():
     """Run the scheduler in the foreground (one per deployment; extra ones stand by)."""
-    from app.sync.scheduler import start_scheduler
+    from app.sync.scheduler import PERIODIC_JOBS, SCHEDULED_SYNCS, start_scheduler
 
     app = current_app._get_current_object()
+    jobs = PERIODIC_JOBS
     if not app.config["SYNC_SCHEDULE_ENABLED"]:
-        raise click.ClickException("Scheduled syncs are off (SYNC_SCHEDULE_ENABLED=false).")
+        jobs = tuple(job for job in PERIODIC_JOBS if job.name not in SCHEDULED_SYNCS)
+        click.echo("Scheduled syncs are off (SYNC_SCHEDULE_ENABLED=false): this scheduler runs "
+                   + ", ".join(job.name for job in jobs) + ", and no scheduled sync.")
     click.echo(f"Scheduler started: a tick every {app.config['SYNC_TICK_SECONDS']} s.")
-    start_scheduler(app, blocking=True)
+    start_scheduler(app, blocking=True, jobs=jobs)
+
+
+hub_cli = AppGroup("hub", help="Link courses to Discourse categories and run the discussions hub.")
+
+
+def _hub():
+    from app.sync.hub import Hub
+
+    return Hub.from_app(db.session)
+
+
+@hub_cli.command("link")
+@click.option("--course", "course_id", type=int, required=True, help="The local course id.")
+@click.option("--category", "category_id", type=click.IntRange(min=1), required=True,
+              help="The Discourse category id.")
+def hub_link(course_id, category_id):
+    """Link a course to a Discourse category: their topics and replies stay in step."""
+    hub = _hub()
+    try:
+        hub.link_course(course_id, category_id)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        hub.close()
+    click.echo(f"Course {course_id} linked to Discourse category {category_id}; what it holds is queued for "
+               "delivery.")
+
+
+@hub_cli.command("links")
+def hub_links():
+    """Every course link: course, system, container."""
+    from app.models import Course, HubCourseLink
+
+    rows = db.session.execute(select(HubCourseLink.course_id, Course.name, HubCourseLink.system,
+                                     HubCourseLink.container_id)
+                              .join(Course, Course.id == HubCourseLink.course_id)
+                              .order_by(HubCourseLink.course_id, HubCourseLink.system)).all()
+    if not rows:
+        click.echo("No course is linked.")
+    for course_id, name, system, container in rows:
+        click.echo(f"course {course_id} ({name}): {system} {container}")
+
+
+@hub_cli.command("unlink")
+@click.option("--course", "course_id", type=int, required=True, help="The local course id.")
+def hub_unlink(course_id):
+    """Stop keeping a course in step (its local copies and mappings are kept)."""
+    hub = _hub()
+    try:
+        systems = hub.unlink_course(course_id)
+    finally:
+        hub.close()
+    if not systems:
+        raise click.ClickException(f"Course {course_id} is not linked.")
+    click.echo(f"Course {course_id} unlinked from {', '.join(systems)}.")
+
+
+@hub_cli.command("run")
+@click.option("--once", is_flag=True, required=True, help="Pull each system once, deliver, and exit.")
+def hub_run(once):
+    """Pull every linked system, deliver what is due; exit 1 with the reasons when something failed."""
+    from app.sync.hub import HUB_DELIVERY
+    from app.sync.jobs.hub_pull import last_pull_started
+
+    started = utcnow()
+    failures: list[str] = []
+    hub = _hub()
+    try:
+        for system in hub.systems:
+            for user_id in hub.connectors.scopes(system):
+                scope = f"{system}" + (f" (as user {user_id})" if user_id is not None else "")
+                try:
+                    counts = hub.pull(system, user_id=user_id,
+                                      since=last_pull_started(db.session, system, user_id))
+                except Exception as exc:  # noqa: BLE001 - reported, then the next system
+                    db.session.rollback()
+                    failures.append(f"pull {scope}: {describe(exc)}")
+                    continue
+                click.echo(f"pulled {scope}: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+                                                  or "nothing new"))
+    finally:
+        hub.close()
+    policy = queue.RetryPolicy.from_config(current_app.config)
+    ran = queue.process_available(db.session, kinds=[HUB_DELIVERY], max_operations=10_000, policy=policy)
+    click.echo(f"delivered: {ran} operation(s) run")
+    db.session.rollback()
+    for op in db.session.scalars(select(SyncOperation).where(
+            SyncOperation.kind == HUB_DELIVERY, SyncOperation.updated_at >= started,
+            SyncOperation.error_message.is_not(None),
+            SyncOperation.status.in_([SyncOperation.FAILED, SyncOperation.PENDING])).order_by(SyncOperation.id)):
+        retry = " (will be retried)" if op.status == SyncOperation.PENDING else ""
+        failures.append(f"deliver {op.entity_type} {op.entity_id} to {op.target_system}: {op.error_message}{retry}")
+    for failure in failures:
+        click.echo(failure, err=True)
+    if failures:
+        raise SystemExit(1)
 
 
 sync_cli = AppGroup("sync", help="Keep the sync history and queue tidy.")

@@ -5,11 +5,15 @@ executors (thread pool, Celery) only carry operation ids to `process_claimed`. T
 database is the truth, so a crash loses nothing: work a dead worker left in progress is
 claimed again once its lease expires.
 
-Claiming is atomic across processes: on MariaDB and PostgreSQL the candidates are read
-with `SELECT ... FOR UPDATE SKIP LOCKED` (workers never wait on each other's rows); on
-every backend the claim itself is a compare-and-set UPDATE that re-checks the row is
-still due, so of two workers racing for one row exactly one wins (SQLite serialises
-writers, which makes that UPDATE its safe equivalent of SKIP LOCKED).
+Claiming is atomic across processes: the due rows are read in claim order without locks,
+then, on MariaDB and PostgreSQL, each candidate is locked alone by its primary key with
+`SELECT ... FOR UPDATE SKIP LOCKED` (workers never wait on each other's rows, and never
+skip a row no one holds: a locking read of the whole range would, under InnoDB's
+REPEATABLE READ, lock every row it scans). On every backend the claim itself is a
+compare-and-set UPDATE that re-checks the row is still due, so of two workers racing for
+one row exactly one wins (SQLite serialises writers, which makes that UPDATE its safe
+equivalent of SKIP LOCKED). A claim whose candidates were all taken by others reads again,
+so N notifications for N due operations run all N.
 
     op = queue.enqueue(db.session, "canvas_sync", user_id=7, dedupe_key="canvas_sync:user:7")
     queue.process_available(db.session, worker_id="w1")
@@ -21,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +34,7 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.extensions import begin_write
 from app.models import QueuePause, SyncOperation
 from app.models.types import utcnow
 from app.ops import metrics
@@ -38,6 +44,12 @@ from app.sync.errors import PermanentError, classify, describe
 log = logging.getLogger(__name__)
 
 Op = SyncOperation
+# A claim reads this many due rows ahead (others may be taking the first ones); while every row
+# it read is held by other claims in flight (they commit within milliseconds) it reads again,
+# every CLAIM_RETRY_S, for at most CLAIM_WAIT_S.
+CLAIM_READ_AHEAD = 8
+CLAIM_RETRY_S = 0.02
+CLAIM_WAIT_S = 5.0
 Handler = Callable[[SyncOperation], "dict | None"]
 _HANDLERS: dict[str, Handler] = {}
 
@@ -101,6 +113,8 @@ def enqueue(session: Session, kind: str, *, entity_type: str | None = None, enti
     returned instead of a new one (joined=True): a second request joins the first.
     With commit=False the caller's transaction carries the row (the hub's outbox).
     """
+    if commit:
+        begin_write(session)
     if dedupe_key is not None:
         existing = session.scalar(select(Op).where(Op.dedupe_key == dedupe_key, Op.status.in_(Op.OPEN_STATUSES))
                                   .order_by(Op.id).limit(1))
@@ -165,22 +179,39 @@ def claim(session: Session, worker_id: str, *, kinds: Iterable[str] | None = Non
     Due means pending and past its next attempt time, or in progress with an expired
     lease (its worker died). Paused kinds are skipped unless an operation was forced.
     """
-    now = now or utcnow()
-    conditions = [_due(now)]
-    if kinds is not None:
-        conditions.append(Op.kind.in_(list(kinds)))
-    pause_filter = _not_paused(session)
-    if pause_filter is not None:
-        conditions.append(pause_filter)
+    fixed_clock, now = now is not None, now or utcnow()
     claimed: list[int] = []
-    for _ in range(3):  # a lost race (another worker took the row first) tries the next one
-        first = _lock_candidates(session, select(Op.id, Op.batch_key).where(*conditions), 1)
-        if not first:
+    batch_key = None
+    rechecked = False
+    waited_until = time.monotonic() + CLAIM_WAIT_S
+    while True:
+        begin_write(session)
+        conditions = _claimable(session, now, kinds)
+        candidates = _candidates(session, select(Op.id, Op.batch_key).where(*conditions), CLAIM_READ_AHEAD)
+        if not candidates:
+            # Rows committed between taking `now` and this read are not due by it, yet their
+            # notifications may already have been spent on rows this worker would have taken:
+            # read once more, afresh, by a clock taken after the read.
+            if fixed_clock or rechecked:
+                break
+            rechecked, now = True, utcnow()
+            session.commit()
+            continue
+        first = next(((op_id, key) for op_id, key in candidates
+                      if _lock_one(session, op_id, now) and _take(session, op_id, worker_id, now, policy)), None)
+        if first is not None:
+            claimed.append(first[0])
+            batch_key = first[1]
             break
-        op_id, batch_key = first[0]
-        if _take(session, op_id, worker_id, now, policy):
-            claimed.append(op_id)
+        # Every row read is held by another claim still in flight. Those rows leave the due set
+        # when their claims commit; until then a due row no one holds may be hidden behind them
+        # (this worker's notification may be the one meant for it), so look again, afresh.
+        session.commit()
+        if time.monotonic() > waited_until:
             break
+        time.sleep(CLAIM_RETRY_S)
+        now = now if fixed_clock else utcnow()
+        rechecked = False
     if claimed and batch_key is not None and limit > 1:  # its batch first
         same_batch = select(Op.id, Op.batch_key).where(*conditions, Op.batch_key == batch_key)
         claimed += _take_some(session, same_batch, limit - 1, worker_id, now, policy)
@@ -193,15 +224,40 @@ def claim(session: Session, worker_id: str, *, kinds: Iterable[str] | None = Non
     return list(session.scalars(select(Op).where(Op.id.in_(claimed)).order_by(Op.priority.desc(), Op.id)))
 
 
+def _claimable(session: Session, now: datetime, kinds: Iterable[str] | None) -> list:
+    conditions = [_due(now)]
+    if kinds is not None:
+        conditions.append(Op.kind.in_(list(kinds)))
+    pause_filter = _not_paused(session)
+    if pause_filter is not None:
+        conditions.append(pause_filter)
+    return conditions
+
+
 def _take_some(session: Session, stmt, limit: int, worker_id: str, now: datetime, policy: RetryPolicy) -> list[int]:
-    return [op_id for op_id, _ in _lock_candidates(session, stmt, limit) if _take(session, op_id, worker_id, now, policy)]
+    taken: list[int] = []
+    for op_id, _ in _candidates(session, stmt, limit + CLAIM_READ_AHEAD):
+        if len(taken) == limit:
+            break
+        if _lock_one(session, op_id, now) and _take(session, op_id, worker_id, now, policy):
+            taken.append(op_id)
+    return taken
 
 
-def _lock_candidates(session: Session, stmt, limit: int) -> list[tuple[int, str | None]]:
+def _candidates(session: Session, stmt, limit: int) -> list[tuple[int, str | None]]:
+    """Due rows in claim order, read without locks: a locking read of a range (InnoDB under REPEATABLE
+    READ locks every row it scans) would make other claimers' SKIP LOCKED skip rows no one takes."""
     stmt = stmt.order_by(Op.forced.desc(), Op.priority.desc(), Op.next_attempt_at, Op.id).limit(limit)
-    if session.get_bind().dialect.name in ("mysql", "mariadb", "postgresql"):
-        stmt = stmt.with_for_update(skip_locked=True)
     return [(row[0], row[1]) for row in session.execute(stmt)]
+
+
+def _lock_one(session: Session, op_id: int, now: datetime) -> bool:
+    """Lock this one row if it is still due and no other claimer holds it (a primary-key lookup locks
+    only that row). SQLite serialises writers, so there the compare-and-set in `_take` is enough."""
+    if session.get_bind().dialect.name not in ("mysql", "mariadb", "postgresql"):
+        return True
+    stmt = select(Op.id).where(Op.id == op_id, _due(now)).with_for_update(skip_locked=True)
+    return session.execute(stmt).first() is not None
 
 
 def _take(session: Session, op_id: int, worker_id: str, now: datetime, policy: RetryPolicy) -> bool:
@@ -262,6 +318,7 @@ class LeaseKeeper:
 
 def complete(session: Session, op: SyncOperation, worker_id: str, *, result: dict | None = None) -> bool:
     """Mark done; False (and nothing written) when this worker no longer holds the operation."""
+    begin_write(session)
     now = utcnow()
     done = session.execute(
         update(Op).where(Op.id == op.id, Op.worker_id == worker_id, Op.status == Op.IN_PROGRESS)
@@ -279,6 +336,7 @@ def fail(session: Session, op: SyncOperation, worker_id: str, exc: BaseException
          policy: RetryPolicy = DEFAULT_POLICY, context: dict | None = None) -> str | None:
     """Record a failure: a permanent error or a spent budget fails the operation, a transient
     one puts it back with an exponentially growing delay. Returns the new status."""
+    begin_write(session)
     now = utcnow()
     error_class = classify(exc)
     context = {**getattr(exc, "context", {}), **(context or {}), "exception": type(exc).__name__}

@@ -197,6 +197,8 @@ class PeriodicJob:
     interval: Callable[[Mapping], timedelta] | None = None
 
 
+# The jobs SYNC_SCHEDULE_ENABLED turns off; the hub's pulls, dispatch, alerts and maintenance stay.
+SCHEDULED_SYNCS = ("canvas_syncs", "source_pulls", "classroom_usage")
 PERIODIC_JOBS = (
     PeriodicJob("canvas_syncs", run_due_syncs),
     PeriodicJob("source_pulls", run_due_source_pulls),
@@ -260,15 +262,21 @@ class Scheduler:
             db.session.remove()
 
 
-def start_scheduler(app: Flask, *, run_now: bool = True, blocking: bool = False):
-    """Start the tick job in the background (run.py) or in the foreground (`flask scheduler`)."""
-    if not app.config["SYNC_SCHEDULE_ENABLED"]:
-        return None
+def start_scheduler(app: Flask, *, run_now: bool = True, blocking: bool = False,
+                    jobs: tuple[PeriodicJob, ...] | None = None):
+    """Start the tick job in the background (run.py) or in the foreground (`flask scheduler`).
+
+    Without `jobs`, nothing starts when SYNC_SCHEDULE_ENABLED is off; `flask scheduler` passes
+    the jobs that still run then (the hub's pulls, dispatch, alerts, maintenance)."""
+    if jobs is None:
+        if not app.config["SYNC_SCHEDULE_ENABLED"]:
+            return None
+        jobs = PERIODIC_JOBS
     found = app.extensions.get("sync_scheduler")
     if found is not None:
         return found
     aps = (BlockingScheduler if blocking else BackgroundScheduler)(timezone="UTC")
-    scheduler = Scheduler(app)
+    scheduler = Scheduler(app, jobs=jobs)
     aps.add_job(scheduler.tick, "interval", id=JOB_ID, replace_existing=True,
                 seconds=app.config["SYNC_TICK_SECONDS"],
                 next_run_time=utcnow() if run_now else utcnow() + timedelta(seconds=app.config["SYNC_TICK_SECONDS"]),

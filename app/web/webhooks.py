@@ -13,6 +13,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from app.extensions import csrf, db
 from app.sync.connectors.base import WebhookRejected
+from app.sync import queue
 from app.sync.hub import Hub
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 csrf.exempt(bp)
 
+# Ingest outcomes that queue deliveries to the other systems.
+CHANGED = ("created", "updated", "conflict")
 # A Discourse post payload is a few KB and Live Events cut text at 8 KB: 1 MB is generous.
 MAX_BODY_BYTES = 1024 * 1024
 REFUSED = {400: "The push could not be read.", 401: "The push was not signed by a sender we trust.",
@@ -50,6 +53,9 @@ def _receive(system: str):
         return _refused(system, exc.status if exc.status in REFUSED else 401, exc.message)
     finally:
         hub.close()
+    changed = sum(counts.get(status, 0) for status in CHANGED)
+    if changed:  # the change is written and its deliveries queued: wake a worker now, not at the next tick
+        queue.wake(changed)
     log.info("event=webhook_received system=%s event_id=%s outcome=%s", system,
              request.headers.get("X-Discourse-Event-Id", "-"), ",".join(f"{k}:{v}" for k, v in sorted(counts.items())))
     return jsonify({"ok": True, "applied": counts})

@@ -8,7 +8,7 @@ import sys
 
 from app.ops.logs import JSONFormatter, RedactingFormatter, event_fields, redact
 from tests.helpers import make_canvas_user
-from tests.sync.test_workers import ROOT, database_url, worker_env
+from tests.fixtures.workers import ROOT, database_url, worker_env
 
 TOKEN = "7~Zq8rT3stT0kenValueThatMustNeverLeak"
 

@@ -164,7 +164,7 @@ def test_unverifiable_events_are_rejected_with_401(keys, token):
 
 
 def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> tuple[Hub, str]:
-    """A hub whose Canvas connector trusts ``keys``' JWKS, Canvas course 101 linked to category 55."""
+    """A hub whose Canvas connector trusts ``keys``' JWKS, Canvas course 101 linked (to Canvas alone)."""
     sb = make_canvas_sandbox(courses=1, assignments=1, students=1, topics_per_course=0)
     registry = ConnectorRegistry()
     registry.register("canvas", create_canvas_connector)
@@ -175,7 +175,7 @@ def _hub_taking_pushes(app, make_canvas_sandbox, keys, monkeypatch) -> tuple[Hub
     db.session.add(course)
     db.session.commit()
     hub = Hub.from_app(db.session)
-    hub.link_course(course.id, 55)
+    hub.link_containers(course.id, {})
     return hub, urlsplit(sb.base_url).netloc  # the instance the course's Live Events name
 
 

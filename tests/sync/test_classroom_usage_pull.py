@@ -12,7 +12,7 @@ from app.models.types import utcnow
 from app.sync import queue
 from app.sync.jobs.classroom_usage import CLASSROOM_USAGE
 from app.sync.scheduler import Scheduler, due_usage_pulls, run_due_usage_pulls
-from tests.sync.test_scheduler import RecordingExecutor
+from tests.fixtures.executors import RecordingExecutor
 
 START = date(2026, 8, 24)
 TODAY = START + timedelta(days=60)  # the sandbox's "today"; with a one-day lag Google has data through TODAY - 1

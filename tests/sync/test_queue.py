@@ -5,7 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db
@@ -197,3 +197,47 @@ def test_concurrent_claimers_never_take_the_same_operation(app):
 @pytest.mark.parametrize("attempts,expected", [(1, 30), (2, 60), (3, 120), (20, 3600)])
 def test_backoff_doubles_and_is_capped(attempts, expected):
     assert queue.DEFAULT_POLICY.delay(attempts).total_seconds() == expected
+
+
+def test_a_claim_in_flight_leaves_the_other_due_operations_claimable(app):
+    """Worker A has read and locked its candidate but not taken it yet; worker B claims meanwhile.
+
+    B must get the other operation: on MariaDB a locking read under REPEATABLE READ locks every
+    row it scans, so SKIP LOCKED made B skip rows A never meant to take, and B's drain found
+    nothing (one of N operations stranded until the scheduler re-notified).
+    """
+    ids = {_enqueue(), _enqueue()}
+    engine = db.engine
+    # SQLite serialises claims (each holds the write lock from its BEGIN): A pauses before it.
+    pause_at = "BEGIN" if engine.dialect.name == "sqlite" else "UPDATE"
+    a_paused, b_done = threading.Event(), threading.Event()
+    taken: dict[str, list[int]] = {}
+    errors = []
+
+    with Session(engine) as session_a:
+        connection_a = session_a.connection()
+
+        @event.listens_for(connection_a, "before_cursor_execute")
+        def pause_before_taking(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith(pause_at) and not a_paused.is_set():
+                a_paused.set()
+                b_done.wait(timeout=60)
+
+        def worker_a():
+            try:
+                taken["A"] = [op.id for op in queue.claim(session_a, "A")]
+            except Exception as exc:  # surfaced below
+                errors.append(exc)
+
+        thread = threading.Thread(target=worker_a)
+        thread.start()
+        try:
+            assert a_paused.wait(timeout=60), "worker A never reached its take"
+            with Session(engine) as session_b:
+                taken["B"] = [op.id for op in queue.claim(session_b, "B")]
+        finally:
+            b_done.set()
+            thread.join(timeout=60)
+    assert not errors
+    assert len(taken["A"]) == 1 and len(taken["B"]) == 1
+    assert set(taken["A"]) | set(taken["B"]) == ids

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import SyncOperation, SyncRun, User
 from app.models.types import utcnow
-from app.sync.executors import Executor
 from app.sync.scheduler import JOB_ID, Scheduler, due_syncs, jitter, run_due_syncs, start_scheduler
+from tests.fixtures.executors import RecordingExecutor
 from tests.helpers import make_canvas_user
 
 HOUR = timedelta(hours=1)
@@ -27,16 +27,6 @@ def _user(email, connected=True):
     db.session.add(user)
     db.session.commit()
     return user.id
-
-
-class RecordingExecutor(Executor):
-    """Stands in for the workers: the test finishes runs itself, at fake times."""
-
-    def __init__(self):
-        self.notified = 0
-
-    def notify(self, count: int = 1) -> None:
-        self.notified += count
 
 
 def test_due_syncs_pick_incremental_or_full(app):

@@ -7,12 +7,8 @@ when its lease runs out and the sync completes.
 """
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -21,27 +17,10 @@ from app.extensions import db
 from app.models import SyncOperation, SyncRun
 from app.sync import queue
 from app.sync.jobs.canvas_sync import CANVAS_SYNC, start_or_join
+from tests.fixtures.workers import database_url, start_worker, worker_env
 from tests.helpers import make_canvas_user, snapshot
 
-ROOT = Path(__file__).resolve().parents[2]
 SLOW_CANVAS = {"courses": 6, "assignments": 10, "students": 12, "seed": 5, "latency_ms": 40}
-
-
-def worker_env(database_url: str, **extra: str) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CANVAS", "TOKEN_ENCRYPTION", "SYNC_"))}
-    env.update(DATABASE_URL=database_url, SECRET_KEY="test-secret-key", CANVASFLOW_ENV="development",
-               CANVAS_PER_PAGE="20", CANVAS_TIMEOUT_S="10", SYNC_SCHEDULE_ENABLED="false", PYTHONUNBUFFERED="1",
-               **extra)
-    return env
-
-
-def start_worker(env: dict, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "run", "queue", "work", "--poll", "0.2", *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def database_url() -> str:
-    return db.engine.url.render_as_string(hide_password=False)
 
 
 def operations() -> list[SyncOperation]:

@@ -19,7 +19,7 @@ from app.sync.hub import HUB_DELIVERY, Hub
 from tests.fixtures.discourse import discourse_api
 from tests.helpers import make_canvas_user
 from tests.sync.hub_env import HubDriver
-from tests.sync.test_scheduler import RecordingExecutor
+from tests.fixtures.executors import RecordingExecutor
 
 WEBHOOK_SECRET = "test-webhook-secret-3b9c"
 PASSWORD = "password-123"  # tests.helpers.make_canvas_user's

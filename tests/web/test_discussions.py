@@ -83,11 +83,19 @@ def test_page_shows_one_thread_with_origins_and_reached_states(teacher, hub_env)
     env.drain(ONCE)
     html = _page(teacher, env)
     assert _states(html, f"post-{reply.id}") == {"canvas": "synced", "discourse": "failed"}
-    # ... and when it is back, a retry delivers it.
+    failed = db.session.scalar(select(SyncOperation).where(SyncOperation.target_system == "discourse",
+                                                           SyncOperation.status == SyncOperation.FAILED))
+    post_html = html[html.index(f'id="post-{reply.id}"'):]
+    post_html = post_html[:post_html.index('class="body"')]
+    # The reason, in the operation's own words, beside the post; and a retry for the owner.
+    assert f"Not delivered to Discourse: {failed.error_message}" in post_html
+    assert f'/discussions/deliveries/{failed.id}/retry"' in post_html
+    # ... and when it is back, that retry delivers it.
     env.discourse.start()
-    failed = db.session.scalar(select(SyncOperation.id).where(SyncOperation.target_system == "discourse",
-                                                              SyncOperation.status == SyncOperation.FAILED))
-    queue.retry(db.session, failed)
+    woken = env.executor.notified
+    retried = _form(teacher, env, f"/deliveries/{failed.id}/retry", {})
+    assert retried.status_code == 303 and env.executor.notified == woken + 1
+    assert "tried again shortly" in teacher.get(retried.headers["Location"]).get_data(as_text=True)
     env.drain()
     assert _states(_page(teacher, env), f"post-{reply.id}") == {"canvas": "synced", "discourse": "synced"}
     assert any("goggles" in p.raw for p in env.discourse.forum.posts.values())
@@ -239,3 +247,53 @@ def test_course_page_links_to_discussions_and_unlinked_course_says_so(client, ap
 def test_the_page_needs_a_session(client, app):
     response = client.get("/courses/1/discussions")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_a_topic_written_before_the_link_is_delivered_once_linked(teacher, hub_env):
+    env = hub_env
+    db.session.execute(HubCourseLink.__table__.delete().where(HubCourseLink.course_id == env.course_id))
+    db.session.commit()
+    written = _form(teacher, env, "/topics", {"title": "Field trip", "body": "Bring boots."})
+    assert written.status_code == 303
+    topic = _topic("Field trip")
+    assert env.deliveries() == []  # linked nowhere yet: nothing to deliver to
+
+    linked = _form(teacher, env, "/link", {"category_id": str(2)})
+    assert "Linked to Discourse category 2" in teacher.get(linked.headers["Location"]).get_data(as_text=True)
+    assert {op.target_system for op in env.deliveries(entity_id=str(topic.id))} == {"canvas", "discourse"}
+    env.drain()
+    assert _states(_page(teacher, env), f"topic-{topic.id}") == {"canvas": "synced", "discourse": "synced"}
+    assert any(t["title"] == "Field trip" for t in env.canvas.data.topics.values())
+    assert any(t.title == "Field trip" for t in env.discourse.forum.topics.values())
+
+
+def test_linking_is_refused_in_plain_words_when_discourse_is_not_set_up(client, app):
+    user = make_user("nodiscourse@example.edu", canvas=True)
+    course = Course(user_id=user.id, canvas_course_id=4343, name="Geology")
+    db.session.add(course)
+    db.session.commit()
+    login(client, user.email)
+    token = csrf_token(client, f"/courses/{course.id}/discussions")
+    answer = client.post(f"/courses/{course.id}/discussions/link", data={"category_id": "2", "csrf_token": token})
+    page = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "Not linked: Discourse is not set up: set DISCOURSE_URL and DISCOURSE_API_KEY." in page
+    assert "stay in step" not in page
+    assert db.session.scalar(select(func.count()).select_from(HubCourseLink)) == 0
+
+
+def test_only_the_owner_retries_a_delivery_of_their_own_course(client, hub_env):
+    env = hub_env
+    synced_thread(env)
+    topic = _topic("Osmosis lab questions")
+    op, _ = queue.enqueue(db.session, "hub_delivery", entity_type="discussion_topic", entity_id=topic.id,
+                          target_system="discourse")
+    op.status, op.error_message = SyncOperation.FAILED, "Discourse answered 500."
+    db.session.commit()
+    make_user("stranger@example.edu")
+    login(client, "stranger@example.edu")
+    token = csrf_token(client, "/settings/")
+    answer = client.post(f"/courses/{env.course_id}/discussions/deliveries/{op.id}/retry",
+                         data={"csrf_token": token})
+    assert answer.status_code == 404
+    db.session.expire_all()
+    assert db.session.get(SyncOperation, op.id).status == SyncOperation.FAILED

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import SyncRun
 from tests.helpers import make_canvas_user, stop_process
-from tests.sync.test_workers import ROOT, database_url, worker_env
+from tests.fixtures.workers import ROOT, database_url, worker_env
 from tests.web.conftest import CSRF_RE
 
 PASSWORD = "password-123"  # tests.helpers.make_canvas_user

@@ -19,7 +19,7 @@ from app.extensions import db
 from app.models import Course, DiscussionPost, DiscussionTopic, HubWebhookEvent
 from app.sync.hub import Hub
 from tests.sync.live_events import keys, sign_event  # noqa: F401 (fixture)
-from tests.sync.test_scheduler import RecordingExecutor
+from tests.fixtures.executors import RecordingExecutor
 from tests.web.conftest import make_user
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
 from tests.web.hub_env import CATEGORY, WEBHOOK_SECRET, hub_env  # noqa: F401 (fixture)
@@ -60,6 +60,7 @@ def test_a_real_signed_discourse_webhook_is_applied_once_and_its_replay_ignored(
     discourse_topic = next(t for t in env.discourse.forum.topics.values() if t.category_id == CATEGORY)
     db.session.commit()
     posts_before = _count(DiscussionPost)
+    woken_before = env.executor.notified
 
     env.discourse.add_webhook(f"{live_app}/webhooks/discourse", WEBHOOK_SECRET)
     env.discourse.reply("bob", discourse_topic.id, "Pushed over a real signed webhook, not polled.")
@@ -75,6 +76,7 @@ def test_a_real_signed_discourse_webhook_is_applied_once_and_its_replay_ignored(
     # The reply is queued for Canvas (the outbox), not back to Discourse.
     assert [o.target_system for o in env.deliveries(entity_type="discussion_post", entity_id=str(pushed.id))] \
         == ["canvas"]
+    assert env.executor.notified == woken_before + 1  # a worker woken at once, not at the next tick
 
     # Discourse's admin "Redeliver": the same event id, byte for byte. Nothing new is applied.
     first_sent = delivery.sent_at
@@ -87,6 +89,7 @@ def test_a_real_signed_discourse_webhook_is_applied_once_and_its_replay_ignored(
     assert len(env.deliveries(entity_type="discussion_post", entity_id=str(pushed.id))) == 1
     # One delivery, recorded by its id and by its body's hash.
     assert db.session.scalar(select(func.count()).select_from(HubWebhookEvent)) == 2
+    assert env.executor.notified == woken_before + 1  # a replay wakes no one
 
 
 def _post_payload(env, raw: str) -> tuple[bytes, dict]:

@@ -43,6 +43,16 @@ class ConnectorProvider:
             self._built[key] = self.registry.create(system, credentials, None, settings)
         return self._built[key]
 
+    def check(self, system: str) -> None:
+        """Build the system's connector once, unkept: raises PermanentError (in plain words) when the
+        system is not set up here. User-scoped systems are checked when their owner's connector is built."""
+        if system in USER_SCOPED:
+            return
+        connector = self.registry.create(system, None, None, {**dict(self.config), "course_ids": []})
+        close = getattr(connector, "close", None)
+        if close is not None:
+            close()
+
     def containers(self, system: str, user_id: int | None = None) -> list[str]:
         stmt = select(HubCourseLink.container_id).where(HubCourseLink.system == system)
         if user_id is not None:

@@ -70,6 +70,8 @@ class ThreadPost:
     updated_at: datetime
     deleted: bool
     reached: dict[str, str]  # system -> synced | pending | failed
+    # system -> the failed delivery there: (operation id, its reason in plain words)
+    failures: dict[str, tuple[int, str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -44,6 +44,7 @@ from app.models import DiscussionPost, DiscussionTopic, HubCourseLink
 from app.sync import queue
 from app.sync.connectors.base import Change, ConnectorRegistry
 from app.sync.connectors.base import registry as default_registry
+from app.sync.errors import PermanentError
 from app.sync.hub.conflicts import ConflictResolver
 from app.sync.hub.connectors import ConnectorProvider
 from app.sync.hub.delivery import Delivery
@@ -123,11 +124,24 @@ class Hub:
 
     def link_course(self, course_id: int, discourse_category_id: int | str, *,
                     user_id: int | None = None) -> list[HubCourseLink]:
-        return self.local.link_course(course_id, discourse_category_id, user_id=user_id)
+        """Link a course to a Discourse category (and to itself in Canvas): its topics sync both ways."""
+        return self.link_containers(course_id, {"discourse": str(discourse_category_id)}, user_id=user_id)
 
     def link_containers(self, course_id: int, containers: Mapping[str, str], *,
                         user_id: int | None = None) -> list[HubCourseLink]:
+        """Refused, in plain words, for a system this installation cannot reach (nothing would ever
+        be delivered); otherwise linked, and what the course already holds is queued for it."""
+        for system in containers:
+            if system not in self.systems:
+                raise ValueError(f"This installation does not sync discussions with {system}.")
+            try:
+                self.connectors.check(system)
+            except PermanentError as exc:
+                raise ValueError(f"Not linked: {exc.message}") from None
         return self.local.link_containers(course_id, containers, user_id=user_id)
+
+    def unlink_course(self, course_id: int) -> list[str]:
+        return self.local.unlink_course(course_id)
 
     # -- reading -------------------------------------------------------------------------
 

@@ -84,11 +84,6 @@ class LocalEdits:
 
     # -- course links --------------------------------------------------------------------
 
-    def link_course(self, course_id: int, discourse_category_id: int | str, *,
-                    user_id: int | None = None) -> list[HubCourseLink]:
-        """Link a course to a Discourse category (and to itself in Canvas): its topics sync both ways."""
-        return self.link_containers(course_id, {"discourse": str(discourse_category_id)}, user_id=user_id)
-
     def link_containers(self, course_id: int, containers: Mapping[str, str], *,
                         user_id: int | None = None) -> list[HubCourseLink]:
         with self.store.atomic():
@@ -114,5 +109,32 @@ class LocalEdits:
                     link.container_id, link.instance = container, instance
                 links.append(link)
             self.session.flush()
-            self.store.log("link_course", None, None, None, {"course_id": course_id, "containers": wanted}, None)
+            queued = self._queue_existing(course_id)
+            self.store.log("link_course", None, None, None,
+                           {"course_id": course_id, "containers": wanted, "queued": queued}, None)
         return links
+
+    def unlink_course(self, course_id: int) -> list[str]:
+        """Stop keeping the course in step with every system; returns the systems it was linked to.
+        Deliveries still queued find no link and skip; mappings stay, so a new link finds its copies."""
+        with self.store.atomic():
+            links = list(self.session.scalars(select(HubCourseLink).where(HubCourseLink.course_id == course_id)))
+            for link in links:
+                self.session.delete(link)
+            systems = sorted(link.system for link in links)
+            self.store.log("unlink_course", None, None, None, {"course_id": course_id, "systems": systems}, None)
+        return systems
+
+    def _queue_existing(self, course_id: int) -> int:
+        """What was written before the link (on any side) is queued for the linked systems; a system
+        already holding an entity skips its delivery without a write."""
+        queued = 0
+        topics = self.session.scalars(select(DiscussionTopic).where(DiscussionTopic.course_id == course_id,
+                                                                    DiscussionTopic.deleted_at.is_(None))
+                                      .order_by(DiscussionTopic.id)).all()
+        for topic in topics:
+            queued += bool(self.store.queue_deliveries(TOPIC, topic, exclude=None))
+            for post in sorted(topic.posts, key=lambda p: p.id):
+                if post.deleted_at is None:
+                    queued += bool(self.store.queue_deliveries(POST, post, exclude=None))
+        return queued

@@ -24,18 +24,20 @@ class ThreadReader:
         topics = list(self.session.scalars(select(DiscussionTopic).where(DiscussionTopic.course_id == course_id)
                                            .order_by(DiscussionTopic.created_at, DiscussionTopic.id)))
         posts_of = {t.id: sorted(t.posts, key=lambda p: (p.created_at, p.id)) for t in topics}
-        reached = self._reached({TOPIC: [t.id for t in topics],
-                                 POST: [p.id for posts in posts_of.values() for p in posts]}, systems)
+        reached, failures = self._reached({TOPIC: [t.id for t in topics],
+                                           POST: [p.id for posts in posts_of.values() for p in posts]}, systems)
         out = []
         for topic in topics:
             posts = [ThreadPost(id=p.id, body_html=p.body_html, author_name=p.author_name,
                                 origin_system=p.origin_system, created_at=p.created_at, updated_at=p.updated_at,
-                                deleted=p.deleted_at is not None, reached=reached[(POST, p.id)])
+                                deleted=p.deleted_at is not None, reached=reached[(POST, p.id)],
+                                failures=failures.get((POST, p.id), {}))
                      for p in posts_of[topic.id]]
             out.append(ThreadTopic(id=topic.id, body_html=topic.body_html, author_name=topic.author_name,
                                    origin_system=topic.origin_system, created_at=topic.created_at,
                                    updated_at=topic.updated_at, deleted=topic.deleted_at is not None,
-                                   reached=reached[(TOPIC, topic.id)], title=topic.title, posts=posts))
+                                   reached=reached[(TOPIC, topic.id)], failures=failures.get((TOPIC, topic.id), {}),
+                                   title=topic.title, posts=posts))
         return out
 
     def conflicts(self, *, limit: int = 50, entity_type: str | None = None,
@@ -52,12 +54,13 @@ class ThreadReader:
                  "base": json.loads(row.base_json) if row.base_json else None,
                  "result": json.loads(row.result_json)} for row in self.session.scalars(stmt)]
 
-    def _reached(self, ids_by_type: dict[str, list[int]], systems: list[str]) -> dict[tuple[str, int], dict[str, str]]:
-        """Per entity and linked system: synced, pending or failed. Three queries per entity type for the
-        whole thread (vectors, mappings, deliveries), not three per entity and system."""
+    def _reached(self, ids_by_type: dict[str, list[int]], systems: list[str]):
+        """Per entity and linked system: synced, pending or failed, and each failed delivery's (id, reason).
+        Three queries per entity type for the whole thread (vectors, mappings, deliveries), not three per
+        entity and system."""
         vectors: dict[tuple[str, int], VersionVector] = {}
         synced: dict[tuple[str, int, str], VersionVector] = {}
-        last_delivery: dict[tuple[str, int, str], str] = {}
+        last_delivery: dict[tuple[str, int, str], tuple[int, str, str | None]] = {}
         for entity_type, ids in ids_by_type.items():
             if not ids or not systems:
                 continue
@@ -68,11 +71,14 @@ class ThreadReader:
                     HubEntityMap.entity_type == entity_type, HubEntityMap.local_id.in_(ids),
                     HubEntityMap.system.in_(systems))):
                 synced[(entity_type, row.local_id, row.system)] = VersionVector(row.synced_vector)
-            for entity_id, target, status in self.session.execute(select(Op.entity_id, Op.target_system, Op.status).where(
-                    Op.kind == HUB_DELIVERY, Op.entity_type == entity_type,
-                    Op.entity_id.in_([str(i) for i in ids]), Op.target_system.in_(systems)).order_by(Op.id)):
-                last_delivery[(entity_type, int(entity_id), target)] = status  # in id order: the latest wins
+            for op_id, entity_id, target, status, error in self.session.execute(
+                    select(Op.id, Op.entity_id, Op.target_system, Op.status, Op.error_message).where(
+                        Op.kind == HUB_DELIVERY, Op.entity_type == entity_type,
+                        Op.entity_id.in_([str(i) for i in ids]), Op.target_system.in_(systems)).order_by(Op.id)):
+                # in id order: the latest wins
+                last_delivery[(entity_type, int(entity_id), target)] = (op_id, status, error)
         out: dict[tuple[str, int], dict[str, str]] = {}
+        failures: dict[tuple[str, int], dict[str, tuple[int, str]]] = {}
         for entity_type, ids in ids_by_type.items():
             for local_id in ids:
                 vector = vectors.get((entity_type, local_id), VersionVector.from_json(None))
@@ -81,8 +87,13 @@ class ThreadReader:
                     mapped = synced.get((entity_type, local_id, system))
                     if mapped is not None and mapped.dominates(vector):
                         states[system] = "synced"
+                        continue
+                    op_id, status, error = last_delivery.get((entity_type, local_id, system), (None, None, None))
+                    if status == Op.FAILED:
+                        states[system] = "failed"
+                        failures.setdefault((entity_type, local_id), {})[system] = (
+                            op_id, error or "The delivery failed; no reason was recorded.")
                     else:
-                        failed = last_delivery.get((entity_type, local_id, system)) == Op.FAILED
-                        states[system] = "failed" if failed else "pending"
+                        states[system] = "pending"
                 out[(entity_type, local_id)] = states
-        return out
+        return out, failures

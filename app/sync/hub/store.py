@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app.extensions import begin_write
 from app.models import Course, HubCourseLink, HubEntityMap, HubTransaction, HubVersionVector, HubWebhookEvent, User
 from app.models.types import utcnow
 from app.sync import queue
@@ -38,26 +39,18 @@ class HubStore:
 
     @contextmanager
     def atomic(self):
-        """One hub operation = one transaction, at HUB_ISOLATION_LEVEL when set."""
+        """One hub operation = one transaction, at HUB_ISOLATION_LEVEL when set; on SQLite it holds the
+        write lock from its start (waiting for it), so it never fails on "database is locked"."""
         if self.isolation_level:
             self.session.commit()  # the level is set before a transaction's first statement (no-op when idle)
             self.session.connection(execution_options={"isolation_level": self.isolation_level})
-        self._begin_sqlite()
+        begin_write(self.session)
         try:
             yield
             self.session.commit()
         except BaseException:
             self.session.rollback()
             raise
-
-    def _begin_sqlite(self) -> None:
-        """pysqlite only opens a transaction at the first write, so a SAVEPOINT before it would be the
-        outermost transaction (its RELEASE a commit). Open it now: savepoints then nest as they should."""
-        connection = self.session.connection()
-        if connection.dialect.name != "sqlite":
-            return
-        if not connection.connection.dbapi_connection.in_transaction:
-            connection.exec_driver_sql("BEGIN")
 
     def log(self, action: str, system: str | None, entity_type: str | None, local_id: int | None,
             changes: dict, operation_id: int | None) -> None:

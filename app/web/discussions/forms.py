@@ -30,3 +30,7 @@ class LinkForm(FlaskForm):
         NumberRange(min=1, max=2**31 - 1, message="A Discourse category id is a whole number from 1 up.")],
         description="In Discourse: the number in the category's address, e.g. /c/biology/12 -> 12")
     submit = SubmitField("Link")
+
+
+class RetryForm(FlaskForm):
+    """Only the CSRF token: a failed delivery tried again."""

@@ -14,12 +14,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink
+from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink, SyncOperation
 from app.sync import queue
-from app.sync.hub import Hub
+from app.sync.hub import HUB_DELIVERY, TOPIC, Hub
 from app.web.discussions import bp
 from app.web.discussions.access import LinkRefused, check_may_link
-from app.web.discussions.forms import EditPostForm, LinkForm, ReplyForm, TopicForm
+from app.web.discussions.forms import EditPostForm, LinkForm, ReplyForm, RetryForm, TopicForm
 from app.web.discussions.text import to_html
 
 log = logging.getLogger(__name__)
@@ -165,6 +165,34 @@ def edit_post(course_id: int, post_id: int):
         return _back(course, f"post-{post.id}")
     return _run(course, lambda hub: hub.edit_post(post.id, to_html(form.body.data)),
                 f"post-{post.id}", "Post saved; the change goes to the linked systems shortly.")
+
+
+@bp.route("/courses/<int:course_id>/discussions/deliveries/<int:op_id>/retry", methods=["POST"])
+def retry_delivery(course_id: int, op_id: int):
+    """The owner puts a failed delivery of this course's thread back in the queue."""
+    course = _course(course_id, write=True)
+    op = db.session.get(SyncOperation, op_id)
+    if op is None or op.kind != HUB_DELIVERY or not _in_course(course, op):
+        abort(404)
+    if not _checked(RetryForm()):
+        return _back(course)
+    if queue.retry(db.session, op.id):
+        queue.wake()
+        flash("Delivery put back in the queue; it is tried again shortly.", "success")
+    else:
+        flash("That delivery is not failed any more.", "warning")
+    anchor = f"topic-{op.entity_id}" if op.entity_type == TOPIC else f"post-{op.entity_id}"
+    return _back(course, anchor)
+
+
+def _in_course(course: Course, op: SyncOperation) -> bool:
+    if not str(op.entity_id or "").isdigit():
+        return False
+    if op.entity_type == TOPIC:
+        entity = db.session.get(DiscussionTopic, int(op.entity_id))
+        return entity is not None and entity.course_id == course.id
+    entity = db.session.get(DiscussionPost, int(op.entity_id))
+    return entity is not None and entity.topic.course_id == course.id
 
 
 @bp.route("/courses/<int:course_id>/discussions/link", methods=["POST"])
