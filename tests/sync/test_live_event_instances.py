@@ -41,7 +41,7 @@ def test_a_course_id_from_another_instance_does_not_capture_a_live_event(app, ma
     db.session.add(captured)
     db.session.commit()
     hub = Hub.from_app(db.session)
-    hub.link_course(captured.id, 55)
+    hub.link_containers(captured.id, {})  # Canvas alone: this installation has no Discourse
 
     real_instance, fake_instance = urlsplit(real.base_url).netloc, urlsplit(fake.base_url).netloc
     assert hub.receive_webhook("canvas", {}, sign_event(with_instance(real_instance), keys["good"])) == {"foreign": 1}

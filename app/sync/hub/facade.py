@@ -34,7 +34,7 @@ they share; connectors.py builds each system's connector for a scope.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from flask import Flask, current_app
@@ -129,16 +129,21 @@ class Hub:
 
     def link_containers(self, course_id: int, containers: Mapping[str, str], *,
                         user_id: int | None = None) -> list[HubCourseLink]:
-        """Refused, in plain words, for a system this installation cannot reach (nothing would ever
-        be delivered); otherwise linked, and what the course already holds is queued for it."""
-        for system in containers:
+        """Refused for a system this installation cannot reach (check_linkable); otherwise linked,
+        and what the course already holds is queued for it."""
+        self.check_linkable(containers)
+        return self.local.link_containers(course_id, containers, user_id=user_id)
+
+    def check_linkable(self, systems: Iterable[str]) -> None:
+        """ValueError, in plain words, for a system this installation cannot reach: nothing linked
+        to it would ever be delivered."""
+        for system in systems:
             if system not in self.systems:
                 raise ValueError(f"This installation does not sync discussions with {system}.")
             try:
                 self.connectors.check(system)
             except PermanentError as exc:
                 raise ValueError(f"Not linked: {exc.message}") from None
-        return self.local.link_containers(course_id, containers, user_id=user_id)
 
     def unlink_course(self, course_id: int) -> list[str]:
         return self.local.unlink_course(course_id)

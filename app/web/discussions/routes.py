@@ -202,15 +202,15 @@ def link(course_id: int):
     if not _checked(form):
         return _back(course, "link")
     category = form.category_id.data
-    try:
-        check_may_link(current_user, course)
-    except LinkRefused as exc:
-        log.info("event=hub_course_link_refused course_id=%s category=%s by_user=%s", course.id, category,
-                 current_user.id)
-        flash(str(exc), "error")
-        return _back(course, "link")
 
     def linked(hub):
+        hub.check_linkable(["discourse"])  # cheapest first: no Canvas call when nothing could be delivered
+        try:
+            check_may_link(current_user, course)
+        except LinkRefused as exc:
+            log.info("event=hub_course_link_refused course_id=%s category=%s by_user=%s", course.id, category,
+                     current_user.id)
+            raise ValueError(str(exc)) from None
         links = hub.link_course(course.id, category, user_id=current_user.id)
         log.info("event=hub_course_linked course_id=%s category=%s by_user=%s", course.id, category, current_user.id)
         return links
