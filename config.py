@@ -155,6 +155,12 @@ class Config:
 
     # Google Classroom (app/sync/connectors/classroom.py, app/sync/classroom_usage.py).
     CLASSROOM_API_URL = os.environ.get("CLASSROOM_API_URL", "https://classroom.googleapis.com")
+    # Google Classroom consent (OAuth 2.0, offline access, Classroom read-only scopes). The
+    # bases are Google's unless a sandbox serves them (docs/notes/oauth.md).
+    GOOGLE_OAUTH_CLIENT_ID = os.environ.get("GOOGLE_OAUTH_CLIENT_ID", "")
+    GOOGLE_OAUTH_CLIENT_SECRET = os.environ.get("GOOGLE_OAUTH_CLIENT_SECRET", "")
+    GOOGLE_OAUTH_AUTH_BASE = os.environ.get("GOOGLE_OAUTH_AUTH_BASE", "https://accounts.google.com")
+    GOOGLE_OAUTH_TOKEN_BASE = os.environ.get("GOOGLE_OAUTH_TOKEN_BASE", "https://oauth2.googleapis.com")
     CLASSROOM_REPORTS_URL = os.environ.get("CLASSROOM_REPORTS_URL", "https://admin.googleapis.com")
     # Usage by date starts at the school year's first day (YYYY-MM-DD; unset: usage is not imported),
     # is fetched in windows of at most this many days, and ends at the end date (unset: today).

@@ -17,7 +17,7 @@ from app.services.canvas_api_service import CanvasAPIError, CanvasAPIService
 from app.services.canvas_oauth import (CanvasSignIn, SignInRefused, canvas_provider, identity_of,
                                        personal_tokens_allowed)
 from app.services.http import ApiError
-from app.services.oauth_client import OAuthRefused, PolicyOAuth2Session
+from app.services.oauth_client import OAuthProvider, OAuthRefused, PolicyOAuth2Session
 from app.web.auth import bp
 from app.web.auth.routes import start_session
 from app.web.errors import render_error
@@ -125,4 +125,5 @@ def _canvas_sign_in():
         return identity_of(current_user._get_current_object()) if current_user.is_authenticated else None
 
     return {"canvas_sign_in": canvas_provider(current_app.config).configured, "canvas_identity": canvas_identity,
-            "personal_tokens_allowed": personal_tokens_allowed(current_app.config)}
+            "personal_tokens_allowed": personal_tokens_allowed(current_app.config),
+            "google_consent": OAuthProvider.google(current_app.config).configured}
