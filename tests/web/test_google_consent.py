@@ -124,6 +124,12 @@ def test_revoked_consent_asks_to_connect_again_and_keeps_data(app, client, googl
     assert classroom_courses() == before
 
 
+def test_consent_needs_a_session(app, client, google):
+    for url in ("/auth/google/login", "/auth/google/callback?code=x&state=y"):
+        response = client.get(url)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
 @pytest.mark.parametrize("state", [None, "forged"])
 def test_wrong_or_missing_state_connects_nothing(app, client, google, state):
     user = make_user("state@example.edu")
