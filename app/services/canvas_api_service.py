@@ -52,6 +52,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_TEXT = "rate limit exceeded"
+# A request refused for its token is sent again after the shared refresh; a second refusal
+# (the new token already replaced by another thread's refresh) gets one more try.
+REFRESHED_ATTEMPTS = 3
 
 
 class CanvasAPIService:
@@ -320,15 +323,15 @@ class CanvasAPIService:
             return self.http.request(method, url, what=_api_path(url), **kwargs)
         try:
             token = self.token_source.current()
-            try:
-                return self.http.request(method, url, what=_api_path(url),
-                                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
-            except InvalidToken as exc:
-                if exc.reason not in ("expired", "invalid", "revoked"):
-                    raise
-                token = self.token_source.after_unauthorized(token)
-                return self.http.request(method, url, what=_api_path(url),
-                                         headers={"Authorization": f"Bearer {token}"}, **kwargs)
+            for attempt in range(1, REFRESHED_ATTEMPTS + 1):
+                try:
+                    return self.http.request(method, url, what=_api_path(url),
+                                             headers={"Authorization": f"Bearer {token}"}, **kwargs)
+                except InvalidToken:
+                    if attempt == REFRESHED_ATTEMPTS:
+                        raise
+                    token = self.token_source.after_unauthorized(token)
+            raise AssertionError("unreachable")
         except OAuthRefused as exc:  # the token endpoint failed without refusing the refresh token
             raise CanvasAPIError(str(exc), status=exc.status, retriable=exc.retriable) from None
 
