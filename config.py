@@ -44,6 +44,14 @@ class Config:
     CANVAS_MAX_RETRIES = _env_int("CANVAS_MAX_RETRIES", 5)
     CANVAS_PER_PAGE = _env_int("CANVAS_PER_PAGE", 100)
     SYNC_COURSE_WORKERS = _env_int("SYNC_COURSE_WORKERS", 4)
+    # Sign in with Canvas (OAuth2): the school's Canvas and its developer key. With all
+    # three set the login page offers "Log in with Canvas" (docs/notes/oauth.md).
+    CANVAS_BASE_URL = os.environ.get("CANVAS_BASE_URL", "")
+    CANVAS_OAUTH_CLIENT_ID = os.environ.get("CANVAS_OAUTH_CLIENT_ID", "")
+    CANVAS_OAUTH_CLIENT_SECRET = os.environ.get("CANVAS_OAUTH_CLIENT_SECRET", "")
+    CANVAS_OAUTH_SCOPES = os.environ.get("CANVAS_OAUTH_SCOPES", "")
+    # 0: Settings no longer takes a pasted personal access token (OAuth only).
+    CANVAS_ALLOW_PERSONAL_TOKENS = _env_bool("CANVAS_ALLOW_PERSONAL_TOKENS", True)
     SYNC_THREAD_POOL_SIZE = _env_int("SYNC_THREAD_POOL_SIZE", 4)
     # Canvas URLs pointing at private/loopback hosts are refused unless allowed (SSRF).
     ALLOW_PRIVATE_CANVAS_URLS = _env_bool("ALLOW_PRIVATE_CANVAS_URLS", True)
@@ -147,6 +155,12 @@ class Config:
 
     # Google Classroom (app/sync/connectors/classroom.py, app/sync/classroom_usage.py).
     CLASSROOM_API_URL = os.environ.get("CLASSROOM_API_URL", "https://classroom.googleapis.com")
+    # Google Classroom consent (OAuth 2.0, offline access, Classroom read-only scopes). The
+    # bases are Google's unless a sandbox serves them (docs/notes/oauth.md).
+    GOOGLE_OAUTH_CLIENT_ID = os.environ.get("GOOGLE_OAUTH_CLIENT_ID", "")
+    GOOGLE_OAUTH_CLIENT_SECRET = os.environ.get("GOOGLE_OAUTH_CLIENT_SECRET", "")
+    GOOGLE_OAUTH_AUTH_BASE = os.environ.get("GOOGLE_OAUTH_AUTH_BASE", "https://accounts.google.com")
+    GOOGLE_OAUTH_TOKEN_BASE = os.environ.get("GOOGLE_OAUTH_TOKEN_BASE", "https://oauth2.googleapis.com")
     CLASSROOM_REPORTS_URL = os.environ.get("CLASSROOM_REPORTS_URL", "https://admin.googleapis.com")
     # Usage by date starts at the school year's first day (YYYY-MM-DD; unset: usage is not imported),
     # is fetched in windows of at most this many days, and ends at the end date (unset: today).

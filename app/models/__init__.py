@@ -5,6 +5,7 @@ from app.models.classroom_usage import ClassroomUsage
 from app.models.discussions import (DiscussionPost, DiscussionTopic, HubConflict, HubCourseLink, HubEntityMap,
                                     HubTransaction, HubVersionVector, HubWebhookEvent)
 from app.models.connection import UserConnection
+from app.models.oauth import OAuthIdentity
 from app.models.ops import SyncAlert, SyncDailySummary
 from app.models.planner import PlannerMark
 from app.models.queue import QueuePause, SyncOperation
@@ -25,6 +26,7 @@ __all__ = [
     "HubTransaction",
     "HubVersionVector",
     "HubWebhookEvent",
+    "OAuthIdentity",
     "PlannerMark",
     "QueuePause",
     "ServiceHeartbeat",

@@ -21,6 +21,10 @@ SECRET_PATTERNS = [
     (re.compile(r"(?i)\b(access_token|api_key|api-key|token|password|secret)=([^\s&\"',;]+)"), r"\1=[REDACTED]"),
     (re.compile(r"(?i)(['\"](?:authorization|api-key|x-canvas-token)['\"]\s*:\s*['\"])[^'\"]+"), r"\1[REDACTED]"),
     (re.compile(r"\b\d{1,8}~[A-Za-z0-9]{16,}\b"), "[REDACTED]"),  # the shape of a Canvas access token
+    # An OAuth callback's code and state, and a refresh token, in a URL (an access log line).
+    (re.compile(r"(?i)([?&](?:code|state|refresh_token|client_secret)=)[^\s&\"']+"), r"\1[REDACTED]"),
+    (re.compile(r"\bya29\.[A-Za-z0-9_\-]{8,}"), "[REDACTED]"),  # Google access tokens
+    (re.compile(r"\b1//[A-Za-z0-9_\-]{8,}"), "[REDACTED]"),  # Google refresh tokens
     # The calendar feed's secret is its URL path; an access log line (werkzeug's) carries it.
     (re.compile(r"/calendar/[^/\s?\"']+\.ics"), "/calendar/[REDACTED].ics"),
 ]

@@ -41,6 +41,7 @@ from app.services.http import (
     excerpt,
     url_path,
 )
+from app.services.oauth_client import OAuthRefused, SharedAccessToken
 from app.services.pagination import LinkHeaderPaginator, PaginationError, known_page_urls, max_pages_setting
 
 __all__ = [
@@ -51,6 +52,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_TEXT = "rate limit exceeded"
+# A request refused for its token is sent again after the shared refresh; a second refusal
+# (the new token already replaced by another thread's refresh) gets one more try.
+REFRESHED_ATTEMPTS = 3
 
 
 class CanvasAPIService:
@@ -72,6 +76,7 @@ class CanvasAPIService:
         max_pages: int | None = None,
         policy: EgressPolicy | None = None,
         stats: RequestStats | None = None,
+        token_source: SharedAccessToken | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.api_url = f"{self.base_url}/api/v1/"
@@ -83,10 +88,14 @@ class CanvasAPIService:
         # An HTTP header carries only visible ASCII: a pasted token with other characters
         # (found by fuzzing the settings form) could not even be sent; Canvas tokens never have them.
         self._token_sendable = bool(token) and token.isascii() and token.isprintable() and " " not in token
+        # Signed in with Canvas: each request takes the run's shared token, refreshed as it expires.
+        self.token_source = token_source
+        if token_source is not None:
+            self._token_sendable = True
         self.throttle = LeakyBucketThrottle(max_concurrency=max_concurrency)
         self.session = build_session(
             stats=self.stats, total_retries=max_retries, backoff_factor=backoff_factor, policy=policy,
-            headers={"Authorization": f"Bearer {token}"} if self._token_sendable else None,
+            headers={"Authorization": f"Bearer {token}"} if self._token_sendable and token_source is None else None,
         )
         self.http = HttpClient(
             self.session, CANVAS_ERRORS, [self.base_url], stats=self.stats, timeout=timeout,
@@ -100,11 +109,17 @@ class CanvasAPIService:
     def for_user(cls, user, **kwargs) -> CanvasAPIService:
         if not user.has_canvas:
             raise CanvasAPIError("Connect your Canvas account first: add the Canvas URL and an access token.")
+        if "token_source" not in kwargs:
+            from app.services.canvas_oauth import token_source_for
+
+            kwargs["token_source"] = token_source_for(user, policy=kwargs.get("policy"))
         return cls(user.canvas_base_url, user.canvas_token, **kwargs)
 
     def close(self) -> None:
         self._page_pool.shutdown(wait=False, cancel_futures=True)
         self.session.close()
+        if self.token_source is not None:
+            self.token_source.session.close()
 
     def __enter__(self):
         return self
@@ -304,7 +319,21 @@ class CanvasAPIService:
     def _request(self, method: str, url: str, **kwargs) -> requests.Response:
         if not self._token_sendable:
             raise InvalidToken("invalid", status=None)
-        return self.http.request(method, url, what=_api_path(url), **kwargs)
+        if self.token_source is None:
+            return self.http.request(method, url, what=_api_path(url), **kwargs)
+        try:
+            token = self.token_source.current()
+            for attempt in range(1, REFRESHED_ATTEMPTS + 1):
+                try:
+                    return self.http.request(method, url, what=_api_path(url),
+                                             headers={"Authorization": f"Bearer {token}"}, **kwargs)
+                except InvalidToken:
+                    if attempt == REFRESHED_ATTEMPTS:
+                        raise
+                    token = self.token_source.after_unauthorized(token)
+            raise AssertionError("unreachable")
+        except OAuthRefused as exc:  # the token endpoint failed without refusing the refresh token
+            raise CanvasAPIError(str(exc), status=exc.status, retriable=exc.retriable) from None
 
     @staticmethod
     def _expect(value, kind: type):

@@ -17,6 +17,16 @@ class InvalidToken(CanvasAPIError):
         super().__init__(f"Canvas rejected the access token ({reason}).", status=status)
 
 
+class ReconnectNeeded(InvalidToken):
+    """Canvas refused the refresh token (the person removed the app, or an admin revoked it)."""
+
+    def __init__(self, *, status: int | None = 400):
+        CanvasAPIError.__init__(self, "Canvas no longer accepts Canvas Flow's sign-in for this account. "
+                                "Connect Canvas again (Log in with Canvas); your synced data is kept.",
+                                status=status)
+        self.reason = "reconnect"
+
+
 class InsufficientScope(CanvasAPIError):
     kind = "invalid_token"
 

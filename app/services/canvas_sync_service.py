@@ -27,7 +27,9 @@ from app.models.types import utcnow
 from app.services import canvas_bookmarks, sync_runs
 from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_bookmarks import can_sync_incrementally, course_label
-from app.services.canvas_errors import CanvasAPIError, InsufficientScope, InvalidToken, RunTimeExceeded, Unauthorized
+from app.services.canvas_errors import (CanvasAPIError, InsufficientScope, InvalidToken, ReconnectNeeded,
+                                        RunTimeExceeded, Unauthorized)
+from app.services.canvas_oauth import save_refreshed_tokens
 from app.services.canvas_fetch import (
     CourseData,
     CourseFetcher,
@@ -144,6 +146,7 @@ class CanvasSyncService:
                 # The last complete sync (shown to the user); incremental positions are the
                 # per-course bookmarks, moved with each course's rows.
                 self.user.last_synced_canvas = run.started_at
+        save_refreshed_tokens(self.user, getattr(self.api, "token_source", None))
         sync_runs.finish_run(self.session, run, status=result.status, counts=result.as_dict(), stats=stats,
                              error=result.error)
         if self.live_progress is not None:
@@ -154,6 +157,8 @@ class CanvasSyncService:
 
     @staticmethod
     def _plain(exc: CanvasAPIError) -> str:
+        if isinstance(exc, ReconnectNeeded):
+            return str(exc)
         if isinstance(exc, (InvalidToken, InsufficientScope)):
             return f"{exc} Update it in Settings."
         return str(exc)

@@ -27,6 +27,7 @@ from app.services.http import (
     excerpt,
     url_path,
 )
+from app.services.oauth_client import OAuthRefused, SharedAccessToken
 from app.services.pagination import PageTokenPaginator, PaginationError, max_pages_setting
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,14 @@ class InvalidCredentials(ClassroomAPIError):
     def __init__(self, status: int | None = 401):
         super().__init__("Google Classroom rejected the access token (it is invalid or has expired); "
                          "connect Google Classroom again.", status=status)
+
+
+class ReconnectGoogle(InvalidCredentials):
+    """Google refused the refresh token (revoked at myaccount.google.com, or expired)."""
+
+    def __init__(self, status: int | None = 400):
+        ClassroomAPIError.__init__(self, "Google no longer accepts Canvas Flow's access to your Classroom. "
+                                   "Connect Google Classroom again; your synced data is kept.", status=status)
 
 
 class PermissionDenied(ClassroomAPIError):
@@ -101,14 +110,17 @@ class ClassroomAPIService:
                  reports_url: str = REPORTS_URL, page_size: int = 100, timeout: float = 30.0,
                  connect_timeout: float = 5.0, deadline_s: float | None = None,
                  max_body_bytes: int | None = None, max_pages: int | None = None,
-                 stats: RequestStats | None = None):
+                 stats: RequestStats | None = None, token_source: SharedAccessToken | None = None):
         self.session = session
+        # Connected through Google's consent: the access token is refreshed as Google does.
+        self.token_source = token_source
         self.classroom_url = classroom_url.rstrip("/")
         self.reports_url = reports_url.rstrip("/")
         self.page_size = page_size
         self.max_pages = max_pages_setting(max_pages)
         # An HTTP header carries only visible ASCII; such a token could never be valid.
-        self._token_sendable = bool(token) and token.isascii() and token.isprintable() and " " not in token
+        self._token_sendable = token_source is not None or (
+            bool(token) and token.isascii() and token.isprintable() and " " not in token)
         self._auth = {"Authorization": f"Bearer {token}"}
         self.http = HttpClient(session, CLASSROOM_ERRORS, [self.classroom_url, self.reports_url], stats=stats,
                                timeout=timeout, connect_timeout=connect_timeout, deadline_s=deadline_s,
@@ -175,10 +187,23 @@ class ClassroomAPIService:
                     raise BadResponse(f"Google repeated a page token while listing {key}.") from None
                 raise BadResponse(f"Google kept sending pages of {key} past {exc.pages}; stopped.") from None
 
+    def _send_get(self, url: str, params: dict) -> requests.Response:
+        if self.token_source is None:
+            return self.http.request("GET", url, params=params, headers=self._auth)
+        try:
+            token = self.token_source.current()
+            try:
+                return self.http.request("GET", url, params=params, headers=_bearer(token))
+            except InvalidCredentials:
+                token = self.token_source.after_unauthorized(token)
+                return self.http.request("GET", url, params=params, headers=_bearer(token))
+        except OAuthRefused as exc:  # Google's token endpoint failed without refusing the grant
+            raise ClassroomAPIError(str(exc), status=exc.status, retriable=exc.retriable) from None
+
     def _get(self, url: str, params: dict) -> dict:
         if not self._token_sendable:
             raise InvalidCredentials(status=None)
-        response = self.http.request("GET", url, params=params, headers=self._auth)
+        response = self._send_get(url, params)
         try:
             body = response.json()
         except ValueError:
@@ -186,6 +211,10 @@ class ClassroomAPIService:
         if not isinstance(body, dict):
             raise BadResponse(f"Google sent {type(body).__name__} where an object was expected ({url_path(url)}).")
         return body
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _error_for(response: requests.Response) -> ClassroomAPIError:

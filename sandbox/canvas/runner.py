@@ -7,7 +7,7 @@ import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from . import clock
 from .api import ApiRequest, ApiResponse, CanvasApi
@@ -16,6 +16,7 @@ from .data import CanvasData, SandboxError
 from .errors import (INVALID_TOKEN_BODY, NO_TOKEN_BODY, REVOKED_TOKEN_BODY, WWW_AUTHENTICATE, ApiError,
                      not_found)
 from .faults import DEFAULT_SLOW_S, ERROR_BODIES, FaultInjector
+from .oauth import DEFAULT_TOKEN_LIFETIME_S, DeveloperKey, OAuthError, OAuthProvider, authorize_page, with_query
 from .pagination import Query
 from ..serving import LoopbackSandbox, positional_args
 from .server import SandboxHTTPServer, SandboxRequestHandler
@@ -53,7 +54,8 @@ class CanvasSandbox(LoopbackSandbox):
                  throttle_status: int = 403, faults: float = 0.0, port: int = 0, *, host: str = "127.0.0.1",
                  fault_seed: int | None = None, fault_kinds=None, fault_slow_s: float = DEFAULT_SLOW_S,
                  unauthorized_status: int = 401, anchor: float | None = None, topics_per_course: int = 3,
-                 verbose: bool = False, student_all: str = "own"):
+                 verbose: bool = False, student_all: str = "own",
+                 oauth_token_lifetime_s: float = DEFAULT_TOKEN_LIFETIME_S, oauth_key: DeveloperKey | None = None):
         if unauthorized_status not in (401, 403):
             raise ValueError("unauthorized_status must be 401 or 403")
         self._init_serving(host, port, verbose)
@@ -74,6 +76,9 @@ class CanvasSandbox(LoopbackSandbox):
         if student_all not in ("own", "unauthorized"):
             raise ValueError('student_all must be "own" or "unauthorized"')
         self.api = CanvasApi(self.data, unauthorized_status, student_all=student_all)
+        # The developer key an app signs users in with (sandbox/canvas/oauth.py).
+        self.oauth = OAuthProvider(oauth_key, token_lifetime_s=oauth_token_lifetime_s)
+        self.oauth.user_name = self._user_name
         self.throttle = Throttle(enabled=throttle, status=throttle_status)
         self.faults = FaultInjector(faults, seed if fault_seed is None else fault_seed,
                                     fault_kinds, fault_slow_s)
@@ -95,6 +100,18 @@ class CanvasSandbox(LoopbackSandbox):
 
     def _started(self) -> None:
         self.data.base_url = self.base_url
+
+    def _user_name(self, user_id: int) -> str:
+        if user_id == SELF_USER_ID:
+            return self.data.self_user.get("name", "")
+        return self.data.students[self.data.student_index(user_id)]["name"]
+
+    def oauth_users(self) -> list[tuple[int, str]]:
+        """Who may sign in on the authorize page: the teacher and the first student."""
+        users = [(SELF_USER_ID, self._user_name(SELF_USER_ID))]
+        if self.student_id is not None:
+            users.append((self.student_id, self._user_name(self.student_id)))
+        return users
 
     # ------------------------------------------------------------------ knobs
     def set_faults(self, rate: float, seed: int | None = None, kinds=None, slow_s: float | None = None,
@@ -226,6 +243,8 @@ class CanvasSandbox(LoopbackSandbox):
         path = split.path
         if path.startswith(CONTROL_PREFIX):
             self._control(handler, path, Query(split.query), body)
+        elif path.rstrip("/").startswith("/login/oauth2/"):
+            self._oauth(handler, path.rstrip("/"), Query(split.query), body)
         else:
             self._api(handler, path, Query(split.query), body)
 
@@ -234,6 +253,9 @@ class CanvasSandbox(LoopbackSandbox):
         auth = headers.get("authorization") or ""
         m = re.match(r"(?i)bearer\s+(\S+)\s*$", auth.strip())
         token = m.group(1) if m else query.get("access_token")
+        pair, _expired = self.oauth.lookup(token) if token else (None, False)
+        if pair is not None:
+            return pair.user_id
         return self.student_id if token == self.student_token and self.student_id is not None else SELF_USER_ID
 
     def _authenticate(self, headers: dict, query: Query, path: str = "", method: str = "GET") -> ApiError | None:
@@ -248,8 +270,12 @@ class CanvasSandbox(LoopbackSandbox):
             return ApiError(401, NO_TOKEN_BODY)
         if token == self.token or (token == self.student_token and self.student_id is not None):
             return None
-        if token == self.expired_token:
-            return ApiError(401, {"errors": [{"message": "Expired access token.", "expired_at": self.expired_at}]},
+        pair, expired = self.oauth.lookup(token)
+        if pair is not None and not expired:
+            return None
+        if token == self.expired_token or pair is not None:
+            expired_at = self.expired_at if pair is None else clock.iso(pair.expires_at)
+            return ApiError(401, {"errors": [{"message": "Expired access token.", "expired_at": expired_at}]},
                             [WWW_AUTHENTICATE])
         if token == self.revoked_token:
             return ApiError(401, REVOKED_TOKEN_BODY, [WWW_AUTHENTICATE])
@@ -360,6 +386,78 @@ class CanvasSandbox(LoopbackSandbox):
                 handler.drop()
             else:
                 handler.send_raw(status, out_headers, out_body, truncate=truncate)
+
+    # ------------------------------------------------------------------ OAuth2
+    def _oauth(self, handler, path: str, query: Query, body: bytes) -> None:
+        """/login/oauth2/*: see sandbox/canvas/oauth.py. Logged like API requests (tokens redacted)."""
+        started, t0 = time.time(), time.perf_counter()
+        method = handler.command
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        entry = RequestLogEntry(method, path, "", None, started, 0.0, False, None)
+        params = dict(query.pairs)
+        if body:
+            ctype = headers.get("content-type", "")
+            if "json" in ctype:
+                try:
+                    loaded = json.loads(body)
+                except ValueError:
+                    loaded = {}
+                params.update({k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {})
+            else:
+                params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        status, out_headers, out_body = 404, [("Content-Type", "application/json; charset=utf-8")], b""
+        try:
+            status, out_headers, out_body = self._oauth_route(method, path, params, headers)
+        except OAuthError as exc:
+            status = exc.status
+            out_body = json.dumps(exc.payload(), separators=(",", ":")).encode()
+            out_headers = [("Content-Type", "application/json; charset=utf-8")]
+            if status == 401:
+                out_headers.append(("WWW-Authenticate", "Canvas OAuth 2.0"))
+        finally:
+            entry.status = status
+            entry.duration = time.perf_counter() - t0
+            self._log(entry)
+            handler.send_raw(status, out_headers, out_body)
+
+    def _oauth_route(self, method: str, path: str, params: dict, headers: dict):
+        json_type = [("Content-Type", "application/json; charset=utf-8")]
+        if path == "/login/oauth2/auth" and method == "GET":
+            redirect_uri, scopes = self.oauth.check_authorize(params)
+            scope_error = self.oauth.scope_error(scopes)
+            if scope_error is not None:
+                return 302, [("Location", with_query(redirect_uri, {**scope_error.payload(),
+                                                                   "state": params.get("state")}))], b""
+            if params.get("response_type") != "code":
+                return 302, [("Location", with_query(redirect_uri, {
+                    "error": "unsupported_response_type", "error_description": "Only response_type=code is permitted",
+                    "state": params.get("state")}))], b""
+            return 200, [("Content-Type", "text/html; charset=utf-8")], authorize_page(params, self.oauth_users())
+        if path in ("/login/oauth2/accept", "/login/oauth2/deny") and method == "POST":
+            redirect_uri, scopes = self.oauth.check_authorize(params)
+            if path.endswith("/deny"):
+                return 302, [("Location", with_query(redirect_uri, {"error": "access_denied",
+                                                                   "state": params.get("state")}))], b""
+            allowed = {uid for uid, _ in self.oauth_users()}
+            try:
+                user_id = int(params.get("user_id") or SELF_USER_ID)
+            except ValueError:
+                user_id = -1
+            if user_id not in allowed:
+                raise OAuthError("invalid_request", "unknown user")
+            code = self.oauth.issue_code(user_id, redirect_uri, scopes)
+            return 302, [("Location", with_query(redirect_uri, {"code": code, "state": params.get("state")}))], b""
+        if path == "/login/oauth2/token" and method == "POST":
+            answer = self.oauth.token(params, headers.get("authorization"))
+            return 200, json_type + [("Cache-Control", "no-store")], json.dumps(answer).encode()
+        if path == "/login/oauth2/token" and method == "DELETE":
+            m = re.match(r"(?i)bearer\s+(\S+)\s*$", (headers.get("authorization") or "").strip())
+            token = m.group(1) if m else params.get("access_token")
+            if not token or not self.oauth.revoke(token):
+                return 400, json_type, json.dumps({
+                    "message": "can't delete OAuth access token when not using an OAuth access token"}).encode()
+            return 200, json_type, b"{}"
+        return 404, json_type, json.dumps({"errors": [{"message": "The specified resource does not exist."}]}).encode()
 
     # ------------------------------------------------------------------ control
     def _control(self, handler, path: str, query: Query, body: bytes) -> None:

@@ -11,12 +11,13 @@ import re
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from ..serving import LoopbackRequestHandler, LoopbackSandbox, positional_args
 
 from .api import ClassroomApi, GoogleError, Query
 from .data import ClassroomData, SandboxError
+from .oauth import GoogleOAuth, GoogleOAuthError, consent_page, with_query
 
 CONTROL_PREFIX = "/__sandbox__"
 UNAUTHENTICATED = ("Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or "
@@ -70,6 +71,11 @@ class _Handler(LoopbackRequestHandler):
     server_version = "ESF"
 
     def _dispatch(self):
+        path = urlsplit(self.path).path.rstrip("/")
+        if path.startswith("/o/oauth2/") or path in ("/token", "/revoke"):
+            status, headers, raw = self.server.sandbox.handle_oauth(self.command, self.path, self.read_body())
+            self.send_raw(status, headers, raw)
+            return
         status, headers, payload = self.server.sandbox.handle(self.command, self.path, self.headers,
                                                               self.read_body())
         data = json.dumps(payload, separators=(",", ":")).encode()
@@ -94,7 +100,7 @@ class ClassroomSandbox(LoopbackSandbox):
     def __init__(self, courses: int = 2, course_work: int = 6, students: int = 5, usage_users: int | None = None,
                  seed: int = 1, token: str = "classroom-sandbox-token", quota_per_window: int = 1200,
                  quota_window_s: float = 60.0, today=None, usage_lag_days: int = 2, port: int = 0,
-                 verbose: bool = False):
+                 verbose: bool = False, oauth_token_lifetime_s: float = 3599):
         self._init_serving("127.0.0.1", port, verbose)
         self.token = token
         # A teacher's token: Classroom answers it, the Admin Reports API (admins only) does not.
@@ -105,6 +111,8 @@ class ClassroomSandbox(LoopbackSandbox):
         self.quota = Quota(quota_per_window, quota_window_s)
         self._fail_next = 0  # guarded by _log_lock, like the quota
         self._fail_retry_after: float | None = None
+        # Google's OAuth endpoints (accounts.google.com and oauth2.googleapis.com) on the same port.
+        self.oauth = GoogleOAuth(token_lifetime_s=oauth_token_lifetime_s)
 
     # lifecycle: LoopbackSandbox; base_url stands in for both https://classroom.googleapis.com
     # and https://admin.googleapis.com
@@ -146,7 +154,7 @@ class ClassroomSandbox(LoopbackSandbox):
             token = self._token(headers, query)
             if token is None:
                 raise GoogleError(401, MISSING_CREDENTIALS, "UNAUTHENTICATED", headers=[WWW_AUTHENTICATE])
-            if token not in (self.token, self.teacher_token):
+            if token not in (self.token, self.teacher_token) and not self.oauth.valid_access(token):
                 raise GoogleError(401, UNAUTHENTICATED, "UNAUTHENTICATED", headers=[WWW_AUTHENTICATE])
             service = "admin.googleapis.com" if split.path.startswith("/admin/") else "classroom.googleapis.com"
             if token == self.teacher_token and service == "admin.googleapis.com":
@@ -172,6 +180,40 @@ class ClassroomSandbox(LoopbackSandbox):
         entry.status = status
         self._log(entry)  # logged before the answer leaves
         return status, out_headers, payload
+
+    def handle_oauth(self, method: str, raw_path: str, body: bytes) -> tuple[int, list, bytes]:
+        """sandbox/classroom/oauth.py's endpoints; tokens never reach the request log."""
+        split = urlsplit(raw_path)
+        path = split.path.rstrip("/")
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        self._log(RequestLogEntry(method, path, {}, 0, time.time()))
+        json_type = [("Content-Type", "application/json; charset=utf-8")]
+        try:
+            if path == "/o/oauth2/v2/auth" and method == "GET":
+                redirect, scopes = self.oauth.consent(params)
+                error = self.oauth.scope_error(scopes)
+                if error is not None:
+                    return 302, [("Location", with_query(redirect, {"error": error.error,
+                                                                   "state": params.get("state")}))], b""
+                return 200, [("Content-Type", "text/html; charset=utf-8")], consent_page(params)
+            if path in ("/o/oauth2/v2/approve", "/o/oauth2/v2/deny") and method == "POST":
+                redirect, scopes = self.oauth.consent(params)
+                if path.endswith("deny"):
+                    return 302, [("Location", with_query(redirect, {"error": "access_denied",
+                                                                   "state": params.get("state")}))], b""
+                code = self.oauth.issue_code(redirect, scopes, params.get("access_type") == "offline")
+                return 302, [("Location", with_query(redirect, {"state": params.get("state"), "code": code,
+                                                               "scope": scopes}))], b""
+            if path == "/token" and method == "POST":
+                return 200, json_type + [("Cache-Control", "no-store")], json.dumps(self.oauth.token(params)).encode()
+            if path == "/revoke" and method == "POST":
+                if self.oauth.revoke(params.get("token") or ""):
+                    return 200, json_type, b"{}"
+                raise GoogleOAuthError("invalid_token", "Token expired or revoked")
+        except GoogleOAuthError as exc:
+            return exc.status, json_type, json.dumps(exc.payload()).encode()
+        return 404, json_type, b'{"error":"not_found"}'
 
     @staticmethod
     def _token(headers, query: Query) -> str | None:

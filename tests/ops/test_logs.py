@@ -54,3 +54,12 @@ def test_calendar_feed_secret_is_masked_in_access_log_lines():
         line = formatter.format(record)
         assert secret not in line and secret[:12] not in line
         assert "GET /calendar/[REDACTED].ics HTTP/1.1" in line.replace('\\"', '"')
+
+
+def test_oauth_callback_code_state_and_google_tokens_are_masked():
+    line = ('"GET /auth/canvas/callback?code=4f1c9a0d2be7&state=Zq8xWm3 HTTP/1.1" 302 - '
+            "refresh ya29.a0AfB_byC1234567890 with 1//0gLkJmnopqrstuvw")
+    masked = redact(line)
+    for secret in ("4f1c9a0d2be7", "Zq8xWm3", "ya29.a0AfB_byC1234567890", "1//0gLkJmnopqrstuvw"):
+        assert secret not in masked
+    assert "/auth/canvas/callback?code=[REDACTED]&state=[REDACTED]" in masked

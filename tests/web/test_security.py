@@ -16,11 +16,16 @@ MACHINE_ENDPOINTS = {"ops.healthz", "ops.prometheus_metrics"}
 MACHINE_ENDPOINTS |= {"webhooks.discourse", "webhooks.canvas"}
 # The secret in the URL is the credential (calendar apps have no session): tests/web/test_calendar.py.
 CAPABILITY_ENDPOINTS = {"calendar.feed"}
+# OAuth redirects: Log in with Canvas is public by nature, Google's consent needs a session; both
+# are 404 until configured and answer with a redirect to the provider (tests/web/test_canvas_oauth.py,
+# tests/web/test_google_consent.py).
+OAUTH_ENDPOINTS = {"auth.canvas_login", "auth.canvas_callback", "auth.google_login", "auth.google_callback"}
 TOKEN = "7~TopSecretCanvasTokenValueQz9w"
 
 
 def all_rules(app):
-    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in PUBLIC_ENDPOINTS | MACHINE_ENDPOINTS | CAPABILITY_ENDPOINTS]
+    rules = [r for r in app.url_map.iter_rules() if r.endpoint not in
+             PUBLIC_ENDPOINTS | MACHINE_ENDPOINTS | CAPABILITY_ENDPOINTS | OAUTH_ENDPOINTS]
     assert len(rules) >= 12, "expected the planner, settings, sync and admin routes"
     return rules
 

@@ -26,7 +26,9 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from app.services.classroom_api_service import ClassroomAPIError, ClassroomAPIService, build_classroom_session
+from app.services.classroom_api_service import (ClassroomAPIError, ClassroomAPIService, ReconnectGoogle,
+                                                build_classroom_session)
+from app.services.oauth_client import PolicyOAuth2Session, SharedAccessToken
 from app.sync.connectors.base import Change, Connector, registry
 from app.sync.errors import PermanentError, TransientError
 
@@ -225,6 +227,12 @@ def create_classroom_connector(credentials: dict, session=None, settings: dict |
     # A user's OAuth token, or a domain-wide service-account token the operator configured.
     token = credentials.get("access_token") or credentials.get("token") or settings.get("service_account_token") or ""
     client_kwargs = {k: settings[k] for k in ("classroom_url", "reports_url", "page_size", "timeout") if k in settings}
+    provider = settings.get("oauth_provider")
+    if provider is not None and credentials.get("refresh_token"):
+        # Connected through Google's consent: refreshed before expiry and on a 401, one refresh at a time.
+        client_kwargs["token_source"] = SharedAccessToken(
+            PolicyOAuth2Session(provider), token, credentials["refresh_token"], credentials.get("expires_at"),
+            reconnect_error=lambda exc: ReconnectGoogle(status=exc.status))
     client = ClassroomAPIService(session or build_classroom_session(), token, **client_kwargs)
     kwargs = {k: tuple(settings[k]) for k in ("course_states", "course_work_states") if k in settings}
     return ClassroomConnector(client, state=settings.get("state"), **kwargs)

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.models import Course, HubCourseLink, User
+from app.services.canvas_oauth import token_source_for
 from app.sync.connectors.base import Connector, ConnectorRegistry
 from app.sync.connectors.canvas import CanvasConnector, canvas_instance
 from app.sync.errors import PermanentError
@@ -38,7 +39,9 @@ class ConnectorProvider:
                 user = self.session.get(User, scope)
                 if user is None or not user.has_canvas:
                     raise PermanentError("The course owner has no Canvas account connected any more.")
-                credentials = {"base_url": user.canvas_base_url, "token": user.canvas_token}
+                # Signed in with Canvas: the refreshing token, so an hour-old access token still works.
+                credentials = {"base_url": user.canvas_base_url, "token": user.canvas_token,
+                               "token_source": token_source_for(user)}
             settings = {**dict(self.config), "course_ids": self.containers(system, scope)}
             self._built[key] = self.registry.create(system, credentials, None, settings)
         return self._built[key]

@@ -25,6 +25,7 @@ from app.models import SyncOperation, UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
 from app.models.types import utcnow
 from app.services.http import RequestStats, build_session
+from app.services.oauth_client import OAuthProvider
 from app.sync import queue
 from app.sync.connectors.sources import create_source_connector
 from app.sync.errors import TRANSIENT_TYPES, OperationError, PermanentError, TransientError, classify, describe
@@ -67,6 +68,9 @@ def settings_for(connection: UserConnection, config) -> dict:
     settings = {"state": connection.state, "timeout": config["SOURCE_TIMEOUT_S"]}
     if connection.system == CLASSROOM:
         settings["classroom_url"] = connection.base_url or config["CLASSROOM_API_URL"]
+        google = OAuthProvider.google(config)
+        if google.configured:
+            settings["oauth_provider"] = google
     elif connection.system == SCHOOLOGY:
         settings["include_past"] = bool(config.get("SCHOOLOGY_INCLUDE_PAST", False))
     return settings
@@ -128,8 +132,14 @@ def pull_connection(connection: UserConnection, *, full: bool = False) -> dict:
         raise (PermanentError if permanent else TransientError)(message) from exc
     finally:
         http.close()
+        token_source = getattr(getattr(connector, "client", None), "token_source", None)
+        if token_source is not None:
+            token_source.session.close()
 
     connection = db.session.get(UserConnection, connection_id)
+    refreshed = token_source.state() if token_source is not None else None
+    if refreshed:  # Google's new access token (and the refresh token, kept) for the next pull
+        connection.set_credentials({**connection.credentials, **refreshed}, hint_from="refresh_token")
     connection.status, connection.last_error = UserConnection.OK, None
     connection.last_success_at = started
     if full:

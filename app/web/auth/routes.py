@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import User
+from app.services.canvas_oauth import revoke_canvas
 from app.ops.mail import send_email, smtp_configured
 from app.web.auth import bp
 from app.web.auth.forms import ChangePasswordForm, LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
@@ -42,7 +43,7 @@ def _unknown_account_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(16))
 
 
-def _start_session(user: User, *, remember: bool = False) -> None:
+def start_session(user: User, *, remember: bool = False) -> None:
     # Nothing from before the login survives (a planted session cannot be carried in), and the
     # CSRF secret is a new one, made now: streamed pages save the session before they render.
     session.clear()
@@ -68,7 +69,7 @@ def login():
             check_password_hash(_unknown_account_hash(), form.password.data)
         elif user.check_password(form.password.data):
             limiter().record_success(address, email)
-            _start_session(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
         limiter().record_failure(address, email)
         flash("Wrong email or password.", "error")
@@ -92,7 +93,7 @@ def register():
         user.set_password(form.password.data)
         db.session.add(user)
         db.session.commit()
-        _start_session(user)
+        start_session(user)
         flash("Welcome! Connect your Canvas account to get started.", "info")
         return redirect(url_for("settings.canvas"))
     return render_template("auth/register.html", form=form), (400 if request.method == "POST" else 200)
@@ -102,6 +103,8 @@ def register():
 @login_required
 def logout():
     # Every session of this user ends, on every device, including copies of this cookie.
+    if request.form.get("revoke_canvas"):
+        revoke_canvas(current_user._get_current_object())
     current_user.end_all_sessions()
     db.session.commit()
     logout_user()
@@ -122,7 +125,7 @@ def change_password():
         user.end_all_sessions()
         db.session.commit()
         log.info("event=password_changed user_id=%s", user.id)
-        _start_session(user)  # this browser stays logged in; every other session ends
+        start_session(user)  # this browser stays logged in; every other session ends
         flash("Your password was changed. Other devices are logged out.", "success")
         return redirect(url_for("planner.index"))
     return render_template("auth/change_password.html", form=form), (400 if request.method == "POST" else 200)

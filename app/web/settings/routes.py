@@ -6,6 +6,7 @@ from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db
+from app.services.canvas_oauth import personal_tokens_allowed
 from app.services.http import EgressPolicy
 from app.web.confirm import confirmation_page, confirmed
 from app.web.settings import bp
@@ -60,6 +61,9 @@ def canvas():
     if request.method == "GET" and user.canvas_base_url:
         form.base_url.data = user.canvas_base_url
     status = 200
+    if request.method == "POST" and not personal_tokens_allowed(current_app.config):
+        flash("Pasted Canvas tokens are switched off here: use Log in with Canvas.", "error")
+        return _render(form), 403
     if form.validate_on_submit():
         try:
             base_url = normalize_canvas_url(
