@@ -85,3 +85,17 @@ def serving(app, name: str = "app-test-server"):
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+class SteppingClock:
+    """A sandbox's OAuth clock: each look at it moves time on, so tokens expire by requests
+    made, not by waiting."""
+
+    def __init__(self, step: float):
+        self.now, self.step = 1_000_000.0, step
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.now += self.step
+            return self.now

@@ -15,22 +15,9 @@ from app.services.canvas_sync_service import CanvasSyncService
 from app.services.oauth_client import PolicyOAuth2Session, SharedAccessToken
 from sandbox.canvas.oauth import DeveloperKey
 from tests.fixtures.canvas_oauth import authorize_in_sandbox, configure_canvas_oauth
-from tests.helpers import snapshot
+from tests.helpers import SteppingClock, snapshot
 
 REDIRECT = "http://127.0.0.1:9/auth/canvas/callback"
-
-
-class SteppingClock:
-    """The sandbox's OAuth clock: each look at it moves time on, so tokens expire by work done, not by waiting."""
-
-    def __init__(self, step: float):
-        self.now, self.step = 1_000_000.0, step
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            self.now += self.step
-            return self.now
 
 
 def signed_in_user(sandbox) -> User:

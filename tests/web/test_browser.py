@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.fixtures.browser import browser, shot  # noqa: F401 (fixture, and re-exported)
+from tests.fixtures.browser import browser, page, shot  # noqa: F401 (fixtures)
 
 COURSES = 10
 
@@ -36,21 +36,6 @@ def live_server(tmp_path):
     app.extensions["sync_executor"].shutdown(wait=True)
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Console errors include CSP refusals; "Failed to load resource" is only our own 4xx form answers.
-    page.on("console", lambda msg: errors.append(msg.text)
-            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors or CSP violations: {errors}"
 
 
 def register(page, base, email="student@example.edu", password="browser-pass-123"):

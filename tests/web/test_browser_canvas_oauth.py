@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox.canvas import CanvasSandbox
-from tests.fixtures.browser import browser, shot  # noqa: F401 (fixture, and re-exported)
+from tests.fixtures.browser import browser, page, shot  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -32,18 +32,6 @@ def live_app(tmp_path, canvas):
     app.extensions["sync_executor"].shutdown(wait=True)
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
 
 
 def test_log_in_with_canvas_runs_the_first_sync_then_asks_to_reconnect(page, live_app, canvas):

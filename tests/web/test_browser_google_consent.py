@@ -8,7 +8,7 @@ import time
 import pytest
 
 from sandbox.classroom import ClassroomSandbox
-from tests.fixtures.browser import browser, shot  # noqa: F401 (fixture, and re-exported)
+from tests.fixtures.browser import browser, page, shot  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -36,18 +36,6 @@ def live_app(tmp_path, google):
     app.extensions["sync_executor"].shutdown(wait=True)
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture
-def page(browser):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript errors: {errors}"
 
 
 def wait_for_status(page, url: str, text: str) -> str:

@@ -3,7 +3,6 @@ then pulls refresh the access token as Google does."""
 from __future__ import annotations
 
 import re
-import threading
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,22 +14,10 @@ from app.extensions import db
 from app.models import Course, SyncOperation, UserConnection
 from app.sync import queue
 from app.sync.jobs.source_pull import SOURCE_PULL, request_pull
+from tests.helpers import SteppingClock
 from tests.web.conftest import login, make_user
 
 TIMEOUT = 10
-
-
-class SteppingClock:
-    """Each look moves time on: tokens expire by requests made, not by waiting."""
-
-    def __init__(self, step: float):
-        self.now, self.step = 1_000_000.0, step
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        with self._lock:
-            self.now += self.step
-            return self.now
 
 
 @pytest.fixture
