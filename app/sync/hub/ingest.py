@@ -96,6 +96,8 @@ class Ingest:
         incoming = self._incoming_fields(change)
         now = utcnow()
         created_at = change.data.get("created_at") or change.updated_at or now
+        # An import is the first version the hub holds, not an edit: it is dated when it was written
+        # (Canvas topics carry no edit time, so their pull time would read "edited" on the page).
         if entity_type == TOPIC:
             link = self.session.scalar(select(HubCourseLink).where(
                 HubCourseLink.system == origin, HubCourseLink.container_id == str(change.parent_external_id)))
@@ -104,7 +106,7 @@ class Ingest:
             local = DiscussionTopic(course_id=link.course_id, title=incoming["title"], body_html=incoming["body_html"],
                                     author_name=incoming.get("author_name"), origin_system=origin,
                                     updated_by_system=origin, created_at=created_at,
-                                    updated_at=change.updated_at or now)
+                                    updated_at=created_at)
         else:
             topic_map = self.store.mapping(origin, TOPIC, str(change.parent_external_id))
             if topic_map is None:
@@ -112,7 +114,7 @@ class Ingest:
             local = DiscussionPost(topic_id=topic_map.local_id, body_html=incoming["body_html"],
                                    author_name=incoming.get("author_name"), origin_system=origin,
                                    updated_by_system=origin, created_at=created_at,
-                                   updated_at=change.updated_at or now)
+                                   updated_at=created_at)
         self.session.add(local)
         self.session.flush()
         vector = VersionVector().increment(origin)
