@@ -26,7 +26,7 @@ from tests.sync.hub_env import (FAST, SIDE, STRATEGY_CASES, CanvasSide, check_st
 from tests.sync.hub_env import config as env_app
 from tests.sync.hub_env import current_topic as _topic
 from tests.sync.hub_env import mapped as _mapped
-from tests.sync.test_scheduler import RecordingExecutor
+from tests.fixtures.executors import RecordingExecutor
 
 
 class SecondCanvas(CanvasConnector):

@@ -23,7 +23,7 @@ from app.sync.connectors.discourse import DiscourseConnector, hub_ref_in
 from app.sync.hub import HUB_DELIVERY
 from tests.sync.hub_env import (SIDE, STRATEGY_CASES, DiscourseSide, check_strategy, count, current_topic,
                                 make_env, mapped, run_chaos)
-from tests.sync.test_scheduler import RecordingExecutor
+from tests.fixtures.executors import RecordingExecutor
 
 SECRET = "hub-test-webhook-secret"
 COURSE_CATEGORY = 2  # category 1 is "Uncategorized"

@@ -297,3 +297,10 @@ def test_only_the_owner_retries_a_delivery_of_their_own_course(client, hub_env):
     assert answer.status_code == 404
     db.session.expire_all()
     assert db.session.get(SyncOperation, op.id).status == SyncOperation.FAILED
+
+
+def test_an_imported_topic_and_reply_never_read_edited(teacher, hub_env):
+    synced_thread(hub_env)
+    html = _page(teacher, hub_env)
+    assert "Osmosis lab questions" in html and "Do we need goggles?" in html
+    assert "· edited" not in html  # nothing was edited: each is the first version the hub saw

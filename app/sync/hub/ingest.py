@@ -99,6 +99,8 @@ class Ingest:
         incoming = self._incoming_fields(change)
         now = utcnow()
         created_at = change.data.get("created_at") or change.updated_at or now
+        # An import is the first version the hub holds, not an edit: it is dated when it was written
+        # (Canvas topics carry no edit time, so their pull time would read "edited" on the page).
         if entity_type == TOPIC:
             link = self.store.link_of_container(origin, str(change.parent_external_id), change.instance)
             if link is None:
@@ -106,7 +108,7 @@ class Ingest:
             local = DiscussionTopic(course_id=link.course_id, title=incoming["title"], body_html=incoming["body_html"],
                                     author_name=incoming.get("author_name"), origin_system=origin,
                                     updated_by_system=origin, created_at=created_at,
-                                    updated_at=change.updated_at or now)
+                                    updated_at=created_at)
         else:
             topic_map = self.store.mapping(origin, TOPIC, str(change.parent_external_id), change.instance)
             if topic_map is None:
@@ -114,7 +116,7 @@ class Ingest:
             local = DiscussionPost(topic_id=topic_map.local_id, body_html=incoming["body_html"],
                                    author_name=incoming.get("author_name"), origin_system=origin,
                                    updated_by_system=origin, created_at=created_at,
-                                   updated_at=change.updated_at or now)
+                                   updated_at=created_at)
         self.session.add(local)
         self.session.flush()
         vector = VersionVector().increment(origin)
