@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Course, SyncOperation, UserConnection
 from app.sync import queue
+from app.sync.executors import get_executor
 from app.sync.jobs.source_pull import SOURCE_PULL, request_pull
 from tests.helpers import SteppingClock
 from tests.web.conftest import login, make_user
@@ -28,7 +29,9 @@ def google(app, make_classroom_sandbox, monkeypatch):
                         "GOOGLE_OAUTH_AUTH_BASE": sandbox.base_url, "GOOGLE_OAUTH_TOKEN_BASE": sandbox.base_url,
                         "CLASSROOM_API_URL": sandbox.base_url}.items():
         monkeypatch.setitem(app.config, name, value)
-    return sandbox
+    yield sandbox
+    # The consent callback queues the first pull for the app's thread pool: let it end first.
+    get_executor(app).wait_idle()
 
 
 def consent(client) -> str:
@@ -47,10 +50,28 @@ def consent(client) -> str:
     return f"{parts.path}?{parts.query}"
 
 
+def run_pulls(connection_id: int, until) -> None:
+    """Run queued pulls here (or let the app's worker finish one it took first) until `until()`
+    holds; bounded. Each look starts a fresh transaction, so MariaDB's snapshot sees the worker."""
+    deadline = time.monotonic() + 60
+    while True:
+        queue.process_available(db.session, worker_id="consent-test", kinds=[SOURCE_PULL], max_operations=1)
+        db.session.commit()
+        if until() or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
+def open_pulls(connection_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(SyncOperation).where(
+        SyncOperation.kind == SOURCE_PULL, SyncOperation.entity_id == str(connection_id),
+        SyncOperation.status.in_(SyncOperation.OPEN_STATUSES)))
+
+
 def pull(connection_id: int) -> SyncOperation:
-    op, _ = request_pull(db.session.get(UserConnection, connection_id), notify=False)
-    queue.process_available(db.session, worker_id="consent-test", kinds=[SOURCE_PULL], max_operations=1)
-    db.session.expire_all()
+    op, joined = request_pull(db.session.get(UserConnection, connection_id), notify=False)
+    assert not joined  # a pull of its own, not one already under way
+    run_pulls(connection_id, lambda: db.session.get(SyncOperation, op.id).status not in SyncOperation.OPEN_STATUSES)
     return db.session.get(SyncOperation, op.id)
 
 
@@ -65,14 +86,8 @@ def connected(client, google) -> UserConnection:
     assert client.get(consent(client)).status_code == 302
     connection = db.session.scalar(select(UserConnection).where(UserConnection.user_id == user.id))
     # The first pull, queued by the callback: run here, or by the app's worker if it took it first.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        queue.process_available(db.session, worker_id="consent-test", kinds=[SOURCE_PULL], max_operations=1)
-        db.session.expire_all()
-        connection = db.session.get(UserConnection, connection.id)
-        if connection.status != UserConnection.NEW:
-            break
-        time.sleep(0.05)
+    run_pulls(connection.id, lambda: open_pulls(connection.id) == 0)
+    connection = db.session.get(UserConnection, connection.id)
     assert connection.status == UserConnection.OK, connection.last_error
     return connection
 
