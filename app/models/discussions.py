@@ -26,6 +26,8 @@ class DiscussionTopic(db.Model):
     title: Mapped[str] = mapped_column(String(500))
     body_html: Mapped[str] = mapped_column(LongText, default="")  # sanitized (nh3)
     author_name: Mapped[str | None] = mapped_column(String(255))
+    # The Canvas Flow user who wrote it here (None for a pulled post): edit rights follow it.
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     origin_system: Mapped[str] = mapped_column(String(32))  # where it was first written
     updated_by_system: Mapped[str] = mapped_column(String(32))  # who wrote the current version
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -43,6 +45,8 @@ class DiscussionPost(db.Model):
     topic_id: Mapped[int] = mapped_column(ForeignKey("discussion_topic.id", ondelete="CASCADE"))
     body_html: Mapped[str] = mapped_column(LongText, default="")
     author_name: Mapped[str | None] = mapped_column(String(255))
+    # The Canvas Flow user who wrote it here (None for a pulled post): edit rights follow it.
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     origin_system: Mapped[str] = mapped_column(String(32))
     updated_by_system: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
