@@ -93,6 +93,9 @@ class HubEntityMap(db.Model):
     last_version: Mapped[str | None] = mapped_column(String(64))  # the system's own edit counter
     last_title: Mapped[str | None] = mapped_column(String(500))
     last_body: Mapped[str | None] = mapped_column(LongText)  # as that system holds it (not sanitized)
+    # The source text that system keeps beside its rendering (Discourse's raw): what echoes are compared on,
+    # since its rendering changes after the fact (link attributes, previews) without an edit.
+    last_raw: Mapped[str | None] = mapped_column(LongText)
     last_deleted: Mapped[bool] = mapped_column(default=False)
     # The local version vector this copy reflects: older than the entity's means "not delivered yet".
     synced_vector_json: Mapped[str] = mapped_column(Text, default="{}")

@@ -213,7 +213,13 @@ class Ingest:
         """The system still holds what the hub last synced with it: an echo, or nothing new."""
         if deleted or mapping.last_deleted:
             return deleted == mapping.last_deleted
-        if mapping.last_body is None or (change.data.get("body_html") or "") != mapping.last_body:
+        raw = change.data.get("raw")
+        if raw is not None and mapping.last_raw is not None:
+            # The system's own source text: its rendering changes after the fact (link attributes,
+            # previews) with no one editing, and that must not read as an edit.
+            if raw != mapping.last_raw:
+                return False
+        elif mapping.last_body is None or (change.data.get("body_html") or "") != mapping.last_body:
             return False
         return change.entity_type != TOPIC or (change.data.get("title") or "") == (mapping.last_title or "")
 
@@ -222,6 +228,7 @@ class Ingest:
         data = change.data
         mapping.last_version = None if data.get("version") is None else str(data["version"])[:64]
         mapping.last_body = data.get("body_html") or ""
+        mapping.last_raw = data.get("raw")
         if change.entity_type == TOPIC:
             mapping.last_title = (data.get("title") or "")[:500]
         mapping.last_deleted = change.action == Change.DELETE or bool(data.get("deleted"))
