@@ -59,8 +59,11 @@ def start_demo(app: Flask) -> Demo:
     discourse = DiscourseSandbox(categories=1, topics_per_category=1, replies_per_topic=2, throttle=False,
                                  port=app.config.get("DEMO_DISCOURSE_PORT", 0))
     discourse.start()
+    # The demo's systems are on loopback: pull them often, so a reply written there shows in seconds.
     app.config.update(DISCOURSE_URL=discourse.base_url, DISCOURSE_API_KEY=discourse.api_key,
-                      DISCOURSE_API_USERNAME=discourse.api_username)
+                      DISCOURSE_API_USERNAME=discourse.api_username,
+                      HUB_PULL_SECONDS=app.config.get("DEMO_HUB_PULL_SECONDS", 3),
+                      SYNC_TICK_SECONDS=app.config.get("DEMO_TICK_SECONDS", 1))
     with app.app_context():
         email, password = app.config["DEMO_EMAIL"], app.config["DEMO_PASSWORD"]
         user = _user(email, password, admin=True)
