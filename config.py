@@ -214,6 +214,10 @@ class Config:
     DEMO_SANDBOX_PORT = _env_int("DEMO_SANDBOX_PORT", 8765)
     DEMO_EMAIL = os.environ.get("DEMO_EMAIL", "demo@canvasflow.test")
     DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "demo-password")
+    # ... and its sandbox Discourse, whose first course category one demo course is linked to
+    DEMO_DISCOURSE_PORT = _env_int("DEMO_DISCOURSE_PORT", 8766)
+    DEMO_STUDENT_EMAIL = os.environ.get("DEMO_STUDENT_EMAIL", "student@canvasflow.test")
+    DEMO_STUDENT_PASSWORD = os.environ.get("DEMO_STUDENT_PASSWORD", "student-password")
 
 
 class DevelopmentConfig(Config):

@@ -26,6 +26,8 @@ class DiscussionTopic(db.Model):
     title: Mapped[str] = mapped_column(String(500))
     body_html: Mapped[str] = mapped_column(LongText, default="")  # sanitized (nh3)
     author_name: Mapped[str | None] = mapped_column(String(255))
+    # The Canvas Flow user who wrote it here (None for a pulled post): edit rights follow it.
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     origin_system: Mapped[str] = mapped_column(String(32))  # where it was first written
     updated_by_system: Mapped[str] = mapped_column(String(32))  # who wrote the current version
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -43,6 +45,8 @@ class DiscussionPost(db.Model):
     topic_id: Mapped[int] = mapped_column(ForeignKey("discussion_topic.id", ondelete="CASCADE"))
     body_html: Mapped[str] = mapped_column(LongText, default="")
     author_name: Mapped[str | None] = mapped_column(String(255))
+    # The Canvas Flow user who wrote it here (None for a pulled post): edit rights follow it.
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     origin_system: Mapped[str] = mapped_column(String(32))
     updated_by_system: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -89,6 +93,9 @@ class HubEntityMap(db.Model):
     last_version: Mapped[str | None] = mapped_column(String(64))  # the system's own edit counter
     last_title: Mapped[str | None] = mapped_column(String(500))
     last_body: Mapped[str | None] = mapped_column(LongText)  # as that system holds it (not sanitized)
+    # The source text that system keeps beside its rendering (Discourse's raw): what echoes are compared on,
+    # since its rendering changes after the fact (link attributes, previews) without an edit.
+    last_raw: Mapped[str | None] = mapped_column(LongText)
     last_deleted: Mapped[bool] = mapped_column(default=False)
     # The local version vector this copy reflects: older than the entity's means "not delivered yet".
     synced_vector_json: Mapped[str] = mapped_column(Text, default="{}")

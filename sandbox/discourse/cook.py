@@ -88,3 +88,20 @@ def cook(raw: str) -> str:
 def excerpt(cooked: str, limit: int = 200) -> str:
     text = html.unescape(re.sub(r"<[^>]+>", "", cooked)).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+LINK = re.compile(r'<a href="(https?://[^"]+)"([^>]*)>')
+BARE_LINK_PARAGRAPH = re.compile(r'<p><a href="(https?://[^"]+)"[^>]*>\1</a></p>')
+
+
+def post_process(cooked: str) -> str:
+    """What Discourse's background job does to a cooked post after it is saved: external links get
+    ``rel="noopener nofollow ugc"``, and a link alone on its line gets a onebox preview. Neither is an
+    edit: raw, version and updated_at stay."""
+    out = BARE_LINK_PARAGRAPH.sub(
+        lambda m: f'<aside class="onebox" data-onebox-src="{m.group(1)}"><header class="source">'
+                  f'<a href="{m.group(1)}">{html.escape(m.group(1))}</a></header>'
+                  f'<article class="onebox-body"><p>A preview of the linked page.</p></article></aside>',
+        cooked)
+    return LINK.sub(lambda m: m.group(0) if "rel=" in m.group(2)
+                    else f'<a href="{m.group(1)}" rel="noopener nofollow ugc"{m.group(2)}>', out)

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .clock import Clock
-from .cook import cook, excerpt
+from .cook import cook, excerpt, post_process
 
 GRACE_PERIOD_S = 300
 MAX_DIFF_HIGH_TRUST = 400
@@ -332,6 +332,14 @@ class Forum:
             result = post_json(self, post, add_raw=True)
         self._emit(events)
         return result
+
+    def post_process(self, post_id: int) -> str:
+        """Discourse's background rebake of a saved post (link attributes, previews): cooked changes,
+        raw, version and updated_at do not. Returns the new cooked."""
+        with self.lock:
+            post = self.post(post_id, with_deleted=True)
+            post.cooked = post_process(post.cooked)
+            return post.cooked
 
     def delete_post(self, user: User, post_id: int) -> None:
         """DELETE /posts/{id}.json; deleting a first post deletes its topic (PostDestroyer)."""

@@ -99,6 +99,9 @@ class DiscourseSandbox(LoopbackSandbox):
     def delete_post(self, as_user: str, post_id: int) -> None:
         self.forum.delete_post(self.user(as_user), post_id)
 
+    def post_process(self, post_id: int) -> str:
+        return self.forum.post_process(post_id)
+
     def advance_clock(self, seconds: float) -> float:
         return self.clock.advance(seconds)
 

@@ -107,6 +107,17 @@ def test_cooked_is_sanitized_html(discourse_sandbox):
     assert call(sb, "GET", f"/posts/{post['id']}.json").json()["raw"] == raw
 
 
+def test_post_processing_changes_cooked_only(discourse_sandbox):
+    sb = discourse_sandbox
+    raw = "Read this:\n\n[https://example.org/a](https://example.org/a)\n\n[a link](https://example.org/b)"
+    post = call(sb, "POST", "/posts.json", json={"topic_id": 1, "raw": raw}).json()
+    sb.post_process(post["id"])
+    after = call(sb, "GET", f"/posts/{post['id']}.json").json()
+    assert 'class="onebox" data-onebox-src="https://example.org/a"' in after["cooked"]
+    assert '<a href="https://example.org/b" rel="noopener nofollow ugc">a link</a>' in after["cooked"]
+    assert (after["raw"], after["version"], after["updated_at"]) == (raw, post["version"], post["updated_at"])
+
+
 def test_delete_and_validation_errors(discourse_sandbox):
     sb = discourse_sandbox
     short = call(sb, "POST", "/posts.json", json={"title": "Short", "raw": "tiny", "category": 2})

@@ -410,3 +410,57 @@ def run_chaos(env: Env, app, monkeypatch, *, edits: int = 200, seed: int = 12) -
         faulted = [w for w in writes if w.fault is not None]
         assert len(clean) <= elsewhere + 4 + conflicts + len(faulted), (side.kind, len(clean), elsewhere, conflicts)
     return {"edits": made, "conflicts": conflicts}
+
+
+# Concurrent edits where the order the hub sees them differs from the order they were written:
+# "most recent" means on the writers' clocks. Each step: (writer, minutes from now its edit is
+# dated), in the order the hub learns of them (a local edit is dated when it is made: offset 0).
+WRITERS_ORDER_CASES = [
+    ("canvas seen first, written last", [("canvas", 0), ("discourse", -5)], "canvas"),
+    ("discourse seen first, written last", [("discourse", 0), ("canvas", -5)], "discourse"),
+    ("local seen first, written last", [("local", 0), ("discourse", -5)], "local"),
+    ("local seen first, written first: it loses", [("local", 0), ("discourse", 5)], "discourse"),
+]
+
+
+def check_writers_order(env: Env, monkeypatch, steps: list[tuple[str, int]], winner: str) -> None:
+    """Each side edits the same reply; PreferMostRecent keeps the edit written last, whatever the pull
+    order; a losing edit written here is offered back to its author with its text."""
+    monkeypatch.setitem(config(), "HUB_CONFLICT_STRATEGY", "PreferMostRecent")
+    monkeypatch.setitem(config(), "HUB_CONFLICT_STRATEGY_BY_TYPE", "")
+    topic_id = env.a.create_topic(*TOPIC_ORIGINAL)
+    env.a.reply(topic_id, "<p>Hello there, class</p>")
+    env.sync()
+    local_post = db.session.scalars(select(DiscussionPost)).one()
+    ids = {system: int(mapped(system, "discussion_post", local_post.id).split(":")[-1])
+           for system in ("canvas", "discourse")}
+    now = utcnow()
+    for writer, minutes in steps:
+        text = f"<p>{writer}'s edit</p>"
+        if writer == "local":
+            hub = env.hub()
+            try:
+                hub.edit_post(local_post.id, text)
+            finally:
+                hub.close()
+        else:
+            env.side(writer).edit_post(ids[writer], text, at=now + timedelta(minutes=minutes))
+            env.pull(writer)
+    env.drain()
+    env.sync()
+    expected = f"<p>{winner}'s edit</p>"
+    db.session.expire_all()
+    assert db.session.get(DiscussionPost, local_post.id).body_html == expected
+    assert [env.a.post(ids["canvas"]), env.b.post(ids["discourse"])] == [expected, expected]
+    [conflict] = db.session.scalars(select(HubConflict)).all()
+    assert (conflict.rule, json.loads(conflict.remote_json)["clock"]) == ("PreferMostRecent", "writer")
+    hub = env.hub()
+    try:
+        [thread_topic] = hub.course_thread(env.course_id)
+    finally:
+        hub.close()
+    lost = thread_topic.posts[0].lost_edit
+    if "local" in dict(steps) and winner != "local":
+        assert lost is not None and lost.fields == {"body_html": "<p>local's edit</p>"} and lost.kept_from == winner
+    else:
+        assert lost is None

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import HubConflict
-from app.sync.hub.conflicts import ConflictResolver, Version, parse_by_type
+from app.sync.hub.conflicts import FIRST_SEEN_CHANGED, ConflictResolver, Version, parse_by_type
 
 EARLY = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
 LATE = datetime(2026, 12, 1, 10, 5, tzinfo=timezone.utc)
@@ -88,3 +88,15 @@ def test_resolution_is_recorded_with_both_versions(app):
     assert json.loads(row.remote_json)["fields"] == TOPIC_CANVAS.fields
     assert json.loads(row.result_json)["fields"] == resolution.fields
     assert json.loads(row.result_json)["taken_from"] == {"title": "canvas", "body_html": "discourse"}
+
+
+def test_the_record_says_which_clock_dated_each_side(app):
+    # A Canvas topic carries no edit time: its version is dated when the hub first saw it changed.
+    canvas = Version("canvas", dict(TOPIC_CANVAS.fields), LATE, FIRST_SEEN_CHANGED)
+    resolver = ConflictResolver("PreferMostRecent")
+    resolution = resolver.resolve("discussion_topic", TOPIC_DISCOURSE, canvas, TOPIC_BASE)
+    resolver.record(db.session, "discussion_topic", 8, TOPIC_DISCOURSE, canvas, TOPIC_BASE, resolution)
+    db.session.commit()
+    row = db.session.scalars(select(HubConflict)).one()
+    assert json.loads(row.remote_json)["clock"] == "first_seen_changed"
+    assert json.loads(row.local_json)["clock"] == "writer"

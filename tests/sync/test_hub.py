@@ -22,7 +22,8 @@ from app.sync.connectors.base import ConnectorRegistry
 from app.sync.connectors.canvas import CanvasConnector, create_canvas_connector, marker, split_marker
 from app.sync.hub import HUB_DELIVERY, HUB_PULL
 from app.sync.jobs.hub_pull import queue_due_pulls
-from tests.sync.hub_env import (FAST, SIDE, STRATEGY_CASES, CanvasSide, check_strategy, make_env, run_chaos)
+from tests.sync.hub_env import (FAST, SIDE, STRATEGY_CASES, WRITERS_ORDER_CASES, CanvasSide, check_strategy,
+                               check_writers_order, make_env, run_chaos)
 from tests.sync.hub_env import config as env_app
 from tests.sync.hub_env import current_topic as _topic
 from tests.sync.hub_env import mapped as _mapped
@@ -142,6 +143,12 @@ def test_local_reply_goes_to_every_side_and_untrusted_html_is_cleaned(env):
 def test_concurrent_edits_on_both_sides_resolve_by_the_strategy_of_the_type(env, monkeypatch, strategy, entity_type,
                                                                              expected):
     check_strategy(env, monkeypatch, strategy, entity_type, expected)
+
+
+@pytest.mark.parametrize("steps, winner", [case[1:] for case in WRITERS_ORDER_CASES],
+                         ids=[case[0] for case in WRITERS_ORDER_CASES])
+def test_most_recent_is_judged_on_the_writers_clocks_not_the_pull_order(env, monkeypatch, steps, winner):
+    check_writers_order(env, monkeypatch, steps, winner)
 
 
 def test_other_side_down_operations_wait_and_complete_when_it_is_back(env, monkeypatch):

@@ -335,3 +335,30 @@ def test_a_signed_push_is_applied_once_and_a_bad_signature_changes_nothing(env):
     [canvas_topic] = env.a.topics()
     assert [p["body"] for p in env.a.posts(canvas_topic["id"])] == ["<p>A square of the parents' alleles.</p>"]
     assert count(DiscussionPost) == 1
+
+
+def test_discourse_post_processing_a_delivered_post_is_no_edit_and_no_conflict(env):
+    """Discourse rebakes a saved post in the background (link attributes, a preview for a lone link):
+    cooked changes, raw does not. Echoes are compared on raw, so nothing reads as an edit."""
+    topic_id = env.a.create_topic("Reading list", "<p>See below.</p>")
+    env.a.reply(topic_id, '<p><a href="https://example.org/cells">https://example.org/cells</a></p>')
+    env.sync()
+    post = db.session.scalars(select(DiscussionPost)).one()
+    body_before, updated_before = post.body_html, post.updated_at
+    topic = current_topic()
+    forum = env.other.forum
+    first_post = forum.first_post(forum.topics[int(mapped("discourse", "discussion_topic", topic.id))])
+    reply_id = int(mapped("discourse", "discussion_post", post.id))
+    env.other.post_process(first_post.id)
+    assert 'rel="noopener nofollow ugc"' in env.other.post_process(reply_id)
+    reply_copy = env.other.forum.posts[int(mapped("discourse", "discussion_post", post.id))]
+    assert 'class="onebox"' in reply_copy.cooked  # the forum now renders it differently
+    writes = (len(env.a.writes()), len(env.b.writes()))
+    pulled = env.pull("discourse")
+    assert set(pulled) == {"unchanged"}, pulled
+    env.drain()
+    env.sync()
+    db.session.expire_all()
+    assert (post.body_html, post.updated_at, post.updated_by_system) == (body_before, updated_before, "canvas")
+    assert count(HubConflict) == 0
+    assert (len(env.a.writes()), len(env.b.writes())) == writes  # nothing written back anywhere

@@ -12,8 +12,10 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink, SyncOperation
 from app.sync import queue
+from app.sync.connectors.discourse import MARKER as DISCOURSE_MARKER
 from app.sync.hub import Hub
 from tests.fixtures.discourse import make_discourse_sandbox  # noqa: F401 (fixture)
+from tests.sync.hub_env import mapped
 from tests.web.conftest import csrf_token, login, make_user
 from tests.web.hub_env import PASSWORD, hub_env, synced_thread  # noqa: F401 (fixture)
 
@@ -304,3 +306,29 @@ def test_an_imported_topic_and_reply_never_read_edited(teacher, hub_env):
     html = _page(teacher, hub_env)
     assert "Osmosis lab questions" in html and "Do we need goggles?" in html
     assert "· edited" not in html  # nothing was edited: each is the first version the hub saw
+
+
+def test_the_author_whose_edit_lost_sees_a_notice_with_their_text(teacher, hub_env):
+    env = hub_env
+    synced_thread(env)
+    [reply] = _topic("Osmosis lab questions").posts
+    copy_id = int(mapped("discourse", "discussion_post", reply.id))
+    # Written here first; then in Discourse, five minutes later by its clock, before the hub's delivery.
+    assert _form(teacher, env, f"/posts/{reply.id}/edit", {"body": "Goggles, please."}).status_code == 303
+    env.discourse.advance_clock(300)
+    raw = env.discourse.forum.posts[copy_id].raw
+    found = DISCOURSE_MARKER.search(raw)
+    env.discourse.edit_post("bob", copy_id, "Goggles and a lab coat." + (found.group(0) if found else ""))
+    env.pull("discourse")
+    env.drain()
+    db.session.expire_all()
+    assert reply.body_html == "<p>Goggles and a lab coat.</p>"  # the edit written last stands
+
+    html = _page(teacher, env)
+    notice = html[html.index(f'id="lost-post-{reply.id}"'):]
+    notice = notice[:notice.index("</div>")]
+    assert "Your edit did not stand" in notice and "Discourse" in notice and "written" in notice
+    assert "<p>Goggles, please.</p>" in notice  # nothing lost: their text, to write again
+    # Written again, it stands: the notice goes.
+    assert _form(teacher, env, f"/posts/{reply.id}/edit", {"body": "Goggles, please."}).status_code == 303
+    assert f'id="lost-post-{reply.id}"' not in _page(teacher, env)

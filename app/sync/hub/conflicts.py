@@ -1,7 +1,8 @@
 """Resolving concurrent edits: five strategies, chosen system-wide and per entity type.
 
 Only changes whose version vectors are concurrent reach here (a causal change simply
-wins). Each side is a `Version`: the system that wrote it, its fields, when. With the
+wins). Each side is a `Version`: the system that wrote it, its fields, when (on the writer's
+clock where the system gives one; `clock` says which). With the
 last state both sides agreed on (`base`), the merge strategies work field by field: a
 field only one side changed keeps that change, a field both changed takes the
 preferred side's value, and a field only one side has is kept.
@@ -28,11 +29,17 @@ from app.models import HubConflict
 _OLDEST = datetime.min.replace(tzinfo=timezone.utc)
 
 
+# How a version's `updated_at` was known: the writer's own edit time, or (for a system whose
+# entities carry none, such as Canvas topics) the time the hub first saw the content changed.
+WRITER_CLOCK, FIRST_SEEN_CHANGED = "writer", "first_seen_changed"
+
+
 @dataclass(frozen=True)
 class Version:
     system: str
     fields: Mapping[str, Any]
     updated_at: datetime | None = None
+    clock: str = WRITER_CLOCK
 
 
 @dataclass(frozen=True)
@@ -192,4 +199,5 @@ class ConflictResolver:
 
 def _dump(version: Version) -> str:
     return json.dumps({"system": version.system, "fields": dict(version.fields),
-                       "updated_at": version.updated_at.isoformat() if version.updated_at else None}, default=str)
+                       "updated_at": version.updated_at.isoformat() if version.updated_at else None,
+                       "clock": version.clock}, default=str)

@@ -144,6 +144,7 @@ class Delivery:
         version = applied.version if applied.version is not None else held.get("version")
         mapping.last_version = None if version is None else str(version)[:64]
         mapping.last_body = held.get("body_html", change.data.get("body_html") or "")
+        mapping.last_raw = held.get("raw")
         if entity_type == TOPIC:
             mapping.last_title = (held.get("title") or change.data.get("title") or "")[:500]
         mapping.last_deleted = change.action == Change.DELETE

@@ -18,6 +18,9 @@ LOCAL = "local"
 HUB_DELIVERY, HUB_PULL = "hub_delivery", "hub_pull"
 CONTENT_FIELDS = {TOPIC: ("title", "body_html"), POST: ("body_html",)}
 MAX_CONFLICT_ROUNDS = 3
+# (system, entity type) whose edits carry no edit time: Canvas's topics. Their version is dated
+# when the hub first saw the content changed.
+UNDATED_EDITS = frozenset({("canvas", TOPIC)})
 Op = SyncOperation
 
 
@@ -60,6 +63,16 @@ class IngestResult:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class LostEdit:
+    conflict_id: int
+    fields: dict[str, Any]  # the edit's own content (title and body_html, or body_html)
+    kept_from: str  # the system whose version was kept
+    kept_written_at: str | None  # ISO time of the kept version, on its writer's clock when it has one
+    kept_clock: str
+    rule: str
+
+
 @dataclass
 class ThreadPost:
     id: int
@@ -72,6 +85,9 @@ class ThreadPost:
     reached: dict[str, str]  # system -> synced | pending | failed
     # system -> the failed delivery there: (operation id, its reason in plain words)
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    author_user_id: int | None = None  # the Canvas Flow user who wrote it here
+    # An edit written here that a concurrent edit elsewhere beat: what it said, who won, when they wrote.
+    lost_edit: LostEdit | None = None
 
 
 @dataclass

@@ -109,12 +109,14 @@ class Hub:
 
     # -- local changes and links -----------------------------------------------------------
 
-    def create_topic(self, course_id: int, title: str, body_html: str, *,
-                     author_name: str | None = None) -> DiscussionTopic:
-        return self.local.create_topic(course_id, title, body_html, author_name=author_name)
+    def create_topic(self, course_id: int, title: str, body_html: str, *, author_name: str | None = None,
+                     author_user_id: int | None = None) -> DiscussionTopic:
+        return self.local.create_topic(course_id, title, body_html, author_name=author_name,
+                                       author_user_id=author_user_id)
 
-    def post_reply(self, topic_id: int, body_html: str, *, author_name: str | None = None) -> DiscussionPost:
-        return self.local.post_reply(topic_id, body_html, author_name=author_name)
+    def post_reply(self, topic_id: int, body_html: str, *, author_name: str | None = None,
+                   author_user_id: int | None = None) -> DiscussionPost:
+        return self.local.post_reply(topic_id, body_html, author_name=author_name, author_user_id=author_user_id)
 
     def edit_topic(self, topic_id: int, *, title: str | None = None, body_html: str | None = None) -> DiscussionTopic:
         return self.local.edit_topic(topic_id, title=title, body_html=body_html)

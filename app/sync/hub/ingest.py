@@ -20,10 +20,10 @@ from app.models.types import utcnow
 from app.sync.connectors.base import Change, Connector, WebhookRejected
 from app.sync.connectors.canvas import LIVE_EVENT_INSTANCE
 from app.sync.errors import PermanentError, TransientError
-from app.sync.hub.conflicts import ConflictResolver, Version
+from app.sync.hub.conflicts import FIRST_SEEN_CHANGED, WRITER_CLOCK, ConflictResolver, Version
 from app.sync.hub.connectors import ConnectorProvider
-from app.sync.hub.entities import (ENTITY_TYPES, SNAPSHOT, TOPIC, IngestResult, content, entity_fields, model_for,
-                                   parse_hub_ref)
+from app.sync.hub.entities import (ENTITY_TYPES, SNAPSHOT, TOPIC, UNDATED_EDITS, IngestResult, content,
+                                   entity_fields, model_for, parse_hub_ref)
 from app.sync.hub.store import HubStore
 from app.sync.hub.versions import Order, VersionVector
 from app.sync.sanitize import sanitize_html
@@ -150,9 +150,12 @@ class Ingest:
         """Concurrent versions: the configured strategy decides, the decision is recorded."""
         entity_type, origin = change.entity_type, change.origin
         with self.session.begin_nested():
+            # Each side dated on its writer's clock; where the system keeps none, when the change was first seen.
+            local_clock = FIRST_SEEN_CHANGED if (local.updated_by_system, entity_type) in UNDATED_EDITS else WRITER_CLOCK
             local_version = Version(local.updated_by_system, content(entity_type, entity_fields(entity_type, local)),
-                                    local.updated_at)
-            remote_version = Version(origin, content(entity_type, incoming), change.updated_at or utcnow())
+                                    local.updated_at, local_clock)
+            remote_version = Version(origin, content(entity_type, incoming), change.updated_at or utcnow(),
+                                     WRITER_CLOCK if change.updated_at else FIRST_SEEN_CHANGED)
             base = self.store.held_content(entity_type, mapping)
             resolution = self.resolver.resolve(entity_type, local_version, remote_version, base)
             conflict = self.resolver.record(self.session, entity_type, local.id, local_version, remote_version,
@@ -210,7 +213,13 @@ class Ingest:
         """The system still holds what the hub last synced with it: an echo, or nothing new."""
         if deleted or mapping.last_deleted:
             return deleted == mapping.last_deleted
-        if mapping.last_body is None or (change.data.get("body_html") or "") != mapping.last_body:
+        raw = change.data.get("raw")
+        if raw is not None and mapping.last_raw is not None:
+            # The system's own source text: its rendering changes after the fact (link attributes,
+            # previews) with no one editing, and that must not read as an edit.
+            if raw != mapping.last_raw:
+                return False
+        elif mapping.last_body is None or (change.data.get("body_html") or "") != mapping.last_body:
             return False
         return change.entity_type != TOPIC or (change.data.get("title") or "") == (mapping.last_title or "")
 
@@ -219,6 +228,7 @@ class Ingest:
         data = change.data
         mapping.last_version = None if data.get("version") is None else str(data["version"])[:64]
         mapping.last_body = data.get("body_html") or ""
+        mapping.last_raw = data.get("raw")
         if change.entity_type == TOPIC:
             mapping.last_title = (data.get("title") or "")[:500]
         mapping.last_deleted = change.action == Change.DELETE or bool(data.get("deleted"))

@@ -20,21 +20,22 @@ class LocalEdits:
         self.store = store
         self.session = store.session
 
-    def create_topic(self, course_id: int, title: str, body_html: str, *,
-                     author_name: str | None = None) -> DiscussionTopic:
+    def create_topic(self, course_id: int, title: str, body_html: str, *, author_name: str | None = None,
+                     author_user_id: int | None = None) -> DiscussionTopic:
         with self.store.atomic():
             if self.session.get(Course, course_id) is None:
                 raise ValueError("That course does not exist.")
             now = utcnow()
             topic = DiscussionTopic(course_id=course_id, title=clean_title(title), body_html=sanitize_html(body_html),
-                                    author_name=author_name, origin_system=LOCAL, updated_by_system=LOCAL,
-                                    created_at=now, updated_at=now)
+                                    author_name=author_name, author_user_id=author_user_id, origin_system=LOCAL,
+                                    updated_by_system=LOCAL, created_at=now, updated_at=now)
             self.session.add(topic)
             self.session.flush()
             self._local_written(TOPIC, topic, {"created": content(TOPIC, entity_fields(TOPIC, topic))})
         return topic
 
-    def post_reply(self, topic_id: int, body_html: str, *, author_name: str | None = None) -> DiscussionPost:
+    def post_reply(self, topic_id: int, body_html: str, *, author_name: str | None = None,
+                   author_user_id: int | None = None) -> DiscussionPost:
         with self.store.atomic():
             topic = self.session.get(DiscussionTopic, topic_id)
             if topic is None or topic.deleted_at is not None:
@@ -43,8 +44,9 @@ class LocalEdits:
             if not body.strip():
                 raise ValueError("Write something before posting.")
             now = utcnow()
-            post = DiscussionPost(topic_id=topic_id, body_html=body, author_name=author_name, origin_system=LOCAL,
-                                  updated_by_system=LOCAL, created_at=now, updated_at=now)
+            post = DiscussionPost(topic_id=topic_id, body_html=body, author_name=author_name,
+                                  author_user_id=author_user_id, origin_system=LOCAL, updated_by_system=LOCAL,
+                                  created_at=now, updated_at=now)
             self.session.add(post)
             self.session.flush()
             self._local_written(POST, post, {"created": content(POST, entity_fields(POST, post))})

@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models import DiscussionTopic, HubConflict, HubCourseLink, HubEntityMap, HubVersionVector
-from app.sync.hub.entities import HUB_DELIVERY, POST, TOPIC, Op, ThreadPost, ThreadTopic
+from app.sync.hub.entities import (HUB_DELIVERY, LOCAL, POST, TOPIC, LostEdit, Op, ThreadPost,
+                                   ThreadTopic, content, entity_fields)
 from app.sync.hub.store import HubStore
 from app.sync.hub.versions import VersionVector
 
@@ -24,19 +25,23 @@ class ThreadReader:
         topics = list(self.session.scalars(select(DiscussionTopic).where(DiscussionTopic.course_id == course_id)
                                            .order_by(DiscussionTopic.created_at, DiscussionTopic.id)))
         posts_of = {t.id: sorted(t.posts, key=lambda p: (p.created_at, p.id)) for t in topics}
-        reached, failures = self._reached({TOPIC: [t.id for t in topics],
-                                           POST: [p.id for posts in posts_of.values() for p in posts]}, systems)
+        ids = {TOPIC: [t.id for t in topics], POST: [p.id for posts in posts_of.values() for p in posts]}
+        reached, failures = self._reached(ids, systems)
+        lost = self._lost_local_edits(ids, {(TOPIC, t.id): t for t in topics} | {
+            (POST, p.id): p for posts in posts_of.values() for p in posts})
         out = []
         for topic in topics:
             posts = [ThreadPost(id=p.id, body_html=p.body_html, author_name=p.author_name,
                                 origin_system=p.origin_system, created_at=p.created_at, updated_at=p.updated_at,
                                 deleted=p.deleted_at is not None, reached=reached[(POST, p.id)],
-                                failures=failures.get((POST, p.id), {}))
+                                failures=failures.get((POST, p.id), {}), author_user_id=p.author_user_id,
+                                lost_edit=lost.get((POST, p.id)))
                      for p in posts_of[topic.id]]
             out.append(ThreadTopic(id=topic.id, body_html=topic.body_html, author_name=topic.author_name,
                                    origin_system=topic.origin_system, created_at=topic.created_at,
                                    updated_at=topic.updated_at, deleted=topic.deleted_at is not None,
                                    reached=reached[(TOPIC, topic.id)], failures=failures.get((TOPIC, topic.id), {}),
+                                   author_user_id=topic.author_user_id, lost_edit=lost.get((TOPIC, topic.id)),
                                    title=topic.title, posts=posts))
         return out
 
@@ -53,6 +58,34 @@ class ThreadReader:
                  "remote": json.loads(row.remote_json),
                  "base": json.loads(row.base_json) if row.base_json else None,
                  "result": json.loads(row.result_json)} for row in self.session.scalars(stmt)]
+
+    def _lost_local_edits(self, ids_by_type: dict[str, list[int]], entities: dict) -> dict[tuple[str, int], LostEdit]:
+        """Per entity, the latest conflict in which an edit written here lost, while what stands still differs
+        from it (once the author writes it again, or a later edit supersedes the conflict, the notice goes)."""
+        latest: dict[tuple[str, int], HubConflict] = {}
+        for entity_type, ids in ids_by_type.items():
+            if not ids:
+                continue
+            rows = self.session.scalars(select(HubConflict).where(HubConflict.entity_type == entity_type,
+                                                                  HubConflict.local_id.in_(ids))
+                                        .order_by(HubConflict.id))
+            for row in rows:
+                latest[(entity_type, row.local_id)] = row
+        out = {}
+        for key, row in latest.items():
+            if row.local_system != LOCAL:
+                continue
+            entity_type = key[0]
+            mine = content(entity_type, json.loads(row.local_json)["fields"])
+            kept = content(entity_type, json.loads(row.result_json)["fields"])
+            standing = content(entity_type, entity_fields(entity_type, entities[key]))
+            if mine == kept or standing == mine:
+                continue  # the edit made it (whole, or merged in), or stands again
+            remote = json.loads(row.remote_json)
+            out[key] = LostEdit(conflict_id=row.id, fields=mine, kept_from=row.winner or row.remote_system,
+                                kept_written_at=remote.get("updated_at"), kept_clock=remote.get("clock") or "writer",
+                                rule=row.rule)
+        return out
 
     def _reached(self, ids_by_type: dict[str, list[int]], systems: list[str]):
         """Per entity and linked system: synced, pending or failed, and each failed delivery's (id, reason).

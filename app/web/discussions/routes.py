@@ -2,8 +2,9 @@
 
 Who may do what: the course's owner everything but linking; an admin may read any course's
 page and link it (replies go out with the owner's Canvas account, so only the owner writes
-them); the owner links only as a teacher or TA of the course in Canvas (access.py); anyone
-else gets 404, as if the course did not exist.
+them); the owner links only as a teacher or TA of the course in Canvas (access.py), and edits
+their own posts, or any post as a teacher or TA of the course (a forged edit of another's post is
+403); anyone else gets 404, as if the course did not exist.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from app.models import Course, DiscussionPost, DiscussionTopic, HubCourseLink, S
 from app.sync import queue
 from app.sync.hub import HUB_DELIVERY, TOPIC, Hub
 from app.web.discussions import bp
-from app.web.discussions.access import LinkRefused, check_may_link
+from app.web.discussions.access import EditRights, LinkRefused, check_may_link
 from app.web.discussions.forms import EditPostForm, LinkForm, ReplyForm, RetryForm, TopicForm
 from app.web.discussions.text import to_html
 
@@ -60,6 +61,12 @@ def _links(course_id: int) -> dict[str, str]:
     rows = db.session.execute(select(HubCourseLink.system, HubCourseLink.container_id)
                               .where(HubCourseLink.course_id == course_id))
     return dict(rows.all())
+
+
+def _editable(course: Course, entity):
+    if not EditRights(current_user, course).may_edit(entity):
+        abort(403)
+    return entity
 
 
 def _author() -> str:
@@ -117,7 +124,8 @@ def course(course_id: int):
     if "discourse" in links and links["discourse"].isdigit():
         link_form.category_id.data = int(links["discourse"])
     return render_template("discussions/course.html", course=course, thread=thread, links=links,
-                           can_write=course.user_id == current_user.id, names=SYSTEM_NAMES, link_form=link_form)
+                           can_write=course.user_id == current_user.id, rights=EditRights(current_user, course),
+                           names=SYSTEM_NAMES, link_form=link_form)
 
 
 @bp.route("/courses/<int:course_id>/discussions/topics", methods=["POST"])
@@ -127,7 +135,7 @@ def new_topic(course_id: int):
     if not _checked(form):
         return _back(course, "new-topic")
     return _run(course, lambda hub: hub.create_topic(course.id, form.title.data, to_html(form.body.data or ""),
-                                                     author_name=_author()),
+                                                     author_name=_author(), author_user_id=current_user.id),
                 lambda topic: f"topic-{topic.id}", "Topic saved; it goes to the linked systems shortly.",
                 failed_anchor="new-topic")
 
@@ -139,7 +147,8 @@ def reply(course_id: int, topic_id: int):
     form = ReplyForm()
     if not _checked(form):
         return _back(course, f"topic-{topic.id}")
-    return _run(course, lambda hub: hub.post_reply(topic.id, to_html(form.body.data), author_name=_author()),
+    return _run(course, lambda hub: hub.post_reply(topic.id, to_html(form.body.data), author_name=_author(),
+                                                  author_user_id=current_user.id),
                 lambda post: f"post-{post.id}", "Reply posted; it goes to the linked systems shortly.",
                 failed_anchor=f"topic-{topic.id}")
 
@@ -147,7 +156,7 @@ def reply(course_id: int, topic_id: int):
 @bp.route("/courses/<int:course_id>/discussions/topics/<int:topic_id>/edit", methods=["POST"])
 def edit_topic(course_id: int, topic_id: int):
     course = _course(course_id, write=True)
-    topic = _topic(course, topic_id)
+    topic = _editable(course, _topic(course, topic_id))
     form = TopicForm()
     if not _checked(form):
         return _back(course, f"topic-{topic.id}")
@@ -159,7 +168,7 @@ def edit_topic(course_id: int, topic_id: int):
 @bp.route("/courses/<int:course_id>/discussions/posts/<int:post_id>/edit", methods=["POST"])
 def edit_post(course_id: int, post_id: int):
     course = _course(course_id, write=True)
-    post = _post(course, post_id)
+    post = _editable(course, _post(course, post_id))
     form = EditPostForm()
     if not _checked(form):
         return _back(course, f"post-{post.id}")
