@@ -61,9 +61,9 @@ FULL_VS_BASELINE = 15
 # Issue 22's targets: the full sync near its fetch-only floor, CPU per submission row halved,
 # a linear scale curve with flat memory, and a second Celery worker paying for itself.
 FULL_VS_FLOOR = {"sqlite": 1.3, "mariadb": 1.5, "postgresql": 1.5}
-# CPU per submission row before issue 22: the full `make bench` run of docs/notes/speed.md
-# (3.85 s SQLite, 4.33 s MariaDB of syncing-process CPU for the default set's 93,800 submissions).
-CPU_PER_ROW_BEFORE_US = {"sqlite": 41.0, "mariadb": 46.2}
+# CPU per submission row before issue 22: the README's `make bench` run of 2026-12-04 01:27 UTC
+# (3.96 s SQLite, 3.76 s MariaDB of syncing-process CPU for the default set's 93,800 submissions).
+CPU_PER_ROW_BEFORE_US = {"sqlite": 42.2, "mariadb": 40.1}
 SCALE_TIME_PER_ROW = 1.2
 SCALE_RSS = 1.3
 WORKER_RATIO = 1.5
