@@ -206,7 +206,7 @@ def bench_scale(backends: list[str], size: dict, args) -> dict:
     try:
         for backend in backends:
             say = lambda msg, backend=backend: print(f"  [{backend}] {msg}", flush=True)  # noqa: E731
-            r = {"scale": scale_curve(backend, size, args, dbs, say)}
+            r = {"scale": scale_curve(backend, size, args, dbs, say)}  # empty with --scale-factors ""
             if args.scale_users:
                 from bench.celery_users import redis_reachable
 
@@ -219,7 +219,8 @@ def bench_scale(backends: list[str], size: dict, args) -> dict:
     finally:
         dbs.close()
     for backend, r in results.items():
-        print_scale(backend, r["scale"])
+        if r["scale"]:
+            print_scale(backend, r["scale"])
         if "workers" in r:
             print_workers(backend, r["workers"])
         r["targets"] = scale_targets(r)
@@ -251,6 +252,7 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", action="store_true",
                         help="only: one user's full and no-change sync at 1x and 10x the data set (more courses)")
     parser.add_argument("--scale-100", action="store_true", help="with --scale: also 100x (slow, ~10 million rows)")
+    parser.add_argument("--scale-factors", help="with --scale: the data-set multiples instead, e.g. 1,10,100 ('' for none)")
     parser.add_argument("--scale-users", default="",
                         help="with --scale: e.g. 1,4,16 users through 1 and 2 Celery workers (needs Redis)")
     parser.add_argument("--json", dest="json_path", help="write the results to this file")

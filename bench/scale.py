@@ -49,7 +49,10 @@ def scale_point(backend: str, factor: int, size: dict, args, dbs: Databases, say
 
 
 def scale_curve(backend: str, size: dict, args, dbs: Databases, say) -> list[dict]:
-    factors = (*SCALE_FACTORS, LARGE_FACTOR) if args.scale_100 else SCALE_FACTORS
+    if args.scale_factors is not None:
+        factors = tuple(int(f) for f in args.scale_factors.split(",") if f.strip())
+    else:
+        factors = (*SCALE_FACTORS, LARGE_FACTOR) if args.scale_100 else SCALE_FACTORS
     return [scale_point(backend, f, size, args, dbs, say) for f in factors]
 
 
