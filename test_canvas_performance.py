@@ -48,8 +48,9 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from bench import runner  # noqa: E402
-from bench.databases import (MARIADB_SERVER, Databases, add_user, bytes_per_submission, database_size_mb, mariadb_reachable,  # noqa: E402
-                             migrate, raw_bytes_per_submission, table_counts)
+from bench.databases import (MARIADB_SERVER, POSTGRES_SERVER, Databases, add_user, bytes_per_submission,  # noqa: E402
+                             database_size_mb, mariadb_reachable, migrate, postgres_reachable, raw_bytes_per_submission,
+                             table_counts)
 from bench.lower_bound import lower_bound  # noqa: E402
 from bench.micro import index_effect, upsert_micro  # noqa: E402
 from bench.multi_user import bench_users  # noqa: E402
@@ -238,7 +239,8 @@ def main(argv=None) -> int:
     parser.add_argument("--students", type=int)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--backends", default="sqlite,mariadb", help="comma-separated; mariadb only when reachable")
+    parser.add_argument("--backends", default="sqlite,mariadb,postgresql",
+                        help="comma-separated; mariadb and postgresql only when reachable")
     parser.add_argument("--skip-baseline", action="store_true", help="leave the (slow) canvasapi baseline out")
     parser.add_argument("--stock-canvasapi", action="store_true",
                         help="baseline with canvasapi's own (slow, date-parsing) objects; see bench/baseline.py")
@@ -268,6 +270,9 @@ def main(argv=None) -> int:
     if "mariadb" in backends and not mariadb_reachable():
         print(f"MariaDB not reachable at {MARIADB_SERVER}: SQLite only", flush=True)
         backends.remove("mariadb")
+    if "postgresql" in backends and not postgres_reachable():
+        print(f"PostgreSQL not reachable at {POSTGRES_SERVER}: left out", flush=True)
+        backends.remove("postgresql")
     started = datetime.now(timezone.utc)
     machine = machine_info()
     print(f"Canvas Flow sync benchmark {started:%Y-%m-%d %H:%M} UTC on {machine['nproc']} CPUs ({machine['cpu']})")

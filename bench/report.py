@@ -142,8 +142,8 @@ def targets(r: dict, backend: str = "") -> list[dict]:
         b = r["bytes_per_submission"]
         limit = BYTES_PER_SUBMISSION_BEFORE / 2
         raw = r.get("raw_bytes_per_submission")
-        out.append(_target("bytes per submission row (data + indexes" + (", MariaDB after ANALYZE)" if backend == "mariadb"
-                                                                           else ", SQLite dbstat)"),
+        how = {"mariadb": ", MariaDB after ANALYZE)", "postgresql": ", pg_total_relation_size)"}.get(backend, ", SQLite dbstat)")
+        out.append(_target("bytes per submission row (data + indexes" + how,
                            f"{b:.0f}", f"<= {limit:.0f}, half of {BYTES_PER_SUBMISSION_BEFORE} before migration 0005",
                            b <= limit, f"the stored raw JSON averages {raw:.0f} bytes a row" if raw else ""))
     u = r.get("users")
