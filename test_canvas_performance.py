@@ -224,7 +224,7 @@ def bench_scale(backends: list[str], size: dict, args) -> dict:
             print_scale(backend, r["scale"])
         if "workers" in r:
             print_workers(backend, r["workers"])
-        r["targets"] = scale_targets(r)
+        r["targets"] = scale_targets(r, backend)
         r["worker_ratio"] = r["workers"]["ratio"] if "workers" in r else None
         for line in target_lines(r["targets"]):
             print("  " + line)

@@ -171,7 +171,7 @@ def targets(r: dict, backend: str = "") -> list[dict]:
         m = r["upsert_micro"]["ratio"]
         out.append(_target("bulk upsert vs raw executemany", f"{m:.2f}x", "<= 1.5x", m <= 1.5,
                            "per-row Python work in the upsert"))
-    out += scale_targets(r)
+    out += scale_targets(r, backend)
     lb = r["full_s"] / r["lower_bound_s"]
     out.append(_target("full sync vs network lower bound (information: the sandbox's CPU is not in it)",
                        f"{lb:.2f}x", "-", None, ""))
@@ -201,7 +201,7 @@ def cpu_per_row_target(r: dict, backend: str) -> dict:
                    "zstd-compress each object under one GIL (docs/notes/speed.md)")
 
 
-def scale_targets(r: dict) -> list[dict]:
+def scale_targets(r: dict, backend: str = "") -> list[dict]:
     """The scale curve (time per row and peak RSS, smallest to largest point) and the worker ratio."""
     out = []
     points = r.get("scale")
@@ -232,7 +232,9 @@ def scale_targets(r: dict) -> list[dict]:
         if w["ratio"] < WORKER_RATIO:
             runs = {x["workers"]: x for x in w["runs"] if x["users"] == w["users"]}
             why.append(f"1 worker {runs[1]['seconds']:.1f} s, 2 workers {runs[2]['seconds']:.1f} s for {w['users']} "
-                       f"users on {os.cpu_count()} CPUs shared with the sandboxes (one process) and the database")
+                       f"users on {os.cpu_count()} CPUs shared with the sandboxes (one process) and the database"
+                       + ("; SQLite admits one writing transaction at a time (the sync holds one per course)"
+                          if backend == "sqlite" else ""))
         out.append(_target(f"{w['users']} " + name, f"{w['ratio']:.2f}x, {w['throttles']} throttles",
                            f">= {WORKER_RATIO}x, 0 throttles", met, "; ".join(why)))
     else:
