@@ -5,6 +5,9 @@
     python test_canvas_performance.py --courses 5 --assignments 20 --students 30 --latency-ms 20
     python test_canvas_performance.py --users 4  # also sync 4 users concurrently in one process
     python test_canvas_performance.py --celery-users 4  # only: 4 users through two Celery workers
+    make bench BENCH_ARGS=--scale                # only: the scale curve at 1x and 10x (bench/scale.py)
+    make bench BENCH_ARGS="--scale --scale-100"  # ... and 100x (slow: ~10 million submissions)
+    make bench BENCH_ARGS="--scale --scale-users 1,4,16"  # ... and N users through 1 and 2 Celery workers
 
 It starts the sandbox Canvas in this process (real HTTP on 127.0.0.1, `--latency-ms` per
 request, the real leaky-bucket throttle) and, per database backend, runs each phase in a
@@ -45,13 +48,14 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from bench import runner  # noqa: E402
-from bench.databases import (MARIADB_SERVER, Databases, add_user, bytes_per_submission, database_size_mb, mariadb_reachable,  # noqa: E402
-                             migrate, raw_bytes_per_submission, table_counts)
+from bench.databases import (MARIADB_SERVER, POSTGRES_SERVER, Databases, add_user, bytes_per_submission,  # noqa: E402
+                             database_size_mb, mariadb_reachable, migrate, postgres_reachable, raw_bytes_per_submission,
+                             table_counts)
 from bench.lower_bound import lower_bound  # noqa: E402
 from bench.micro import index_effect, upsert_micro  # noqa: E402
 from bench.multi_user import bench_users  # noqa: E402
 from bench.phase import make_app  # noqa: E402
-from bench.report import machine_info, print_table, target_lines, targets, write_json  # noqa: E402
+from bench.report import cpu_per_row, machine_info, print_table, scale_targets, target_lines, targets, write_json  # noqa: E402
 from bench.runner import grade_one_percent, measured, measured_floor  # noqa: E402
 from sandbox.canvas import CanvasSandbox  # noqa: E402
 from sandbox.canvas.throttle import HIGH_WATER_MARK, OUTFLOW, UP_FRONT  # noqa: E402
@@ -148,6 +152,7 @@ def bench_backend(backend: str, sb: CanvasSandbox, dbs: Databases, args) -> dict
         "peak_rss_mb": {k: v["peak_rss_mb"] for k, v in phases.items()},
         "rows": {k: v["rows"] for k, v in phases.items()},
     })
+    out["cpu_per_row_us"] = cpu_per_row(out)
     return out
 
 
@@ -193,6 +198,39 @@ def bench_celery(backends: list[str], args) -> int:
     return 0
 
 
+def bench_scale(backends: list[str], size: dict, args) -> dict:
+    """--scale: the scale curve per backend and, with --scale-users, the Celery worker ratio."""
+    from bench.scale import print_scale, print_workers, scale_curve, worker_ratio
+
+    results = {}
+    dbs = Databases()
+    try:
+        for backend in backends:
+            say = lambda msg, backend=backend: print(f"  [{backend}] {msg}", flush=True)  # noqa: E731
+            r = {"scale": scale_curve(backend, size, args, dbs, say)}  # empty with --scale-factors ""
+            if args.scale_users:
+                from bench.celery_users import redis_reachable
+
+                if redis_reachable():
+                    users = [int(n) for n in args.scale_users.split(",") if n.strip()]
+                    r["workers"] = worker_ratio(backend, args, dbs, users, say)
+                else:
+                    say("Redis not reachable (127.0.0.1:6379): no Celery worker ratio")
+            results[backend] = r
+    finally:
+        dbs.close()
+    for backend, r in results.items():
+        if r["scale"]:
+            print_scale(backend, r["scale"])
+        if "workers" in r:
+            print_workers(backend, r["workers"])
+        r["targets"] = scale_targets(r, backend)
+        r["worker_ratio"] = r["workers"]["ratio"] if "workers" in r else None
+        for line in target_lines(r["targets"]):
+            print("  " + line)
+    return results
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--large", action="store_true", help="50 courses x 100 assignments x 200 students")
@@ -201,7 +239,8 @@ def main(argv=None) -> int:
     parser.add_argument("--students", type=int)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--backends", default="sqlite,mariadb", help="comma-separated; mariadb only when reachable")
+    parser.add_argument("--backends", default="sqlite,mariadb,postgresql",
+                        help="comma-separated; mariadb and postgresql only when reachable")
     parser.add_argument("--skip-baseline", action="store_true", help="leave the (slow) canvasapi baseline out")
     parser.add_argument("--stock-canvasapi", action="store_true",
                         help="baseline with canvasapi's own (slow, date-parsing) objects; see bench/baseline.py")
@@ -212,6 +251,12 @@ def main(argv=None) -> int:
     parser.add_argument("--users", type=int, default=0, help="also sync N users concurrently in one process")
     parser.add_argument("--celery-users", type=int, default=0,
                         help="only: N users' full syncs through the queue and two Celery workers (needs Redis)")
+    parser.add_argument("--scale", action="store_true",
+                        help="only: one user's full and no-change sync at 1x and 10x the data set (more courses)")
+    parser.add_argument("--scale-100", action="store_true", help="with --scale: also 100x (slow, ~10 million rows)")
+    parser.add_argument("--scale-factors", help="with --scale: the data-set multiples instead, e.g. 1,10,100 ('' for none)")
+    parser.add_argument("--scale-users", default="",
+                        help="with --scale: e.g. 1,4,16 users through 1 and 2 Celery workers (needs Redis)")
     parser.add_argument("--json", dest="json_path", help="write the results to this file")
     args = parser.parse_args(argv)
     runner.STOCK_CANVASAPI = args.stock_canvasapi
@@ -225,6 +270,9 @@ def main(argv=None) -> int:
     if "mariadb" in backends and not mariadb_reachable():
         print(f"MariaDB not reachable at {MARIADB_SERVER}: SQLite only", flush=True)
         backends.remove("mariadb")
+    if "postgresql" in backends and not postgres_reachable():
+        print(f"PostgreSQL not reachable at {POSTGRES_SERVER}: left out", flush=True)
+        backends.remove("postgresql")
     started = datetime.now(timezone.utc)
     machine = machine_info()
     print(f"Canvas Flow sync benchmark {started:%Y-%m-%d %H:%M} UTC on {machine['nproc']} CPUs ({machine['cpu']})")
@@ -235,6 +283,13 @@ def main(argv=None) -> int:
     if args.celery_users:
         return bench_celery(backends, args)
     t0 = time.monotonic()
+    if args.scale:
+        results = bench_scale(backends, size, args)
+        total = time.monotonic() - t0
+        print(f"\nbenchmark wall time {total:.0f}s")
+        if args.json_path:
+            write_json(args.json_path, started, machine, size, args.latency_ms, total, results)
+        return 0
     results = {}
     dbs = Databases()
     try:

@@ -119,6 +119,7 @@ def bench_celery_users(backend: str, args, dbs: Databases, *, workers: int = 2) 
             "workers_used": len({op.worker_id for op in ops}),
             "requests_per_user": requests,
             "throttles": sum(1 for sb in sandboxes for e in sb.request_log if e.throttled),
+            "database_url": url,  # bench.scale counts the rows written; Databases drops it at the end
         }
         # The doc's figures are for the default account at 50 ms: only that run is comparable.
         if backend in ("sqlite", "mariadb") and size == DOC_SIZE and args.latency_ms == 50:

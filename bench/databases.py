@@ -1,4 +1,4 @@
-"""The benchmark's databases: MariaDB reachability, throwaway SQLite files / MariaDB databases,
+"""The benchmark's databases: server reachability, throwaway SQLite files / MariaDB / PostgreSQL databases,
 schema migration, the bench user, and what a synced database holds (size, live row counts)."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import tempfile
 from bench.phase import make_app
 
 MARIADB_SERVER = os.environ.get("BENCH_MARIADB_URL", "mysql+pymysql://root:@127.0.0.1:3306/")
+POSTGRES_SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 EMAIL = "bench@example.test"
 
 
@@ -25,16 +26,44 @@ def mariadb_reachable() -> bool:
         return False
 
 
+def _postgres_admin():
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_SERVER)
+    return psycopg.connect(host=url.host, port=url.port or 5432, user=url.username, password=url.password or None,
+                           dbname=url.database, connect_timeout=3, autocommit=True)
+
+
+def postgres_reachable() -> bool:
+    import psycopg
+
+    try:
+        _postgres_admin().close()
+        return True
+    except psycopg.Error:
+        return False
+
+
 class Databases:
     """Throwaway databases: SQLite files in a temp dir, `canvasflow_bench_<hex>` on MariaDB (dropped)."""
 
     def __init__(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="canvasflow-bench-")
         self.mariadb: list[str] = []
+        self.postgres: list[str] = []
 
     def new(self, backend: str) -> str:
         if backend == "sqlite":
             return f"sqlite:///{self.tmp.name}/{secrets.token_hex(4)}.db"
+        if backend == "postgresql":
+            from sqlalchemy.engine import make_url
+
+            name = f"canvasflow_bench_{secrets.token_hex(4)}"
+            with _postgres_admin() as conn:
+                conn.execute(f'CREATE DATABASE "{name}"')
+            self.postgres.append(name)
+            return make_url(POSTGRES_SERVER).set(database=name).render_as_string(hide_password=False)
         import pymysql
         from sqlalchemy.engine import make_url
 
@@ -60,6 +89,10 @@ class Databases:
                 for name in self.mariadb:
                     cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
             conn.close()
+        if self.postgres:
+            with _postgres_admin() as conn:
+                for name in self.postgres:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         self.tmp.cleanup()
 
 
@@ -102,6 +135,10 @@ def database_size_mb(database_url: str) -> float:
                 pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
                 free = conn.exec_driver_sql("PRAGMA freelist_count").scalar()
                 size = (pages - free) * conn.exec_driver_sql("PRAGMA page_size").scalar()
+        elif db.engine.dialect.name == "postgresql":
+            with db.engine.connect() as conn:
+                size = conn.execute(text("SELECT SUM(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                                         "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = 'public'")).scalar()
         else:
             with db.engine.connect() as conn:
                 tables = [r[0] for r in conn.execute(text("SHOW TABLES"))]
@@ -149,6 +186,8 @@ def bytes_per_submission(database_url: str) -> float | None:
                 size = conn.exec_driver_sql(
                     "SELECT SUM(pgsize) FROM dbstat WHERE name = 'submission' OR name IN "
                     "(SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'submission')").scalar()
+            elif db.engine.dialect.name == "postgresql":
+                size = conn.execute(text("SELECT pg_total_relation_size('submission')")).scalar()
             else:
                 conn.exec_driver_sql("ANALYZE TABLE `submission`").all()
                 size = conn.execute(text("SELECT data_length + index_length FROM information_schema.tables "
