@@ -89,3 +89,5 @@ def configure_logging(app: Flask) -> None:
         root.removeHandler(old)  # a second app in the same process replaces, not doubles, it
     root.addHandler(handler)
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    # APScheduler logs every run of the one-second tick at INFO; only its warnings tell anything.
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)

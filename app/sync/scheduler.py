@@ -109,7 +109,7 @@ def run_due_syncs(app: Flask, now: datetime | None = None) -> list[int]:
                     full_every=timedelta(hours=app.config["SYNC_FULL_PASS_HOURS"]),
                     jitter_fraction=app.config["SYNC_SCHEDULE_JITTER"])
     runs = [request_sync(user_id, trigger="schedule", incremental=incremental).id for user_id, incremental in due]
-    log.info("event=schedule_tick due=%d", len(due))
+    log.log(logging.INFO if due else logging.DEBUG, "event=schedule_tick due=%d", len(due))  # idle ticks are noise
     return runs
 
 
@@ -132,7 +132,7 @@ def run_due_source_pulls(app: Flask, now: datetime | None = None) -> list[int]:
                            jitter_fraction=app.config["SYNC_SCHEDULE_JITTER"])
     ops = [request_pull(db.session.get(UserConnection, connection_id), trigger="schedule", notify=False)[0].id
            for connection_id in due]
-    log.info("event=source_pull_tick due=%d", len(due))
+    log.log(logging.INFO if due else logging.DEBUG, "event=source_pull_tick due=%d", len(due))
     return ops
 
 
