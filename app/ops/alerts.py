@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from app.models import SyncAlert, SyncOperation, SyncRun, User
 from app.models.types import utcnow
 from app.ops.mail import send_email
-from app.services.http import ApiError, HttpClient, SystemErrors, build_session, default_policy
+from app.services.egress import default_policy
+from app.services.http import ApiError, HttpClient, SystemErrors, build_session
 from app.sync.queue import due_condition
 
 log = logging.getLogger(__name__)

@@ -30,8 +30,8 @@ from app.services.canvas_errors import (
     Throttled,
     Unauthorized,
 )
+from app.services.egress import EgressPolicy
 from app.services.http import (
-    EgressPolicy,
     HttpClient,
     LeakyBucketThrottle,
     RequestStats,

@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 
+from app.services.egress import EgressPolicy
 from app.services.http import (
     ApiError,
-    EgressPolicy,
     HttpClient,
     PauseThrottle,
     RequestStats,

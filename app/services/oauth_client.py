@@ -24,7 +24,8 @@ from typing import Callable
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from app.services.http import ApiError, EgressPolicy, HttpClient, SystemErrors, build_session, origin_of, url_path
+from app.services.egress import EgressPolicy, origin_of
+from app.services.http import ApiError, HttpClient, SystemErrors, build_session, url_path
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from app.services.http import app_setting
+from app.services.egress import app_setting
 
 # A numbered `last` further away than this is never expanded into a list of URLs: the
 # list is walked one `next` at a time instead (a hostile `last` costs no memory).

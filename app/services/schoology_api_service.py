@@ -28,9 +28,9 @@ import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_PLAINTEXT
 from requests_oauthlib import OAuth1
 
+from app.services.egress import EgressPolicy
 from app.services.http import (
     ApiError,
-    EgressPolicy,
     HttpClient,
     PauseThrottle,
     RequestStats,

@@ -14,7 +14,8 @@ import pytest
 from app.services.canvas_api_service import BadResponse, CanvasAPIError, CanvasAPIService
 from app.services.classroom_api_service import ClassroomAPIService
 from app.services.discourse_api_service import DiscourseAPIService
-from app.services.http import ApiError, EgressPolicy, build_session
+from app.services.egress import EgressPolicy
+from app.services.http import ApiError, build_session
 from app.services.schoology_api_service import SchoologyAPIService
 
 TOKEN = "hostile-test-token-0123456789"

@@ -7,10 +7,9 @@ import requests
 import urllib3
 from werkzeug import Response
 
+from app.services.egress import EgressPolicy, EgressRefused, refused_address
 from app.services.http import (
     ApiError,
-    EgressPolicy,
-    EgressRefused,
     HttpClient,
     LeakyBucketThrottle,
     RequestStats,
@@ -18,7 +17,6 @@ from app.services.http import (
     backoff_delay,
     build_session,
     excerpt,
-    refused_address,
 )
 
 

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 
 from app.extensions import db
 from app.services.canvas_oauth import personal_tokens_allowed
-from app.services.http import EgressPolicy
+from app.services.egress import EgressPolicy
 from app.web.confirm import confirmation_page, confirmed
 from app.web.settings import bp
 from app.web.settings.forms import CanvasForm, DisconnectForm

@@ -18,7 +18,8 @@ from app.extensions import db
 from app.models import UserConnection
 from app.models.canvas import CLASSROOM, SCHOOLOGY, SOURCE_NAMES
 from app.services.classroom_api_service import ClassroomAPIService, build_classroom_session
-from app.services.http import ApiError, EgressPolicy
+from app.services.egress import EgressPolicy
+from app.services.http import ApiError
 from app.services.schoology_api_service import SchoologyAPIService
 from app.sync.jobs.source_pull import request_pull
 from app.sync.sources.store import hide_source_courses
