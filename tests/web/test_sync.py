@@ -151,7 +151,7 @@ def _wait_finished(client, run_id, timeout=30.0):
     raise AssertionError(f"sync {run_id} did not finish in {timeout} s (progress {seen[-5:]})")
 
 
-def test_sync_request_returns_under_200ms_while_the_sync_continues(client, app, make_canvas_sandbox):
+def test_sync_request_returns_while_the_sync_continues(client, app, make_canvas_sandbox):
     sandbox = make_canvas_sandbox(latency_ms=60)
     user = make_user("real@example.edu")
     user.canvas_base_url = sandbox.base_url
@@ -159,17 +159,20 @@ def test_sync_request_returns_under_200ms_while_the_sync_continues(client, app, 
     db.session.commit()
     login(client, user.email)
     token = csrf_token(client, "/")
-    t0 = time.perf_counter()
-    response = client.post("/sync/", data={"csrf_token": token}, headers={"Accept": "application/json"})
-    elapsed = time.perf_counter() - t0
-    assert response.status_code == 202
-    assert elapsed < 0.2, f"the sync request took {elapsed * 1000:.0f} ms"
-    run_id = response.get_json()["run_id"]
-    db.session.rollback()
-    assert client.get(f"/sync/runs/{run_id}.json").get_json()["finished"] is False  # still going
-    # a second click joins the same run
-    again = client.post("/sync/", data={"csrf_token": token}, headers={"Accept": "application/json"}).get_json()
-    assert again == {**again, "run_id": run_id, "joined": True}
+    # Canvas holds the sync's course list until released: an answer now proves the request did not
+    # wait for the sync (a sync run inside the request would only answer once it had finished).
+    sandbox.hold("/api/v1/courses")
+    try:
+        response = client.post("/sync/", data={"csrf_token": token}, headers={"Accept": "application/json"})
+        assert response.status_code == 202
+        run_id = response.get_json()["run_id"]
+        db.session.rollback()
+        assert client.get(f"/sync/runs/{run_id}.json").get_json()["finished"] is False  # still going
+        # a second click joins the same run
+        again = client.post("/sync/", data={"csrf_token": token}, headers={"Accept": "application/json"}).get_json()
+        assert again == {**again, "run_id": run_id, "joined": True}
+    finally:
+        sandbox.release()
     data, seen = _wait_finished(client, run_id)
     assert data["status"] == "succeeded", data
     assert seen[-1] == 100
