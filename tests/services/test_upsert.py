@@ -83,3 +83,36 @@ def test_prepared_params_take_canvas_time_text_and_refuse_a_malformed_one(app):
     with pytest.raises(ValueError, match="first_seen_at"):
         prepared_upsert(db.session.get_bind().dialect, Term, ("user_id", "canvas_term_id", "name"),
                         TERM_KEY)
+
+
+def test_sqlite_writes_many_rows_per_statement(app, backend):
+    """One INSERT ... VALUES (...), (...) per batch, not an executemany of one row at a time."""
+    from sqlalchemy import event
+
+    user_id = _user()
+    calls = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO term"):
+            calls.append(executemany)
+
+    engine = db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        upsert(db.session, Term, _rows(user_id, 2500), key=TERM_KEY)
+        db.session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert db.session.scalar(select(func.count()).select_from(Term)) == 2500
+    if backend == "sqlite":
+        assert calls and not any(calls)  # each a single statement
+        assert len(calls) <= 12  # 2,000 rows, then the rest in power-of-two sizes
+
+
+def test_rows_with_one_key_twice_keep_the_later_on_every_backend(app):
+    user_id = _user()
+    rows = _rows(user_id, 3) + _rows(user_id, 1, name="Later")
+    upsert(db.session, Term, rows, key=TERM_KEY)
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Term)) == 3
+    assert db.session.scalar(select(Term.name).where(Term.canvas_term_id == 0)) == "Later0"
