@@ -95,11 +95,14 @@ class SyncBookmark(db.Model):
     partition per Canvas course id. `value` is the start of the run that last synced
     the partition completely; it moves only when that partition's data was committed.
     `needs_full` marks a partition whose last attempt failed: its next sync is full.
+    Stream "profile" (partition "") is when users/self/profile last answered, so a
+    profile without a time zone is not asked again on every incremental run.
     """
 
     __tablename__ = "sync_bookmark"
 
     COURSE_LIST, COURSE = "courses", "course"
+    PROFILE = "profile"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
     stream: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -237,14 +237,10 @@ class CanvasAPIService:
         """users/self/profile: carries the user's IANA ``time_zone``."""
         return self._expect(self._get_json("users/self/profile"), dict)
 
-    def get_planner_items(self, start_date=None, end_date=None) -> list[dict]:
-        """The caller's planner items, each with its ``planner_override`` (or None); bookmark pages."""
-        params: dict[str, Any] = {}
-        if start_date is not None:
-            params["start_date"] = _iso(start_date)
-        if end_date is not None:
-            params["end_date"] = _iso(end_date)
-        return self._get_list("planner/items", params)
+    def get_planner_overrides(self) -> list[dict]:
+        """The caller's own active planner overrides (none deleted, none of an unpublished or deleted
+        plannable); numbered pages, so one request for a user with few marks."""
+        return self._get_list("planner/overrides", {})
 
     def create_planner_override(self, plannable_id: int, marked_complete: bool,
                                 plannable_type: str = "assignment") -> dict:

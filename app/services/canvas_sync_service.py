@@ -249,9 +249,9 @@ class CanvasSyncService:
             canvas_bookmarks.set_bookmark(self.session, self.user.id, SyncBookmark.COURSE_LIST, "", run.started_at, now)
             self.session.commit()
             # The user's own planner state, its own small step and never fatal: done marks on every
-            # run, the profile's zone on full runs (and until one is known).
-            CanvasPlanner(self.session, self.api, self.user).pull(
-                now, profile=not incremental or self.user.time_zone is None)
+            # run, the profile's zone on full runs (and until the profile has answered once).
+            planner = CanvasPlanner(self.session, self.api, self.user)
+            planner.pull(now, profile=planner.profile_due(full=not incremental))
             self.session.commit()
 
     # -- course states (calling thread) ------------------------------------------------

@@ -6,6 +6,13 @@ planner) and ``dismissed``. One per user and plannable (a second POST is a 400 "
 found only by its owner (anyone else's id is a 404), and every item in ``planner/items``
 carries its override or ``null``. ``PUT`` sets both flags from the parameters, as Rails'
 ``value_to_boolean`` does, so a flag left out becomes false.
+
+``GET planner/overrides`` is ``Api.paginate(PlannerOverride.for_user(@current_user).active)``:
+the caller's own overrides in numbered pages, only those whose ``workflow_state`` is
+``active``. Canvas keeps that state in step with the plannable (``PlannerOverride.update_for``),
+so an override of an unpublished assignment is ``unpublished`` and one of a deleted
+assignment, or a deleted override (``destroy`` only sets ``deleted``), is ``deleted``:
+none of these is listed.
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from .api_common import ApiResponse, parse_time_params
 from .constants import SELF_USER_ID
 from .api_common import _int_id, _truthy
 from .errors import bad_request, not_found, unauthorized
-from .pagination import bookmark_links, decode_bookmark, encode_bookmark, per_page
+from .pagination import bookmark_links, decode_bookmark, encode_bookmark, paginate_numbered, per_page
 
 
 class PlannerRoutes:
@@ -97,11 +104,20 @@ class PlannerRoutes:
     # ------------------------------------------------------------------ overrides
     PLANNABLE_TYPES = {"assignment": "Assignment"}
 
+    def _override_state(self, o: dict) -> str:
+        """The override's workflow_state as Canvas keeps it: that of its plannable while not deleted."""
+        if o["workflow_state"] == "deleted":
+            return "deleted"
+        a = self.data.assignments.get(o["plannable_id"])
+        if a is None:
+            return "deleted"
+        return "active" if a["published"] else "unpublished"
+
     def _override_json(self, o: dict | None) -> dict | None:
         if o is None:
             return None
         return {"id": o["id"], "plannable_type": o["plannable_type"], "plannable_id": o["plannable_id"],
-                "user_id": o["user_id"], "assignment_id": o["plannable_id"], "workflow_state": o["workflow_state"],
+                "user_id": o["user_id"], "assignment_id": o["plannable_id"], "workflow_state": self._override_state(o),
                 "marked_complete": o["marked_complete"], "dismissed": o["dismissed"],
                 "created_at": o["created_at"], "updated_at": o["updated_at"], "deleted_at": o["deleted_at"]}
 
@@ -115,9 +131,11 @@ class PlannerRoutes:
     def overrides_index(self, req):
         with self.data.lock:
             mine = sorted((o for o in self.data.planner_overrides.values()
-                           if o["user_id"] == req.user_id and o["workflow_state"] == "active"), key=lambda o: o["id"])
-            payload = [self._override_json(o) for o in mine]
-        return ApiResponse(payload=payload, rows=len(payload))
+                           if o["user_id"] == req.user_id and self._override_state(o) == "active"),
+                          key=lambda o: o["id"])
+            chunk, link = paginate_numbered(mine, req.query, req.base_url, req.path.rstrip("/"))
+            payload = [self._override_json(o) for o in chunk]
+        return ApiResponse(payload=payload, headers=[("Link", link)], rows=len(payload))
 
     def override_show(self, req, oid):
         with self.data.lock:

@@ -76,3 +76,28 @@ def test_assignment_html_url_is_a_readable_page(canvas_sandbox):
     assert f"<h1>{a['name']}</h1>" in page.text and "<p>" in page.text
     assert not page.text.lstrip().startswith("{")
     assert requests.get(f"{sb.base_url}/courses/{a['course_id']}/assignments/1", timeout=TIMEOUT).status_code == 404
+
+
+def test_override_index_lists_the_callers_active_overrides_in_numbered_pages(canvas_sandbox):
+    sb = canvas_sandbox
+    cid = next(c for c in sorted(sb.data.enrolled) if sb.data.enrollment_state(c) == "active")
+    published = [a for a in sb.data.course_assignments(cid) if a["published"]][:5]
+    s = session(sb)
+    made = [s.post(f"{sb.api_url}/planner/overrides", timeout=TIMEOUT, json={
+        "plannable_type": "assignment", "plannable_id": a["id"], "marked_complete": True}).json() for a in published]
+    session(sb, sb.student_token).post(f"{sb.api_url}/planner/overrides", timeout=TIMEOUT, json={
+        "plannable_type": "assignment", "plannable_id": published[0]["id"], "marked_complete": True})
+    # Canvas lists `active` overrides only: not a deleted one, not one of an unpublished or deleted assignment.
+    assert s.delete(f"{sb.api_url}/planner/overrides/{made[0]['id']}", timeout=TIMEOUT).status_code == 200
+    sb.update_assignment(published[1]["id"], published=False)
+    sb.delete_assignment(published[2]["id"])
+    rows, responses = follow_next(s, f"{sb.api_url}/planner/overrides", {"per_page": 1})
+    assert [o["id"] for o in rows] == [made[3]["id"], made[4]["id"]]
+    assert all(o["workflow_state"] == "active" and o["user_id"] == sb.data.self_user["id"] for o in rows)
+    assert len(responses) == 2 and 'rel="last"' in responses[0].headers["Link"] and "page=2" in \
+        responses[0].headers["Link"]
+    hidden = s.get(f"{sb.api_url}/planner/overrides/{made[1]['id']}", timeout=TIMEOUT).json()
+    assert hidden["workflow_state"] == "unpublished"
+    sb.update_assignment(published[1]["id"], published=True)
+    again, _ = follow_next(s, f"{sb.api_url}/planner/overrides", {"per_page": 100})
+    assert [o["id"] for o in again] == [made[1]["id"], made[3]["id"], made[4]["id"]]

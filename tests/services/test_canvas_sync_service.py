@@ -124,9 +124,10 @@ def test_incremental_with_nothing_changed_makes_two_requests_per_course_and_writ
     courses = len(sb.data.enrolled)
     course_list_requests = 2  # current and concluded enrollments
     paths = [entry.path for entry in sb.request_log]
-    planner_requests = sum(p.startswith("/api/v1/planner/") for p in paths)  # done marks, one page here
-    assert planner_requests == 1 and not any(p.endswith("/profile") for p in paths)  # zone known since the full run
-    assert len(sb.request_log) == result.requests <= 2 * courses + course_list_requests + planner_requests
+    planner_step = [p for p in paths if p.startswith("/api/v1/planner/")]
+    assert planner_step == ["/api/v1/planner/overrides"]  # done marks, one page; no planner/items walk
+    assert not any(p.endswith("/profile") for p in paths)  # zone known since the full run
+    assert len(sb.request_log) == result.requests <= 2 * courses + course_list_requests + len(planner_step)
     assert sum("/assignment_groups" in p for p in paths) == courses
     assert sum("/students/submissions" in p for p in paths) <= courses
     for entity, counts in result.counts.items():
