@@ -125,7 +125,7 @@ def targets(r: dict, backend: str = "") -> list[dict]:
                            "not measured (--full-only)"))
     if r.get("incremental_noop_requests_per_course") is not None:
         n = r["incremental_noop_requests_per_course"]
-        out.append(_target("incremental no-op requests per course (course lists aside)", f"{n:.2f}",
+        out.append(_target("incremental no-op requests per course (the user's own calls aside)", f"{n:.2f}",
                            f"<= {NOOP_REQUESTS_PER_COURSE}", n <= NOOP_REQUESTS_PER_COURSE,
                            "some course needed a second (submitted_since) or a paged call"))
     large = r.get("large")
