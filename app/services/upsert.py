@@ -22,6 +22,7 @@ from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
 import re
+import zlib
 
 from pymysql import converters
 from sqlalchemy import Boolean, LargeBinary
@@ -99,14 +100,18 @@ class PreparedUpsert:
             (lambda values: (values[0],))
         self._converters = [(i, f) for i, name in enumerate(order)
                             if (f := _converter(table.c[name].type, dialect)) is not None]
-        self._literal = self._values = None
+        # How a batch of rows reaches the database (None: one executemany).
+        self._literal = None
+        self._bulk: _MySQLRows | _ValuesRows | _PostgresCopy | None = None
         if open_columns is not None and dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql":
-            self._literal = _MySQLRows(self.sql, compiled, order, open_columns)
+            self._bulk = self._literal = _MySQLRows(self.sql, compiled, order, open_columns)
         elif dialect.name == "sqlite":
-            self._values = _ValuesRows.of(self.sql, len(order))
+            self._bulk = _ValuesRows.of(self.sql, len(order))
+        elif dialect.name == "postgresql" and dialect.driver == "psycopg":
+            self._bulk = _PostgresCopy.of(self.sql, compiled, order, [order.index(c) for c in key if c in order])
 
     def slot(self, column: str) -> int | str:
-        return self.order.index(column) if self.positional or self._literal or self._values else column
+        return self.order.index(column) if self.positional or self._bulk else column
 
     def params(self, values: Sequence) -> list | dict:
         v = list(self._pick(values))
@@ -116,15 +121,12 @@ class PreparedUpsert:
                 v[i] = f(x)
         if self._literal:
             return self._literal.close(v)
-        return v if self.positional or self._values else dict(zip(self.order, v))
+        return v if self.positional or self._bulk else dict(zip(self.order, v))
 
     def execute(self, session: Session, params: list, chunk: int = CHUNK) -> None:
         connection = session.connection()
-        if self._literal:
-            self._literal.execute(connection, params)
-            return
-        if self._values:
-            self._values.execute(connection, params)
+        if self._bulk:
+            self._bulk.execute(connection, params)
             return
         if self.positional:
             params = [tuple(p) for p in params]  # SQLAlchemy takes tuples or dicts, not lists
@@ -174,6 +176,64 @@ class _ValuesRows:
             chunk = rows[start:start + size]
             start += size
             connection.exec_driver_sql(self.statement(size), tuple(chain.from_iterable(chunk)))
+
+
+class _PostgresCopy:
+    """PreparedUpsert's batch on PostgreSQL (psycopg 3): COPY into a temporary table, then one
+    `INSERT ... SELECT ... ON CONFLICT` from it.
+
+    psycopg's executemany binds and sends each row in Python (13-16 ms of client CPU per 1,000
+    rows, measured); COPY streams them (4 ms). A long multi-row VALUES statement was no better:
+    psycopg parses its placeholders in Python on every call. The temporary table lives as long
+    as the connection (made again after a rollback took it) and is emptied after each batch; the rows travel in COPY's text format, so
+    PostgreSQL reads each value as it would a literal of the column's type.
+    """
+
+    NAMED = re.compile(r"%\(([^)]+)\)s")
+    HEAD = re.compile(r"^INSERT INTO (?P<table>\S+) \((?P<columns>[^()]+)\) VALUES (?P<group>\(.*?\)) (?P<tail>ON CONFLICT .+)$",
+                      re.S)
+
+    def __init__(self, table: str, columns: str, sql_order, key: list[int], tail: str):
+        # One per table and column list (upserts of one table may name different columns).
+        self.temp = f"upsert_{table.strip(chr(34))}_{zlib.crc32(columns.encode()):08x}"
+        # The columns' types only: no constraints, defaults or identity (the real table has them).
+        self.create = f"CREATE TEMPORARY TABLE IF NOT EXISTS {self.temp} AS SELECT {columns} FROM {table} WITH NO DATA"
+        self.copy = f"COPY {self.temp} ({columns}) FROM STDIN"
+        self.insert = f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {self.temp} {tail}"
+        self.empty = f"TRUNCATE {self.temp}"
+        self.sql_order = sql_order
+        # PostgreSQL refuses one statement updating a row twice; an executemany (and SQLite) let the
+        # later of two rows with one key win: so does this (a key column left to its default is the
+        # same in every row, so the other key columns tell rows apart).
+        self.key = (itemgetter(*key) if len(key) > 1 else itemgetter(key[0])) if key else None
+
+    @classmethod
+    def of(cls, sql: str, compiled, order: list[str], key: list[int]) -> _PostgresCopy | None:
+        m = cls.HEAD.match(sql)
+        if m is None:  # pragma: no cover - SQLAlchemy's single-row INSERT ... ON CONFLICT always matches
+            return None
+        names = [compiled.binds[name].key for name in cls.NAMED.findall(m.group("group"))]
+        if sorted(names) != sorted(order):  # pragma: no cover - every column is one bind
+            return None
+        sql_order = itemgetter(*[order.index(name) for name in names])
+        return cls(m.group("table"), m.group("columns"), sql_order, key, m.group("tail"))
+
+    def execute(self, connection, rows: list) -> None:
+        if not rows:
+            return
+        if self.key is not None and len({self.key(row) for row in rows}) != len(rows):
+            rows = list({self.key(row): row for row in rows}.values())
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            # Every batch: a rolled-back transaction takes a table it created with it.
+            cursor.execute(self.create)
+            with cursor.copy(self.copy) as copy:
+                for row in rows:
+                    copy.write_row(self.sql_order(row))
+            cursor.execute(self.insert)
+            cursor.execute(self.empty)
+        finally:
+            cursor.close()
 
 
 def _sqlite_max_variables() -> int:

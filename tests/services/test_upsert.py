@@ -85,8 +85,9 @@ def test_prepared_params_take_canvas_time_text_and_refuse_a_malformed_one(app):
                         TERM_KEY)
 
 
-def test_sqlite_writes_many_rows_per_statement(app, backend):
-    """One INSERT ... VALUES (...), (...) per batch, not an executemany of one row at a time."""
+def test_sqlite_and_postgresql_write_a_batch_at_once(app, backend):
+    """SQLite: one INSERT ... VALUES (...), (...) per batch, not an executemany of one row at a
+    time; PostgreSQL: COPY into a temporary table and one INSERT ... SELECT from it."""
     from sqlalchemy import event
 
     user_id = _user()
@@ -107,6 +108,8 @@ def test_sqlite_writes_many_rows_per_statement(app, backend):
     if backend == "sqlite":
         assert calls and not any(calls)  # each a single statement
         assert len(calls) <= 12  # 2,000 rows, then the rest in power-of-two sizes
+    if backend == "postgresql":
+        assert calls == []  # the rows came by COPY, not through an INSERT's execute or executemany
 
 
 def test_rows_with_one_key_twice_keep_the_later_on_every_backend(app):
