@@ -104,7 +104,11 @@ class PreparedUpsert:
         self._literal = None
         self._bulk: _MySQLRows | _ValuesRows | _PostgresCopy | None = None
         if open_columns is not None and dialect.name in ("mysql", "mariadb") and dialect.driver == "pymysql":
-            self._bulk = self._literal = _MySQLRows(self.sql, compiled, order, open_columns)
+            literals = [_literal_for(table.c[name].type, dialect) for name in order]
+            self._bulk = self._literal = _MySQLRows(self.sql, compiled, order, open_columns, literals)
+            # The closed columns' literals convert their values themselves (a time straight from
+            # Canvas's text); only the open ones keep a converter.
+            self._converters = [(i, f) for i, f in self._converters if i in self._literal.open]
         elif dialect.name == "sqlite":
             self._bulk = _ValuesRows.of(self.sql, len(order))
         elif dialect.name == "postgresql" and dialect.driver == "psycopg":
@@ -252,7 +256,7 @@ class _MySQLRows:
 
     MAX_STATEMENT = 1024000  # PyMySQL's own split point for executemany
 
-    def __init__(self, sql: str, compiled, order: list[str], open_columns: Sequence[str]):
+    def __init__(self, sql: str, compiled, order: list[str], open_columns: Sequence[str], literals: list):
         from pymysql.cursors import RE_INSERT_VALUES
 
         m = RE_INSERT_VALUES.match(sql)
@@ -263,11 +267,11 @@ class _MySQLRows:
         names = [compiled.binds[name].key for name in re.findall(r"%\(([^)]+)\)s", m.group(2))]
         self.sql_order = itemgetter(*[order.index(name) for name in names])
         self.open = [order.index(name) for name in open_columns]
-        self.closed = [i for i in range(len(order)) if i not in set(self.open)]
+        self.closed = [(i, literals[i]) for i in range(len(order)) if i not in set(self.open)]
 
     def close(self, v: list) -> list:
-        for i in self.closed:
-            v[i] = mysql_literal(v[i])
+        for i, literal in self.closed:
+            v[i] = literal(v[i])
         return v
 
     def execute(self, connection, rows: list) -> None:
@@ -300,11 +304,46 @@ class _MySQLRows:
 
 def mysql_literal(value) -> str:
     """A value as PyMySQL writes it into SQL (Connection.escape, default backslash escapes)."""
+    fast = _MYSQL_LITERALS.get(type(value))
+    if fast is not None:
+        return fast(value)
     if isinstance(value, str):
         return "'" + converters.escape_string(value) + "'"
     if isinstance(value, (bytes, bytearray)):
         return "X'" + value.hex() + "'"
     return converters.escape_item(value, "utf8mb4", mapping=converters.encoders)
+
+
+# The types a row holds, by exact type (a bool is not an int here), each as PyMySQL's
+# converters write it, without their dispatch (measured: most of a MariaDB row's cost).
+_MYSQL_LITERALS = {
+    str: lambda v: "'" + converters.escape_string(v) + "'",
+    bytes: lambda v: "X'" + v.hex() + "'",
+    int: str,
+    bool: lambda v: "1" if v else "0",
+    type(None): lambda v: "NULL",
+    float: converters.escape_float,
+    datetime: converters.escape_datetime,
+}
+
+
+def _mysql_time_literal(value: datetime | str | None) -> str:
+    # Canvas's own UTC form goes straight to the literal PyMySQL would write for its datetime.
+    if type(value) is str and len(value) == 20 and value[19] == "Z" and value[10] == "T":
+        datetime.fromisoformat(value[:19])  # validates (ValueError for a malformed time)
+        return f"'{value[:10]} {value[11:19]}'"
+    value = None if value is None else _naive_utc(value)
+    return "NULL" if value is None else converters.escape_datetime(value)
+
+
+def _literal_for(type_, dialect):
+    """The SQL literal of a column's value (as Canvas sends it, or a Python value)."""
+    if isinstance(type_, UTCDateTime):
+        return _memo(_mysql_time_literal)
+    convert = _converter(type_, dialect)
+    if convert is None:
+        return mysql_literal
+    return lambda value: mysql_literal(None if value is None else convert(value))
 
 
 def _memo(f, size: int = 64):

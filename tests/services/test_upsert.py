@@ -1,5 +1,6 @@
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -119,3 +120,24 @@ def test_rows_with_one_key_twice_keep_the_later_on_every_backend(app):
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(Term)) == 3
     assert db.session.scalar(select(Term.name).where(Term.canvas_term_id == 0)) == "Later0"
+
+
+def test_mysql_literals_are_what_pymysql_writes():
+    from pymysql import converters
+
+    from app.services.upsert import _mysql_time_literal, mysql_literal
+
+    values = ["plain", "O'Brien \\ 100% \n \x00 \u00e9\u4e2d", "", 0, -7, 2**62, True, False, None, 9.5, 10.0, 1e20,
+              b"\x00\xff'", datetime(2026, 3, 1, 12, 30), datetime(2026, 3, 1, 12, 30, 5, 120)]
+    for value in values:
+        expected = converters.escape_item(value, "utf8mb4", mapping=converters.encoders)
+        if isinstance(value, bytes):
+            expected = "X'" + value.hex() + "'"  # PyMySQL's own form without the _binary introducer
+        assert mysql_literal(value) == expected, value
+    for text_time in ("2026-10-17T15:28:54Z", "2026-10-17T17:28:54+02:00", None, ""):
+        parsed = None if not text_time else datetime.fromisoformat(text_time.replace("Z", "+00:00"))
+        expected = "NULL" if parsed is None else converters.escape_datetime(
+            parsed.astimezone(timezone.utc).replace(tzinfo=None))
+        assert _mysql_time_literal(text_time) == expected
+    with pytest.raises(ValueError):
+        _mysql_time_literal("2026-13-45T99:00:00Z")
