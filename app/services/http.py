@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.auth
 import urllib3
 from urllib3.util.retry import Retry
 
@@ -183,6 +184,18 @@ class EnvOnceSession(requests.Session):
         return {**settings, "stream": stream, "proxies": dict(settings["proxies"])}
 
 
+class OwnAuthOnly(requests.auth.AuthBase):
+    """A session's default auth: nothing, so requests never reads credentials from a ~/.netrc.
+
+    Without one, requests looks for a netrc file (two stat calls) on every request that has
+    no auth of its own, and would send whatever it found for the host. A client's own auth
+    (HttpClient's `auth`) still takes precedence on each request.
+    """
+
+    def __call__(self, request):
+        return request
+
+
 def build_session(
     *,
     stats: RequestStats | None = None,
@@ -217,6 +230,7 @@ def build_session(
     adapter = PolicyAdapter(policy or default_policy(), pool_connections=POOL_CONNECTIONS,
                             pool_maxsize=POOL_MAXSIZE, max_retries=retry)
     session = EnvOnceSession()
+    session.auth = OwnAuthOnly()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers.update({"User-Agent": "CanvasFlow/1.0", "Accept": "application/json"})

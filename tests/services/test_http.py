@@ -225,3 +225,24 @@ def test_a_redirect_from_https_to_http_is_never_followed():
         client.request("GET", "https://canvas.example/api/v1/users/self")
     assert caught.value.refusal == "redirect" and "from https to plain http" in caught.value.message
     assert canned.sent == ["https://canvas.example/api/v1/users/self"]
+
+
+def test_a_netrc_file_never_adds_credentials(httpserver, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password from-the-netrc\nmachine localhost login someone "
+                     "password from-the-netrc\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    seen = []
+
+    def handler(request):
+        seen.append(request.headers.get("Authorization"))
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/who").respond_with_handler(handler)
+    assert requests.get(httpserver.url_for("/who")).ok and seen == [requests.auth._basic_auth_str(
+        "someone", "from-the-netrc")]  # plain requests would send it
+    client = _client(httpserver)
+    client.request("GET", httpserver.url_for("/who"))
+    client.request("GET", httpserver.url_for("/who"), headers={"Authorization": "Bearer ours"})
+    assert seen[1:] == [None, "Bearer ours"]
