@@ -200,9 +200,19 @@ def bench_celery(backends: list[str], args) -> int:
     return 0
 
 
-def bench_scale(backends: list[str], size: dict, args) -> dict:
-    """--scale: the scale curve per backend and, with --scale-users, the Celery worker ratio."""
-    from bench.scale import print_scale, print_workers, scale_curve, worker_ratio
+def print_scale_and_workers(backend: str, r: dict) -> None:
+    from bench.scale import print_scale, print_workers
+
+    if r.get("scale"):
+        print_scale(backend, r["scale"])
+    if "workers" in r:
+        print_workers(backend, r["workers"])
+
+
+def bench_scale(backends: list[str], size: dict, args, report: bool = True) -> dict:
+    """--scale: the scale curve per backend and, with --scale-users, the Celery worker ratio
+    (printed with their targets unless `report` is False: --everything prints them with the rest)."""
+    from bench.scale import scale_curve, worker_ratio
 
     results = {}
     dbs = Databases()
@@ -222,12 +232,11 @@ def bench_scale(backends: list[str], size: dict, args) -> dict:
     finally:
         dbs.close()
     for backend, r in results.items():
-        if r["scale"]:
-            print_scale(backend, r["scale"])
-        if "workers" in r:
-            print_workers(backend, r["workers"])
-        r["targets"] = scale_targets(r, backend)
         r["worker_ratio"] = r["workers"]["ratio"] if "workers" in r else None
+        if not report:
+            continue
+        print_scale_and_workers(backend, r)
+        r["targets"] = scale_targets(r, backend)
         for line in target_lines(r["targets"]):
             print("  " + line)
     return results
@@ -259,6 +268,9 @@ def main(argv=None) -> int:
     parser.add_argument("--scale-factors", help="with --scale: the data-set multiples instead, e.g. 1,10,100 ('' for none)")
     parser.add_argument("--scale-users", default="",
                         help="with --scale: e.g. 1,4,16 users through 1 and 2 Celery workers (needs Redis)")
+    parser.add_argument("--everything", action="store_true",
+                        help="the default run, then per backend the scale curve (--scale-factors, default 1,10) "
+                             "and the worker ratio (--scale-users, default 1,4,16): every target from one run")
     parser.add_argument("--json", dest="json_path", help="write the results to this file")
     args = parser.parse_args(argv)
     runner.STOCK_CANVASAPI = args.stock_canvasapi
@@ -303,8 +315,14 @@ def main(argv=None) -> int:
                 sb.stop()
     finally:
         dbs.close()
+    if args.everything:
+        args.scale_users = args.scale_users or "1,4,16"
+        for backend, extra in bench_scale(backends, size, args, report=False).items():
+            results[backend].update(extra)
     for backend, r in results.items():
         print_table(backend, r)
+        if args.everything:
+            print_scale_and_workers(backend, r)
         r["targets"] = targets(r, backend)
         for line in target_lines(r["targets"]):
             print("  " + line)

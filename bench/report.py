@@ -196,9 +196,21 @@ def cpu_per_row_target(r: dict, backend: str) -> dict:
                        f"no earlier figure for {backend}" if us is not None else "not measured")
     full = r["phases"]["full"]
     return _target(name, f"{us:.1f} us", f"<= {before / 2:.1f} us, half of {before} us before", us <= before / 2,
-                   f"{full['cpu_s']:.2f} s of CPU (writer thread {full.get('writer_cpu_s', 0):.2f} s, kernel "
-                   f"{full.get('sys_cpu_s', 0):.2f} s); per row the fetching threads still decode, hash and "
-                   "zstd-compress each object under one GIL (docs/notes/speed.md)")
+                   _cpu_split(full, r.get("floor", {})))
+
+
+def _cpu_split(full: dict, floor: dict) -> str:
+    """Where a full sync's CPU went: the writer, the kernel, the HTTP client (the fetch-only
+    floor's own CPU: the same requests, bodies read, nothing else) and what is left, the
+    fetching threads' decoding, hashing, compressing and row building."""
+    cpu, writer, kernel = full["cpu_s"], full.get("writer_cpu_s", 0.0), full.get("sys_cpu_s", 0.0)
+    http = floor.get("cpu_s")
+    parts = [f"writer thread {writer:.2f} s", f"kernel {kernel:.2f} s"]
+    if http is not None:
+        parts.append(f"HTTP client ~{http:.2f} s (the floor's own CPU)")
+        parts.append(f"decoding and building rows ~{max(0.0, cpu - writer - kernel - http):.2f} s")
+    return (f"{cpu:.2f} s of CPU: " + ", ".join(parts)
+            + "; every part runs under the syncing process's one GIL (docs/notes/speed.md)")
 
 
 def scale_targets(r: dict, backend: str = "") -> list[dict]:
