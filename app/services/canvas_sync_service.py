@@ -51,7 +51,7 @@ from app.services.canvas_streams import (
     term_row,
 )
 from app.services.live_progress import LiveProgress, live_progress_for
-from app.services.page_stream import PageStream
+from app.services.page_stream import PageStream, gathered
 from app.services.stream_writer import mark_deleted, write_pages, write_stream
 from app.services.sync_result import SyncResult
 from app.services.upsert import prepared_upsert
@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 # Canvas's *_since filters compare Canvas's clock with ours: re-read a margin.
 SINCE_OVERLAP = timedelta(minutes=5)
+# Rows of a course read ahead of its write on SQLite (see _write_course): ~10 MB of rows.
+SQLITE_GATHER_ROWS = 20_000
 # Errors that end the whole run at once (every course would meet them).
 FATAL_ERRORS = (InvalidToken, InsufficientScope, RunTimeExceeded)
 
@@ -278,6 +280,12 @@ class CanvasSyncService:
         return ids
 
     def _write_course(self, data: CourseData, result: SyncResult, term_ids: dict[int, int], now: datetime) -> None:
+        if self.session.get_bind().dialect.name == "sqlite":
+            # SQLite admits one writing transaction at a time and the course's starts at its first
+            # write: with the course's pages read first, the lock is held for the writing only, so a
+            # second worker's sync and the web app's own writes are not kept waiting while the
+            # pages arrive. Past SQLITE_GATHER_ROWS the rest is written as it comes (bounded memory).
+            data.submissions = gathered(data.submissions, SQLITE_GATHER_ROWS)
         course = data.course
         term = course.get("term") if isinstance(course.get("term"), dict) else None
         term_id = term_ids.get(term["id"]) if term else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 
 from app.services.canvas_errors import CanvasUnavailable
 
@@ -73,3 +74,21 @@ class PageStream:
             except queue.Full:
                 continue
         return False
+
+
+def gathered(pages: Iterable[list], rows: int) -> Iterable[list]:
+    """`pages` with the first ones read ahead until `rows` rows (or the end) have come.
+
+    For a writer that must not start its transaction before the data is there (SQLite: one
+    writing transaction at a time, taken at the first write): memory grows to `rows` rows,
+    then the stream goes on as it came.
+    """
+    pages = iter(pages)
+    ahead: list[list] = []
+    count = 0
+    for page in pages:
+        ahead.append(page)
+        count += len(page)
+        if count >= rows:
+            break
+    return chain(ahead, pages)

@@ -385,3 +385,29 @@ def test_the_live_progress_moves_inside_a_course_as_its_pages_are_written(app, m
     fractions = [r.fraction for r in readings]
     assert 0 < fractions[0] < fractions[len(fractions) // 2] < 0.96
     assert live.read(result.run_id).written == 0  # cleared when the run ended
+
+
+def test_a_course_on_sqlite_is_written_once_its_pages_are_in(app, backend, make_canvas_sandbox, monkeypatch):
+    """SQLite admits one writer: a course's write transaction is not open while its pages arrive
+    (a second worker's sync and the web app's writes would wait for it)."""
+    from app.services.page_stream import PageStream
+
+    sandbox = make_canvas_sandbox(courses=2, assignments=12, students=30)
+    user = make_canvas_user(sandbox)
+    writing_while_pages_came = []
+    iterate = PageStream.__iter__
+
+    def watched(stream):
+        for page in iterate(stream):
+            raw = db.session.connection().connection.driver_connection
+            writing_while_pages_came.append(getattr(raw, "in_transaction", None))
+            yield page
+
+    monkeypatch.setattr(PageStream, "__iter__", watched)
+    result = fast_service(user).sync_all_data()
+    assert result.ok, result.error
+    assert result.counts["submissions"].created == sum(
+        1 for c in sandbox.data.enrolled for _ in sandbox.data.iter_submissions(c, published_only=True))
+    assert writing_while_pages_came  # the course's pages came through the stream
+    if backend == "sqlite":
+        assert not any(writing_while_pages_came)
