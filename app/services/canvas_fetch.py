@@ -53,12 +53,13 @@ class CourseFetcher:
     """Fetches courses of one run; its PageStreams go into `page_streams` (the run closes them)."""
 
     def __init__(self, api: CanvasAPIService, submissions: PreparedUpsert, now: datetime, *,
-                 stream_workers: int, page_streams: list[PageStream]):
+                 page_streams: list[PageStream], stream_pool: ThreadPoolExecutor):
         self.api = api
         self.submissions = submissions  # rows become its driver parameters in the fetching threads
         self.now = now
-        self.stream_workers = stream_workers
         self.page_streams = page_streams
+        # The run's fetching threads, reused course after course (see stream_pool()).
+        self.stream_pool = stream_pool
 
     def fetch_course(self, course: dict, since: datetime | None, known_assignments: dict[int, str]) -> CourseData:
         course_id = course["id"]
@@ -94,10 +95,8 @@ class CourseFetcher:
         # never whole in memory. The threads end when their call does or the writer closes.
         pages = PageStream(producers=len(calls), max_pages=PAGES_IN_FLIGHT)
         self.page_streams.append(pages)
-        pool = ThreadPoolExecutor(min(self.stream_workers, len(calls)), thread_name_prefix="canvas-stream")
-        for call in calls:
-            pool.submit(pages.feed, lambda call=call: self.submission_pages(course_id, call))
-        pool.shutdown(wait=False)
+        for call in calls:  # at most MAX_SUBMISSION_STREAMS (a full fetch) or two (an incremental)
+            self.stream_pool.submit(pages.feed, lambda call=call: self.submission_pages(course_id, call))
         return CourseData(course, groups, pages, complete_submissions=since is None or own_view)
 
     def submission_pages(self, course_id: int, call: dict):
@@ -115,6 +114,20 @@ class CourseFetcher:
             yield [params(values) for values in submission_page(first, now=now)]
             for page in pages:
                 yield [params(values) for values in submission_page(page, now=now)]
+
+
+def stream_pool(course_workers: int) -> ThreadPoolExecutor:
+    """The fetching threads of one run, shared by its courses.
+
+    A course's streams must never wait for a thread held by another course's streams (those
+    may be blocked until the writer reaches their course): the pool has room for every stream
+    of every course that can be live at once (the courses being fetched, those waiting for the
+    writer, and the one it writes), and makes threads only as they are needed. Reusing them,
+    rather than new threads for every course, keeps each thread's compressor and the process's
+    malloc arenas (measured: peak RSS grew with the number of courses, 192 -> 254 MB from 20 to
+    2,000 courses, with a new pool per course).
+    """
+    return ThreadPoolExecutor((course_workers + 2) * MAX_SUBMISSION_STREAMS, thread_name_prefix="canvas-stream")
 
 
 def _may_have_new_submissions(assignments: list[dict], known: dict[int, str]) -> bool:

@@ -35,6 +35,7 @@ from app.services.canvas_fetch import (
     CourseFetcher,
     bounded_map,
     list_courses,
+    stream_pool,
 )
 from app.services.canvas_planner import CanvasPlanner
 from app.services.canvas_streams import (
@@ -69,18 +70,18 @@ FATAL_ERRORS = (InvalidToken, InsufficientScope, RunTimeExceeded)
 
 class CanvasSyncService:
     def __init__(self, session: Session, api: CanvasAPIService, user: User, *, course_workers: int = 4,
-                 stream_workers: int = 12, on_progress: Callable[[SyncRun], None] | None = None,
+                 on_progress: Callable[[SyncRun], None] | None = None,
                  max_run_s: float | None = None, live_progress: LiveProgress | None = None):
         self.session = session
         self.max_run_s = max_run_s
         self.api = api
         self.user = user
         self.course_workers = course_workers
-        self.stream_workers = stream_workers
         self.on_progress = on_progress
         self.live_progress = live_progress  # rows written inside the course being written
         self._on_page: Callable[[int], None] | None = None
         self._page_streams: list[PageStream] = []  # of the run in progress, closed when it ends
+        self._stream_pool: ThreadPoolExecutor | None = None  # the run's fetching threads
 
     # -- public API ------------------------------------------------------------------
 
@@ -121,6 +122,9 @@ class CanvasSyncService:
                 for stream in self._page_streams:  # courses given up or a run cut short: their fetchers stop
                     stream.close()
                 self._page_streams.clear()
+                if self._stream_pool is not None:  # its threads end at their next page
+                    self._stream_pool.shutdown(wait=False, cancel_futures=True)
+                    self._stream_pool = None
         except FATAL_ERRORS as exc:
             self.session.rollback()
             result.error, result.error_kind = self._plain(exc), exc.kind
@@ -194,8 +198,9 @@ class CanvasSyncService:
         self._notify(run)
 
         known_assignments = canvas_bookmarks.assignment_hashes(self.session, self.user.id) if incremental else {}
-        fetcher = CourseFetcher(self.api, self._submissions, now, stream_workers=self.stream_workers,
-                                page_streams=self._page_streams)
+        self._stream_pool = stream_pool(self.course_workers)  # shut down by _run
+        fetcher = CourseFetcher(self.api, self._submissions, now, page_streams=self._page_streams,
+                                stream_pool=self._stream_pool)
 
         def since_for(course: dict) -> datetime | None:
             """The course's own bookmark, or None (a full fetch) when it has none or last failed."""
