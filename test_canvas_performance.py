@@ -269,8 +269,9 @@ def main(argv=None) -> int:
     parser.add_argument("--scale-users", default="",
                         help="with --scale: e.g. 1,4,16 users through 1 and 2 Celery workers (needs Redis)")
     parser.add_argument("--everything", action="store_true",
-                        help="the default run, then per backend the scale curve (--scale-factors, default 1,10) "
-                             "and the worker ratio (--scale-users, default 1,4,16): every target from one run")
+                        help="the default run with --users 4, then per backend the scale curve (--scale-factors, "
+                             "default 1,10) and the worker ratio (--scale-users, default 1,4,16): every target "
+                             "from one run")
     parser.add_argument("--json", dest="json_path", help="write the results to this file")
     args = parser.parse_args(argv)
     runner.STOCK_CANVASAPI = args.stock_canvasapi
@@ -294,6 +295,8 @@ def main(argv=None) -> int:
           f"latency {args.latency_ms:g} ms, throttle on (mark {HIGH_WATER_MARK:g}, {UP_FRONT:g} up front, "
           f"outflow {OUTFLOW:g}/s)", flush=True)
 
+    if args.everything:
+        args.users = args.users or 4  # the 4-users-at-once target too
     if args.celery_users:
         return bench_celery(backends, args)
     t0 = time.monotonic()
