@@ -61,9 +61,13 @@ FULL_VS_BASELINE = 15
 # Issue 22's targets: the full sync near its fetch-only floor, CPU per submission row halved,
 # a linear scale curve with flat memory, and a second Celery worker paying for itself.
 FULL_VS_FLOOR = {"sqlite": 1.3, "mariadb": 1.5, "postgresql": 1.5}
-# CPU per submission row before issue 22: the README's `make bench` run of 2026-12-04 01:27 UTC
-# (3.96 s SQLite, 3.76 s MariaDB of syncing-process CPU for the default set's 93,800 submissions).
-CPU_PER_ROW_BEFORE_US = {"sqlite": 42.2, "mariadb": 40.1}
+# CPU per submission row before issue 22, on the machine the issue's numbers are measured on (2 vCPUs,
+# AMD EPYC): `python -m bench.cpu_ab --tree <1c388fb> --tree . --runs 3 --courses 20`, 2026-12-04
+# 05:14 UTC, the full sync of the tree the issue was filed on (main of 2026-12-01), medians of three
+# alternating runs of the default set (7.44 s SQLite, 9.23 s MariaDB, 8.13 s PostgreSQL of
+# syncing-process CPU for the set's 93,800 submissions). Another machine needs its own figures
+# (docs/notes/speed.md).
+CPU_PER_ROW_BEFORE_US = {"sqlite": 79.3, "mariadb": 98.4, "postgresql": 86.7}
 SCALE_TIME_PER_ROW = 1.2
 SCALE_RSS = 1.3
 WORKER_RATIO = 1.5
